@@ -1,0 +1,2 @@
+//! The `spikeslab` command line.
+fn main() {}

@@ -1,0 +1,98 @@
+//! The arena: little-endian arrays, each starting on a 4-byte boundary, zero-padded.
+//!
+//! [`Reader`] hands out typed views in place (no copy); [`Writer`] lays arrays out the same way.
+
+use crate::format::ARENA_ALIGN;
+use crate::{Error, Result};
+
+#[cfg(target_endian = "big")]
+compile_error!("spikeslab-runtime reads little-endian arrays in place: big-endian targets are not supported");
+
+/// Bytes an array of `bytes` bytes occupies in the arena, padding included.
+pub(crate) const fn padded(bytes: usize) -> usize {
+    bytes.div_ceil(ARENA_ALIGN) * ARENA_ALIGN
+}
+
+/// Hands out consecutive views of an aligned arena.
+pub(crate) struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Result<Self> {
+        if data.as_ptr().align_offset(ARENA_ALIGN) != 0 {
+            return Err(Error::Align);
+        }
+        Ok(Self { rest: data })
+    }
+
+    fn take(&mut self, bytes: usize) -> Result<&'a [u8]> {
+        let used = padded(bytes);
+        if used > self.rest.len() {
+            return Err(Error::Length);
+        }
+        let (head, rest) = self.rest.split_at(used);
+        self.rest = rest;
+        let (array, pad) = head.split_at(bytes);
+        if pad.iter().any(|&b| b != 0) {
+            return Err(Error::Length);
+        }
+        Ok(array)
+    }
+
+    pub(crate) fn f32s(&mut self, n: usize) -> Result<&'a [f32]> {
+        let bytes = self.take(n.checked_mul(4).ok_or(Error::Length)?)?;
+        bytemuck::try_cast_slice(bytes).map_err(|_| Error::Align)
+    }
+
+    pub(crate) fn u16s(&mut self, n: usize) -> Result<&'a [u16]> {
+        let bytes = self.take(n.checked_mul(2).ok_or(Error::Length)?)?;
+        bytemuck::try_cast_slice(bytes).map_err(|_| Error::Align)
+    }
+
+    pub(crate) fn u8s(&mut self, n: usize) -> Result<&'a [u8]> {
+        self.take(n)
+    }
+
+    /// Fails unless every byte was handed out.
+    pub(crate) fn finish(self) -> Result<()> {
+        if self.rest.is_empty() { Ok(()) } else { Err(Error::Length) }
+    }
+}
+
+/// Appends arrays to an arena buffer in the [`Reader`]'s layout.
+pub(crate) struct Writer<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl<'b> Writer<'b> {
+    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    fn put(&mut self, bytes: impl Iterator<Item = u8>, n: usize) -> Result<()> {
+        let end = self.len + padded(n);
+        let dst = self.buf.get_mut(self.len..end).ok_or(Error::BufferTooSmall {
+            needed: u32::try_from(end).unwrap_or(u32::MAX),
+        })?;
+        dst.fill(0);
+        for (d, s) in dst.iter_mut().zip(bytes) {
+            *d = s;
+        }
+        self.len = end;
+        Ok(())
+    }
+
+    pub(crate) fn f32s(&mut self, v: &[f32]) -> Result<()> {
+        self.put(v.iter().flat_map(|x| x.to_le_bytes()), v.len() * 4)
+    }
+
+    pub(crate) fn u16s(&mut self, v: &[u16]) -> Result<()> {
+        self.put(v.iter().flat_map(|x| x.to_le_bytes()), v.len() * 2)
+    }
+
+    pub(crate) fn u8s(&mut self, v: &[u8]) -> Result<()> {
+        self.put(v.iter().copied(), v.len())
+    }
+}

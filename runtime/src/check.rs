@@ -1,0 +1,79 @@
+//! Validation of decoded parts: after it, evaluation cannot index out of range or meet a
+//! number it was not built for.
+
+use crate::format::{Activation, MAX_WIDTH, Task};
+use crate::model::{Parts, Weights};
+use crate::{Error, Result};
+
+/// Checks everything [`crate::Model::from_bytes`] promises about `p`, whose views all point
+/// into `blob` (byte offsets in errors are relative to `blob`).
+pub(crate) fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
+    let at = |x: *const u8| u32::try_from(x.addr().wrapping_sub(blob.as_ptr().addr())).unwrap_or(u32::MAX);
+    let n = p.inputs.len();
+    if n == 0 || n > MAX_WIDTH || n > usize::from(p.features) {
+        return Err(Error::Inputs);
+    }
+    let mut prev = None;
+    for &i in p.inputs {
+        if i >= p.features || prev.is_some_and(|q| i <= q) {
+            return Err(Error::Inputs);
+        }
+        prev = Some(i);
+    }
+    finite(p.input_mean, &at)?;
+    finite(p.input_scale, &at)?;
+    let mut in_width = n;
+    for (i, l) in p.layers.iter().enumerate() {
+        let layer = u8::try_from(i).unwrap_or(u8::MAX);
+        finite(l.bias, &at)?;
+        match l.weights {
+            Weights::Dense(w) => finite(w, &at)?,
+            Weights::Sparse { row_len, cols, values } => {
+                sparse(row_len, cols, in_width, layer, &at)?;
+                finite(values, &at)?;
+            }
+        }
+        in_width = l.bias.len();
+    }
+    let last = p.layers.last().ok_or(Error::Capacity)?;
+    if p.task == Task::Classification && (in_width < 2 || last.activation != Activation::Identity) {
+        return Err(Error::Task);
+    }
+    finite(p.output_mean, &at)?;
+    finite(p.output_scale, &at)?;
+    finite(p.pips, &at)?;
+    match p.pips.iter().find(|&&x| !(0.0..=1.0).contains(&x)) {
+        Some(x) => Err(Error::NonFinite { offset: at(core::ptr::from_ref(x).cast()) }),
+        None => Ok(()),
+    }
+}
+
+fn finite(v: &[f32], at: &impl Fn(*const u8) -> u32) -> Result<()> {
+    match v.iter().find(|x| !x.is_finite()) {
+        Some(x) => Err(Error::NonFinite { offset: at(core::ptr::from_ref(x).cast()) }),
+        None => Ok(()),
+    }
+}
+
+/// Row lengths add up to the edge count; columns increase strictly within a row, below `in_width`.
+fn sparse(
+    row_len: &[u16],
+    cols: &[u8],
+    in_width: usize,
+    layer: u8,
+    at: &impl Fn(*const u8) -> u32,
+) -> Result<()> {
+    let mut rest = cols;
+    for &len in row_len {
+        let (row, tail) = rest.split_at_checked(usize::from(len)).ok_or(Error::Shape { layer })?;
+        let mut prev = None;
+        for c in row {
+            if usize::from(*c) >= in_width || prev.is_some_and(|q| *c <= q) {
+                return Err(Error::Index { offset: at(c) });
+            }
+            prev = Some(*c);
+        }
+        rest = tail;
+    }
+    if rest.is_empty() { Ok(()) } else { Err(Error::Shape { layer }) }
+}

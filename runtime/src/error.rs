@@ -1,0 +1,109 @@
+//! The one error type of the runtime.
+
+use core::fmt;
+
+/// Why a blob was rejected, a model refused, or a call's slices did not fit.
+///
+/// Byte offsets count from the start of the blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// The blob does not start with the magic bytes `SSNN`: it is not a spikeslab model.
+    Magic,
+    /// The blob was written for another format version.
+    Version {
+        /// The version found in the blob.
+        found: u16,
+    },
+    /// The CRC-32 at the end of the blob does not match its contents (corrupt or truncated).
+    Checksum,
+    /// The header is not a valid postcard encoding of format v1 (or holds more layers or
+    /// metrics than the runtime's capacities).
+    Decode,
+    /// The blob is not 4-byte aligned in memory; embed it with [`crate::include_model!`] or
+    /// [`crate::Aligned`].
+    Align,
+    /// The model exceeds the runtime's fixed capacities ([`crate::MAX_LAYERS`], [`crate::MAX_WIDTH`]).
+    Capacity,
+    /// The task does not fit the output layer (a classifier needs two or more classes and
+    /// identity outputs; regression needs an output mean and scale per output).
+    Task,
+    /// The input map is invalid: no input, more inputs than features, or indices not strictly
+    /// increasing below the feature count.
+    Inputs,
+    /// A layer's sizes do not chain: zero width, or an array of the wrong length.
+    Shape {
+        /// Layer number, from 0 (the first hidden layer).
+        layer: u8,
+    },
+    /// A sparse column index is out of range or not strictly increasing within its row.
+    Index {
+        /// Byte offset of the index.
+        offset: u32,
+    },
+    /// A stored number is NaN or infinite, or a PIP is outside `[0, 1]`.
+    NonFinite {
+        /// Byte offset of the number.
+        offset: u32,
+    },
+    /// The arena is longer or shorter than the header says, or the padding is not zero.
+    Length,
+    /// The input slice has the wrong length.
+    InputLen {
+        /// The length the model expects.
+        expected: u16,
+    },
+    /// The output slice has the wrong length.
+    OutputLen {
+        /// The length the model writes.
+        expected: u16,
+    },
+    /// The buffer given to [`crate::Model::encode`] is too small.
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: u32,
+    },
+}
+
+/// Result with the runtime's [`Error`].
+pub type Result<T> = core::result::Result<T, Error>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Magic => f.write_str("not a spikeslab model (bad magic bytes)"),
+            Self::Version { found } => write!(
+                f,
+                "blob format version {found}, this runtime reads version {}",
+                crate::FORMAT_VERSION
+            ),
+            Self::Checksum => f.write_str("CRC-32 mismatch: the blob is corrupt or truncated"),
+            Self::Decode => f.write_str("the blob header is not a valid format-v1 encoding"),
+            Self::Align => f.write_str("the blob is not 4-byte aligned in memory"),
+            Self::Capacity => write!(
+                f,
+                "the model exceeds the runtime's capacities ({} layers, {} nodes per layer)",
+                crate::MAX_LAYERS,
+                crate::MAX_WIDTH
+            ),
+            Self::Task => f.write_str("the output layer does not fit the task"),
+            Self::Inputs => f.write_str("invalid input map"),
+            Self::Shape { layer } => write!(f, "layer {layer} has inconsistent sizes"),
+            Self::Index { offset } => write!(f, "sparse index out of range at byte {offset}"),
+            Self::NonFinite { offset } => write!(f, "invalid number at byte {offset}"),
+            Self::Length => f.write_str("the arena length or padding does not match the header"),
+            Self::InputLen { expected } => write!(f, "expected {expected} input values"),
+            Self::OutputLen { expected } => write!(f, "expected room for {expected} outputs"),
+            Self::BufferTooSmall { needed } => write!(f, "the buffer needs {needed} bytes"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+impl From<postcard::Error> for Error {
+    fn from(_: postcard::Error) -> Self {
+        Self::Decode
+    }
+}

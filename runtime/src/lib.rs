@@ -1,0 +1,47 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod arena;
+mod check;
+mod encode;
+mod error;
+mod eval;
+mod format;
+pub mod math;
+mod model;
+
+pub use error::{Error, Result};
+pub use format::{
+    ARENA_ALIGN, Activation, Blob, FORMAT_VERSION, Header, LayerSpec, MAGIC, MAX_LAYERS,
+    MAX_METRICS, MAX_WIDTH, Meta, Metric, Storage, Task,
+};
+pub use heapless;
+pub use math::argmax;
+pub use model::{Layer, Model, Parts, Weights};
+
+/// Bytes of RAM that evaluation uses besides the caller's slices: the two activation buffers
+/// on the stack (the frames of `predict` add a few hundred bytes more).
+pub const EVAL_BUFFER_BYTES: usize = 2 * MAX_WIDTH * size_of::<f32>();
+
+/// A value aligned to [`ARENA_ALIGN`] bytes, so that a blob in flash can be read in place.
+///
+/// ```
+/// use spikeslab_runtime::Aligned;
+/// static BLOB: &Aligned<[u8]> = &Aligned(*b"SSNN...");
+/// assert_eq!(BLOB.0.as_ptr() as usize % 4, 0);
+/// ```
+#[repr(C, align(4))]
+#[derive(Debug)]
+pub struct Aligned<T: ?Sized>(pub T);
+
+/// Embeds a blob file 4-byte aligned and yields it as `&'static [u8]`.
+///
+/// The path is relative to the file that calls the macro, as with `include_bytes!`.
+#[macro_export]
+macro_rules! include_model {
+    ($path:expr) => {{
+        static BLOB: &$crate::Aligned<[u8]> = &$crate::Aligned(*include_bytes!($path));
+        &BLOB.0
+    }};
+}

@@ -1,0 +1,243 @@
+//! A validated model: the views into a blob that evaluation reads.
+
+use heapless::Vec;
+
+use crate::arena::Reader;
+use crate::format::{
+    Activation, Blob, Header, LayerSpec, MAGIC, MAX_LAYERS, MAX_WIDTH, Meta, Prefix, Storage, Task,
+};
+use crate::{Error, FORMAT_VERSION, Result};
+
+/// CRC-32/ISO-HDLC (the CRC of zlib, PNG and Ethernet), bitwise: no table in flash.
+pub(crate) const CRC: crc::Crc<u32, crc::NoTable> = crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
+
+/// The weights of one layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Weights<'a> {
+    /// Row-major `width × in_width` matrix: row `o` holds the weights into node `o`.
+    Dense(&'a [f32]),
+    /// Compressed sparse rows: row `o` holds `row_len[o]` edges, whose source nodes (strictly
+    /// increasing) and weights follow those of row `o − 1` in `cols` and `values`.
+    Sparse {
+        /// Edges into each node.
+        row_len: &'a [u16],
+        /// Source node of each edge.
+        cols: &'a [u8],
+        /// Weight of each edge.
+        values: &'a [f32],
+    },
+}
+
+/// One layer: `y = act(W·x + b)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Layer<'a> {
+    /// Activation after the affine map.
+    pub activation: Activation,
+    /// One bias per node; its length is the layer's width.
+    pub bias: &'a [f32],
+    /// The kept weights.
+    pub weights: Weights<'a>,
+}
+
+/// Everything a model holds, as plain views: what [`Model::encode`] writes and what
+/// [`Model::from_bytes`] reads back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parts<'a> {
+    /// Regression or classification.
+    pub task: Task,
+    /// Length of the raw feature vector (D).
+    pub features: u16,
+    /// Indices, into the raw feature vector, of the features the model reads (strictly increasing).
+    pub inputs: &'a [u16],
+    /// Training mean of each read feature.
+    pub input_mean: &'a [f32],
+    /// Multiplier of each read feature: `z = (x − mean) · scale` (1 / training standard deviation).
+    pub input_scale: &'a [f32],
+    /// Hidden layers, then the output layer.
+    pub layers: Vec<Layer<'a>, MAX_LAYERS>,
+    /// Regression only: `y = z · output_scale + output_mean`, per output. Empty for classification.
+    pub output_mean: &'a [f32],
+    /// Regression only, see `output_mean`.
+    pub output_scale: &'a [f32],
+    /// PIP of every read input, then of every hidden node, layer by layer; or empty.
+    pub pips: &'a [f32],
+    /// Descriptive metadata.
+    pub meta: Meta<'a>,
+}
+
+/// A model that passed validation: evaluation cannot fail except on slice lengths.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model<'a> {
+    pub(crate) parts: Parts<'a>,
+}
+
+impl<'a> Model<'a> {
+    /// Decodes and validates a blob, reading its numbers in place.
+    ///
+    /// Checks the magic bytes, the version, the CRC-32, the header encoding, the capacities,
+    /// that layer shapes chain, that every index is in range, that every number is finite
+    /// (and every PIP in `[0, 1]`), and that nothing follows the CRC.
+    ///
+    /// # Errors
+    /// The first problem found, as an [`Error`]; byte offsets count from `bytes[0]`.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
+        let (prefix, _) = postcard::take_from_bytes::<Prefix>(bytes).map_err(|_| Error::Magic)?;
+        if prefix.magic != MAGIC {
+            return Err(Error::Magic);
+        }
+        if prefix.version != FORMAT_VERSION {
+            return Err(Error::Version { found: prefix.version });
+        }
+        let split = bytes.len().checked_sub(4).ok_or(Error::Checksum)?;
+        let (body, crc) = bytes.split_at(split);
+        if CRC.checksum(body).to_le_bytes() != *crc {
+            return Err(Error::Checksum);
+        }
+        let (blob, rest) = postcard::take_from_bytes::<Blob<'a>>(body)?;
+        if !rest.is_empty() || blob.pad.iter().any(|&b| b != 0) {
+            return Err(Error::Length);
+        }
+        let parts = decode(blob.header, blob.data)?;
+        crate::check::check(&parts, bytes)?;
+        Ok(Self { parts })
+    }
+
+    /// The model's contents.
+    pub fn parts(&self) -> &Parts<'a> {
+        &self.parts
+    }
+
+    /// Regression or classification.
+    pub fn task(&self) -> Task {
+        self.parts.task
+    }
+
+    /// Length of the raw feature vector that [`Model::predict`] takes (D).
+    pub fn features(&self) -> usize {
+        usize::from(self.parts.features)
+    }
+
+    /// Indices of the features the model reads, increasing: firmware can stop sampling the others.
+    pub fn inputs(&self) -> &'a [u16] {
+        self.parts.inputs
+    }
+
+    /// Number of outputs: 1 for a scalar regression, the class count for classification.
+    pub fn outputs(&self) -> usize {
+        self.parts.layers.last().map_or(0, |l| l.bias.len())
+    }
+
+    /// Layers, the output layer last.
+    pub fn layers(&self) -> &[Layer<'a>] {
+        &self.parts.layers
+    }
+
+    /// Descriptive metadata.
+    pub fn meta(&self) -> &Meta<'a> {
+        &self.parts.meta
+    }
+
+    /// Number of stored weights (kept edges).
+    pub fn weight_count(&self) -> usize {
+        self.parts.layers.iter().map(|l| l.weights.len()).sum()
+    }
+}
+
+impl Weights<'_> {
+    /// Number of stored weights.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Dense(w) => w.len(),
+            Self::Sparse { values, .. } => values.len(),
+        }
+    }
+
+    /// Whether no weight is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn storage(&self) -> Storage {
+        match self {
+            Self::Dense(_) => Storage::Dense,
+            Self::Sparse { values, .. } => Storage::Sparse {
+                edges: u32::try_from(values.len()).unwrap_or(u32::MAX),
+            },
+        }
+    }
+}
+
+impl<'a> Parts<'a> {
+    /// The header that describes these parts.
+    pub(crate) fn header(&self) -> Result<Header<'a>> {
+        let mut layers = Vec::new();
+        for l in &self.layers {
+            let width = u16::try_from(l.bias.len()).map_err(|_| Error::Capacity)?;
+            let spec = LayerSpec { width, activation: l.activation, storage: l.weights.storage() };
+            layers.push(spec).map_err(|_| Error::Capacity)?;
+        }
+        Ok(Header {
+            magic: MAGIC,
+            version: FORMAT_VERSION,
+            task: self.task,
+            features: self.features,
+            inputs: u16::try_from(self.inputs.len()).map_err(|_| Error::Capacity)?,
+            layers,
+            has_pips: !self.pips.is_empty(),
+            meta: self.meta.clone(),
+        })
+    }
+
+    /// Number of PIPs the arena holds when it holds them: kept inputs plus hidden nodes.
+    pub fn node_count(inputs: usize, layers: &[LayerSpec]) -> usize {
+        let hidden = layers.split_last().map_or(&[][..], |(_, h)| h);
+        inputs + hidden.iter().map(|l| usize::from(l.width)).sum::<usize>()
+    }
+}
+
+/// Slices the arena into the views the header describes.
+fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
+    if h.layers.is_empty() || usize::from(h.inputs) > MAX_WIDTH {
+        return Err(Error::Capacity);
+    }
+    let mut r = Reader::new(data)?;
+    let n = usize::from(h.inputs);
+    let (inputs, input_mean, input_scale) = (r.u16s(n)?, r.f32s(n)?, r.f32s(n)?);
+    let mut layers = Vec::new();
+    let mut in_width = n;
+    for (i, spec) in h.layers.iter().enumerate() {
+        let width = usize::from(spec.width);
+        if width == 0 || width > MAX_WIDTH {
+            return Err(Error::Shape { layer: u8::try_from(i).unwrap_or(u8::MAX) });
+        }
+        let bias = r.f32s(width)?;
+        let weights = match spec.storage {
+            Storage::Dense => Weights::Dense(r.f32s(width * in_width)?),
+            Storage::Sparse { edges } => {
+                let edges = usize::try_from(edges).map_err(|_| Error::Length)?;
+                if edges > width * in_width {
+                    return Err(Error::Shape { layer: u8::try_from(i).unwrap_or(u8::MAX) });
+                }
+                Weights::Sparse { row_len: r.u16s(width)?, cols: r.u8s(edges)?, values: r.f32s(edges)? }
+            }
+        };
+        layers.push(Layer { activation: spec.activation, bias, weights }).map_err(|_| Error::Capacity)?;
+        in_width = width;
+    }
+    let outputs = if h.task == Task::Regression { in_width } else { 0 };
+    let (output_mean, output_scale) = (r.f32s(outputs)?, r.f32s(outputs)?);
+    let pips = r.f32s(if h.has_pips { Parts::node_count(n, &h.layers) } else { 0 })?;
+    r.finish()?;
+    Ok(Parts {
+        task: h.task,
+        features: h.features,
+        inputs,
+        input_mean,
+        input_scale,
+        layers,
+        output_mean,
+        output_scale,
+        pips,
+        meta: h.meta,
+    })
+}
