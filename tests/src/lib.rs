@@ -1,1 +1,125 @@
-//! Shared helpers for the host simulation tests.
+//! Shared helpers for the host simulation tests: random networks and an f64 reference
+//! forward pass.
+
+use rand::{Rng, RngExt, SeedableRng};
+use rand_pcg::Pcg64;
+use spikeslab_compiler::blob::{Network, OwnedLayer};
+use spikeslab_runtime::{Activation, Task};
+
+/// Shape of a random network.
+#[derive(Clone, Debug)]
+pub struct Arch {
+    /// Regression or classification.
+    pub task: Task,
+    /// Raw feature count.
+    pub features: usize,
+    /// Read features.
+    pub inputs: usize,
+    /// Widths of all layers, the output layer last.
+    pub widths: Vec<usize>,
+    /// Fraction of edges kept.
+    pub density: f64,
+    /// Activation of the hidden layers.
+    pub activation: Activation,
+}
+
+/// A random network of shape `arch`: weights uniform in `±2/√in`, pruned edges exactly 0,
+/// each layer stored dense or sparse, whichever is smaller.
+pub fn random_network(arch: &Arch, seed: u64) -> Network {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let mut inputs: Vec<u16> = (0..arch.features as u16).collect();
+    while inputs.len() > arch.inputs {
+        inputs.remove(rng.random_range(0..inputs.len()));
+    }
+    let n = inputs.len();
+    let mut layers = Vec::new();
+    let mut in_width = n;
+    for (i, &width) in arch.widths.iter().enumerate() {
+        let last = i + 1 == arch.widths.len();
+        let gain = 2.0 / (in_width as f32).sqrt();
+        let w: Vec<f32> = (0..width * in_width)
+            .map(|_| if rng.random_bool(arch.density) { gain * (rng.random::<f32>() - 0.5) * 2.0 } else { 0.0 })
+            .collect();
+        let bias = (0..width).map(|_| rng.random::<f32>() - 0.5).collect();
+        let act = if last { Activation::Identity } else { arch.activation };
+        layers.push(OwnedLayer::from_matrix(act, bias, &w, in_width));
+        in_width = width;
+    }
+    let k = if arch.task == Task::Regression { in_width } else { 0 };
+    Network {
+        task: arch.task,
+        features: arch.features as u16,
+        inputs,
+        input_mean: (0..n).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect(),
+        input_scale: (0..n).map(|_| 0.2 + rng.random::<f32>() * 2.0).collect(),
+        layers,
+        output_mean: (0..k).map(|_| rng.random::<f32>() * 100.0).collect(),
+        output_scale: (0..k).map(|_| 0.5 + rng.random::<f32>() * 10.0).collect(),
+        pips: Vec::new(),
+        name: format!("random-{seed}"),
+        metrics: vec![("seed".into(), seed as f32)],
+    }
+}
+
+/// Random raw feature vectors, entries uniform in `[−3, 3]`.
+pub fn random_inputs(features: usize, rows: usize, rng: &mut impl Rng) -> Vec<Vec<f32>> {
+    (0..rows).map(|_| (0..features).map(|_| rng.random::<f32>() * 6.0 - 3.0).collect()).collect()
+}
+
+/// The network evaluated in f64 with exact transcendentals.
+pub fn reference(net: &Network, features: &[f32]) -> Vec<f64> {
+    let mut x: Vec<f64> = net
+        .inputs
+        .iter()
+        .zip(net.input_mean.iter().zip(&net.input_scale))
+        .map(|(&i, (&m, &s))| (f64::from(features[usize::from(i)]) - f64::from(m)) * f64::from(s))
+        .collect();
+    for layer in &net.layers {
+        let w = layer.dense_matrix(x.len());
+        let mut y: Vec<f64> = w
+            .chunks(x.len())
+            .zip(&layer.bias)
+            .map(|(row, &b)| row.iter().zip(&x).map(|(&a, &v)| f64::from(a) * v).sum::<f64>() + f64::from(b))
+            .collect();
+        for v in &mut y {
+            *v = match layer.activation {
+                Activation::Identity => *v,
+                Activation::Relu => v.max(0.0),
+                Activation::Tanh => v.tanh(),
+                Activation::Sigmoid => 1.0 / (1.0 + (-*v).exp()),
+            };
+        }
+        x = y;
+    }
+    match net.task {
+        Task::Regression => x
+            .iter()
+            .zip(net.output_mean.iter().zip(&net.output_scale))
+            .map(|(&z, (&m, &s))| z * f64::from(s) + f64::from(m))
+            .collect(),
+        Task::Classification => {
+            let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = x.iter().map(|&z| (z - max).exp()).collect();
+            let s: f64 = e.iter().sum();
+            e.iter().map(|v| v / s).collect()
+        }
+    }
+}
+
+/// The tolerance of runtime outputs against [`reference`]: `|a − b| ≤ max(R·|a + b|, A)` with
+/// `R = 1e-4` (f32 accumulation and the activations' documented error, compounded over the
+/// layers) and `A = 1e-4` times the output scale (1 for probabilities).
+///
+/// # Errors
+/// A message naming the first output out of tolerance.
+pub fn within_tolerance(net: &Network, got: &[f32], want: &[f64]) -> Result<(), String> {
+    for (k, (&a, &b)) in got.iter().zip(want).enumerate() {
+        let scale = net.output_scale.get(k).map_or(1.0, |&s| f64::from(s));
+        let a = f64::from(a);
+        let tol = (1e-4 * (a + b).abs()).max(1e-4 * scale);
+        if (a - b).abs() > tol || a.is_nan() {
+            return Err(format!("output {k}: runtime {a}, reference {b}, tolerance {tol}"));
+        }
+    }
+    Ok(())
+}

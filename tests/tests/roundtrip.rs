@@ -1,0 +1,190 @@
+//! Blobs built from random networks decode to the same model, and the runtime's predictions
+//! match an f64 reference forward pass, for dense and sparse layers, every activation and
+//! both tasks.
+
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+use spikeslab_compiler::blob::{BlobBytes, LayerWeights, Network};
+use spikeslab_runtime::{Activation, Error, Model, Task, Weights};
+use spikeslab_tests::{Arch, random_inputs, random_network, reference, within_tolerance};
+
+fn arch() -> impl Strategy<Value = Arch> {
+    let acts = prop_oneof![
+        Just(Activation::Relu),
+        Just(Activation::Tanh),
+        Just(Activation::Sigmoid),
+        Just(Activation::Identity)
+    ];
+    let task = prop_oneof![Just(Task::Regression), Just(Task::Classification)];
+    (task, 1usize..70, 1usize..=70, prop::collection::vec(1usize..48, 1..=4), 0.05f64..=1.0, acts)
+        .prop_map(|(task, f, i, mut widths, density, activation)| {
+            let last = widths.len() - 1;
+            if task == Task::Classification {
+                widths[last] = widths[last].clamp(2, 10);
+            } else {
+                widths[last] = widths[last].min(3);
+            }
+            Arch { task, features: f.max(i), inputs: i.min(f.max(i)), widths, density, activation }
+        })
+}
+
+fn check_predictions(net: &Network, blob: &BlobBytes, seed: u64) -> Result<(), TestCaseError> {
+    let model = blob.model().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let mut out = vec![0.0; model.outputs()];
+    for x in random_inputs(net.features.into(), 8, &mut rng) {
+        model.predict(&x, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        within_tolerance(net, &out, &reference(net, &x)).map_err(TestCaseError::fail)?;
+        let kept: Vec<f32> = net.inputs.iter().map(|&i| x[usize::from(i)]).collect();
+        let mut out2 = vec![0.0; model.outputs()];
+        model.predict_inputs(&kept, &mut out2).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), out2.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn decodes_to_the_same_model_and_matches_f64_reference(arch in arch(), seed in any::<u64>()) {
+        let net = random_network(&arch, seed);
+        let blob = net.to_blob().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let model = blob.model().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let parts = net.parts(spikeslab_compiler::VERSION).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(model.parts(), &parts);
+        prop_assert_eq!(blob.as_bytes().len(), parts.encoded_len().map_err(|e| TestCaseError::fail(e.to_string()))?);
+        check_predictions(&net, &blob, seed ^ 1)?;
+    }
+
+    #[test]
+    fn dense_and_sparse_storage_give_identical_outputs(arch in arch(), seed in any::<u64>()) {
+        let sparse = random_network(&Arch { density: 0.1, ..arch }, seed);
+        let mut dense = sparse.clone();
+        let mut in_width = dense.inputs.len();
+        for l in &mut dense.layers {
+            l.weights = LayerWeights::Dense(l.dense_matrix(in_width));
+            in_width = l.bias.len();
+        }
+        let (a, b) = (sparse.to_blob().unwrap(), dense.to_blob().unwrap());
+        let (ma, mb) = (a.model().unwrap(), b.model().unwrap());
+        let mut rng = Pcg64::seed_from_u64(seed);
+        for x in random_inputs(sparse.features.into(), 4, &mut rng) {
+            let (mut ya, mut yb) = (vec![0.0; ma.outputs()], vec![0.0; mb.outputs()]);
+            ma.predict(&x, &mut ya).unwrap();
+            mb.predict(&x, &mut yb).unwrap();
+            prop_assert_eq!(ya.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), yb.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        }
+    }
+}
+
+fn small(task: Task) -> Network {
+    let arch = Arch { task, features: 6, inputs: 4, widths: vec![5, 3], density: 0.6, activation: Activation::Tanh };
+    random_network(&arch, 7)
+}
+
+#[test]
+fn sparse_layers_are_chosen_when_smaller() {
+    let arch = Arch { task: Task::Regression, features: 40, inputs: 40, widths: vec![64, 1], density: 0.05, activation: Activation::Relu };
+    let net = random_network(&arch, 3);
+    let blob = net.to_blob().unwrap();
+    let model = blob.model().unwrap();
+    assert!(matches!(model.layers()[0].weights, Weights::Sparse { .. }));
+    let dense_weights = 40 * 64 * 4;
+    assert!(blob.as_bytes().len() < dense_weights / 2, "{} bytes", blob.as_bytes().len());
+}
+
+#[test]
+fn wrong_slice_lengths_are_errors() {
+    let net = small(Task::Regression);
+    let blob = net.to_blob().unwrap();
+    let model = blob.model().unwrap();
+    let mut y = [0.0; 3];
+    assert_eq!(model.predict(&[0.0; 5], &mut y), Err(Error::InputLen { expected: 6 }));
+    assert_eq!(model.predict(&[0.0; 7], &mut y), Err(Error::InputLen { expected: 6 }));
+    assert_eq!(model.predict(&[0.0; 6], &mut y[..2]), Err(Error::OutputLen { expected: 3 }));
+    assert_eq!(model.predict(&[0.0; 6], &mut [0.0; 4]), Err(Error::OutputLen { expected: 3 }));
+    assert_eq!(model.predict_inputs(&[0.0; 6], &mut y), Err(Error::InputLen { expected: 4 }));
+    assert_eq!(model.predict(&[0.0; 6], &mut y), Ok(()));
+}
+
+#[test]
+fn non_finite_read_inputs_propagate_and_unread_ones_are_ignored() {
+    for task in [Task::Regression, Task::Classification] {
+        let net = small(task);
+        let blob = net.to_blob().unwrap();
+        let model = blob.model().unwrap();
+        let unread = (0..6u16).find(|i| !net.inputs.contains(i)).unwrap() as usize;
+        let read = usize::from(net.inputs[0]);
+        let base = [0.5f32; 6];
+        let mut y0 = vec![0.0; model.outputs()];
+        model.predict(&base, &mut y0).unwrap();
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut x = base;
+            x[unread] = bad;
+            let mut y = vec![0.0; model.outputs()];
+            model.predict(&x, &mut y).unwrap();
+            assert_eq!(y, y0, "unread input {unread} = {bad} changed the outputs");
+            x = base;
+            x[read] = bad;
+            model.predict(&x, &mut y).unwrap();
+            if bad.is_nan() {
+                assert!(y.iter().any(|v| v.is_nan()), "NaN did not propagate: {y:?}");
+            }
+            assert!(y.iter().any(|v| !v.is_finite()) || y.iter().all(|v| v.is_finite()));
+        }
+        let mut x = base;
+        x[read] = f32::NAN;
+        if task == Task::Classification {
+            assert_eq!(model.classify(&x), Ok(None));
+            assert!(model.classify(&base).unwrap().is_some());
+        }
+    }
+}
+
+#[test]
+fn encoder_rejects_inconsistent_parts() {
+    let mut net = small(Task::Regression);
+    net.input_mean.pop();
+    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Inputs))));
+    let mut net = small(Task::Regression);
+    net.layers[0].bias[1] = f32::NAN;
+    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::NonFinite { .. }))));
+    let mut net = small(Task::Classification);
+    net.layers.last_mut().unwrap().activation = Activation::Relu;
+    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Task))));
+    let mut net = small(Task::Regression);
+    net.inputs = vec![0, 2, 2, 5];
+    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Inputs))));
+    let mut net = small(Task::Regression);
+    net.pips = vec![0.5; 3];
+    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Length))));
+    net.pips = vec![0.5; 4 + 5];
+    assert!(net.to_blob().is_ok());
+    net.pips[2] = 1.5;
+    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::NonFinite { .. }))));
+}
+
+#[test]
+fn over_capacity_models_are_refused() {
+    let arch = Arch { task: Task::Regression, features: 300, inputs: 257, widths: vec![4, 1], density: 1.0, activation: Activation::Relu };
+    let net = random_network(&arch, 1);
+    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Capacity))));
+    let arch = Arch { task: Task::Regression, features: 3, inputs: 3, widths: vec![2; 9], density: 1.0, activation: Activation::Relu };
+    assert!(matches!(random_network(&arch, 1).to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Capacity))));
+    let arch = Arch { task: Task::Regression, features: 3, inputs: 3, widths: vec![257, 1], density: 1.0, activation: Activation::Relu };
+    assert!(random_network(&arch, 1).to_blob().is_err());
+}
+
+#[test]
+fn misaligned_blob_is_refused_and_aligned_copy_accepted() {
+    let blob = small(Task::Regression).to_blob().unwrap();
+    let mut shifted = vec![0u8; blob.as_bytes().len() + 1];
+    shifted[1..].copy_from_slice(blob.as_bytes());
+    let bytes = &shifted[1..];
+    if bytes.as_ptr() as usize % 4 != 0 {
+        assert_eq!(Model::from_bytes(bytes), Err(Error::Align));
+    }
+    assert!(BlobBytes::new(bytes).model().is_ok());
+}
