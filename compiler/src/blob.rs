@@ -7,7 +7,7 @@ use crate::{Error, Result};
 /// The weights of one layer, owned.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerWeights {
-    /// Row-major `width × in_width`.
+    /// Packed as [`rt::dense_index`] says.
     Dense(Vec<f32>),
     /// Compressed sparse rows (see [`rt::Weights::Sparse`]).
     Sparse {
@@ -66,30 +66,64 @@ impl OwnedLayer {
         let nnz = w.iter().filter(|&&v| v != 0.0).count();
         let dense_bytes = 4 * width * in_width;
         let sparse_bytes = (2 * width).next_multiple_of(4) + nnz.next_multiple_of(4) + 4 * nnz;
-        let weights = if sparse_bytes < dense_bytes && in_width <= rt::MAX_WIDTH {
-            let mut row_len = Vec::with_capacity(width);
-            let (mut cols, mut values) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
-            for row in w.chunks(in_width.max(1)) {
-                let kept = row.iter().enumerate().filter(|(_, v)| **v != 0.0);
-                let before = values.len();
-                for (c, &v) in kept {
-                    cols.push(c as u8);
-                    values.push(v);
-                }
-                row_len.push((values.len() - before) as u16);
-            }
-            LayerWeights::Sparse { row_len, cols, values }
+        if sparse_bytes < dense_bytes && in_width <= rt::MAX_WIDTH {
+            Self::sparse(activation, bias, w, in_width)
         } else {
-            LayerWeights::Dense(w.to_vec())
-        };
-        Self { activation, bias, weights }
+            Self::dense(activation, bias, w, in_width)
+        }
     }
 
-    /// The weights as a dense row-major matrix over `in_width` inputs.
+    /// A dense layer from a row-major `width × in_width` matrix.
+    pub fn dense(activation: Activation, bias: Vec<f32>, w: &[f32], in_width: usize) -> Self {
+        let width = bias.len();
+        let mut packed = vec![0.0; w.len()];
+        for (k, &v) in w.iter().enumerate() {
+            packed[rt::dense_index(k / in_width, k % in_width, width, in_width)] = v;
+        }
+        Self {
+            activation,
+            bias,
+            weights: LayerWeights::Dense(packed),
+        }
+    }
+
+    /// A sparse layer holding the non-zero entries of a row-major `width × in_width` matrix.
+    pub fn sparse(activation: Activation, bias: Vec<f32>, w: &[f32], in_width: usize) -> Self {
+        let mut row_len = Vec::with_capacity(bias.len());
+        let (mut cols, mut values) = (Vec::new(), Vec::new());
+        for row in w.chunks(in_width.max(1)) {
+            let before = values.len();
+            for (c, &v) in row.iter().enumerate().filter(|(_, v)| **v != 0.0) {
+                cols.push(c as u8);
+                values.push(v);
+            }
+            row_len.push((values.len() - before) as u16);
+        }
+        Self {
+            activation,
+            bias,
+            weights: LayerWeights::Sparse {
+                row_len,
+                cols,
+                values,
+            },
+        }
+    }
+
+    /// The weights as a row-major `width × in_width` matrix, pruned entries 0.
     pub fn dense_matrix(&self, in_width: usize) -> Vec<f32> {
         match &self.weights {
-            LayerWeights::Dense(w) => w.clone(),
-            LayerWeights::Sparse { row_len, cols, values } => {
+            LayerWeights::Dense(packed) => {
+                let width = self.bias.len();
+                (0..width * in_width)
+                    .map(|k| packed[rt::dense_index(k / in_width, k % in_width, width, in_width)])
+                    .collect()
+            }
+            LayerWeights::Sparse {
+                row_len,
+                cols,
+                values,
+            } => {
                 let mut w = vec![0.0; self.bias.len() * in_width];
                 let mut k = 0;
                 for (o, &len) in row_len.iter().enumerate() {
@@ -119,15 +153,30 @@ impl Network {
             bias: &l.bias,
             weights: match &l.weights {
                 LayerWeights::Dense(w) => Weights::Dense(w),
-                LayerWeights::Sparse { row_len, cols, values } => {
-                    Weights::Sparse { row_len, cols, values }
-                }
+                LayerWeights::Sparse {
+                    row_len,
+                    cols,
+                    values,
+                } => Weights::Sparse {
+                    row_len,
+                    cols,
+                    values,
+                },
             },
         });
-        let mut meta = Meta { name: &self.name, compiler, metrics: rt::heapless::Vec::new() };
+        let mut meta = Meta {
+            name: &self.name,
+            compiler,
+            metrics: rt::heapless::Vec::new(),
+        };
         for (name, value) in &self.metrics {
-            let m = Metric { name, value: *value };
-            meta.metrics.push(m).map_err(|_| Error::Runtime(rt::Error::Capacity))?;
+            let m = Metric {
+                name,
+                value: *value,
+            };
+            meta.metrics
+                .push(m)
+                .map_err(|_| Error::Runtime(rt::Error::Capacity))?;
         }
         Ok(Parts {
             task: self.task,
@@ -168,7 +217,10 @@ impl BlobBytes {
     pub fn new(bytes: &[u8]) -> Self {
         let mut words = vec![0u32; bytes.len().div_ceil(4)];
         bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        Self { words, len: bytes.len() }
+        Self {
+            words,
+            len: bytes.len(),
+        }
     }
 
     /// The blob's bytes.

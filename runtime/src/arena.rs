@@ -6,7 +6,9 @@ use crate::format::ARENA_ALIGN;
 use crate::{Error, Result};
 
 #[cfg(target_endian = "big")]
-compile_error!("spikeslab-runtime reads little-endian arrays in place: big-endian targets are not supported");
+compile_error!(
+    "spikeslab-runtime reads little-endian arrays in place: big-endian targets are not supported"
+);
 
 /// Bytes an array of `bytes` bytes occupies in the arena, padding included.
 pub(crate) const fn padded(bytes: usize) -> usize {
@@ -27,13 +29,12 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, bytes: usize) -> Result<&'a [u8]> {
-        let used = padded(bytes);
-        if used > self.rest.len() {
-            return Err(Error::Length);
-        }
-        let (head, rest) = self.rest.split_at(used);
+        let used = bytes
+            .checked_next_multiple_of(ARENA_ALIGN)
+            .ok_or(Error::Length)?;
+        let (head, rest) = self.rest.split_at_checked(used).ok_or(Error::Length)?;
         self.rest = rest;
-        let (array, pad) = head.split_at(bytes);
+        let (array, pad) = head.split_at_checked(bytes).ok_or(Error::Length)?;
         if pad.iter().any(|&b| b != 0) {
             return Err(Error::Length);
         }
@@ -56,7 +57,11 @@ impl<'a> Reader<'a> {
 
     /// Fails unless every byte was handed out.
     pub(crate) fn finish(self) -> Result<()> {
-        if self.rest.is_empty() { Ok(()) } else { Err(Error::Length) }
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Length)
+        }
     }
 }
 
@@ -73,9 +78,12 @@ impl<'b> Writer<'b> {
 
     fn put(&mut self, bytes: impl Iterator<Item = u8>, n: usize) -> Result<()> {
         let end = self.len + padded(n);
-        let dst = self.buf.get_mut(self.len..end).ok_or(Error::BufferTooSmall {
-            needed: u32::try_from(end).unwrap_or(u32::MAX),
-        })?;
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(Error::BufferTooSmall {
+                needed: u32::try_from(end).unwrap_or(u32::MAX),
+            })?;
         dst.fill(0);
         for (d, s) in dst.iter_mut().zip(bytes) {
             *d = s;

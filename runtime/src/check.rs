@@ -8,7 +8,9 @@ use crate::{Error, Result};
 /// Checks everything [`crate::Model::from_bytes`] promises about `p`, whose views all point
 /// into `blob` (byte offsets in errors are relative to `blob`).
 pub(crate) fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
-    let at = |x: *const u8| u32::try_from(x.addr().wrapping_sub(blob.as_ptr().addr())).unwrap_or(u32::MAX);
+    let at = |x: *const u8| {
+        u32::try_from(x.addr().wrapping_sub(blob.as_ptr().addr())).unwrap_or(u32::MAX)
+    };
     let n = p.inputs.len();
     if n == 0 || n > MAX_WIDTH || n > usize::from(p.features) {
         return Err(Error::Inputs);
@@ -28,7 +30,11 @@ pub(crate) fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
         finite(l.bias, &at)?;
         match l.weights {
             Weights::Dense(w) => finite(w, &at)?,
-            Weights::Sparse { row_len, cols, values } => {
+            Weights::Sparse {
+                row_len,
+                cols,
+                values,
+            } => {
                 sparse(row_len, cols, in_width, layer, &at)?;
                 finite(values, &at)?;
             }
@@ -43,14 +49,18 @@ pub(crate) fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
     finite(p.output_scale, &at)?;
     finite(p.pips, &at)?;
     match p.pips.iter().find(|&&x| !(0.0..=1.0).contains(&x)) {
-        Some(x) => Err(Error::NonFinite { offset: at(core::ptr::from_ref(x).cast()) }),
+        Some(x) => Err(Error::NonFinite {
+            offset: at(core::ptr::from_ref(x).cast()),
+        }),
         None => Ok(()),
     }
 }
 
 fn finite(v: &[f32], at: &impl Fn(*const u8) -> u32) -> Result<()> {
     match v.iter().find(|x| !x.is_finite()) {
-        Some(x) => Err(Error::NonFinite { offset: at(core::ptr::from_ref(x).cast()) }),
+        Some(x) => Err(Error::NonFinite {
+            offset: at(core::ptr::from_ref(x).cast()),
+        }),
         None => Ok(()),
     }
 }
@@ -65,7 +75,9 @@ fn sparse(
 ) -> Result<()> {
     let mut rest = cols;
     for &len in row_len {
-        let (row, tail) = rest.split_at_checked(usize::from(len)).ok_or(Error::Shape { layer })?;
+        let (row, tail) = rest
+            .split_at_checked(usize::from(len))
+            .ok_or(Error::Shape { layer })?;
         let mut prev = None;
         for c in row {
             if usize::from(*c) >= in_width || prev.is_some_and(|q| *c <= q) {
@@ -75,5 +87,9 @@ fn sparse(
         }
         rest = tail;
     }
-    if rest.is_empty() { Ok(()) } else { Err(Error::Shape { layer }) }
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Shape { layer })
+    }
 }

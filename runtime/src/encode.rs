@@ -16,9 +16,11 @@ impl Parts<'_> {
             len += 4 * l.bias.len()
                 + match l.weights {
                     Weights::Dense(w) => 4 * w.len(),
-                    Weights::Sparse { row_len, cols, values } => {
-                        padded(2 * row_len.len()) + padded(cols.len()) + 4 * values.len()
-                    }
+                    Weights::Sparse {
+                        row_len,
+                        cols,
+                        values,
+                    } => padded(2 * row_len.len()) + padded(cols.len()) + 4 * values.len(),
                 };
         }
         len + 4 * (self.output_mean.len() + self.output_scale.len() + self.pips.len())
@@ -36,12 +38,18 @@ impl Parts<'_> {
         for (i, l) in self.layers.iter().enumerate() {
             let width = l.bias.len();
             if !l.weights.fits(width, in_width) {
-                return Err(Error::Shape { layer: u8::try_from(i).unwrap_or(u8::MAX) });
+                return Err(Error::Shape {
+                    layer: u8::try_from(i).unwrap_or(u8::MAX),
+                });
             }
             hidden += in_width;
             in_width = width;
         }
-        let outputs = if self.task == Task::Regression { in_width } else { 0 };
+        let outputs = if self.task == Task::Regression {
+            in_width
+        } else {
+            0
+        };
         if self.output_mean.len() != outputs || self.output_scale.len() != outputs {
             return Err(Error::Task);
         }
@@ -83,7 +91,9 @@ impl Parts<'_> {
         self.check_lengths()?;
         let (head, offset, total) = self.layout()?;
         if buf.len() < total {
-            return Err(Error::BufferTooSmall { needed: u32::try_from(total).unwrap_or(u32::MAX) });
+            return Err(Error::BufferTooSmall {
+                needed: u32::try_from(total).unwrap_or(u32::MAX),
+            });
         }
         let (body, _) = buf.split_at_mut(total - 4);
         let (front, arena) = body.split_at_mut(offset);
@@ -111,7 +121,11 @@ impl Parts<'_> {
             w.f32s(bias)?;
             match *weights {
                 Weights::Dense(v) => w.f32s(v)?,
-                Weights::Sparse { row_len, cols, values } => {
+                Weights::Sparse {
+                    row_len,
+                    cols,
+                    values,
+                } => {
                     w.u16s(row_len)?;
                     w.u8s(cols)?;
                     w.f32s(values)?;
@@ -129,9 +143,11 @@ impl Weights<'_> {
     fn fits(&self, width: usize, in_width: usize) -> bool {
         match *self {
             Self::Dense(w) => w.len() == width * in_width,
-            Self::Sparse { row_len, cols, values } => {
-                row_len.len() == width && cols.len() == values.len()
-            }
+            Self::Sparse {
+                row_len,
+                cols,
+                values,
+            } => row_len.len() == width && cols.len() == values.len(),
         }
     }
 }

@@ -1,10 +1,9 @@
-//! Evaluation: `x₀ = (x[inputs] − mean) · scale`, `x_{l+1} = act_l(W_l·x_l + b_l)`, then the
+//! Evaluation: `x₀ = (x[inputs] − mean) · scale`, `x_{l+1} = act_l(b_l + W_l·x_l)`, then the
 //! task's output map (de-standardisation, or softmax).
 //!
-//! Working memory is two activation buffers of [`MAX_WIDTH`] floats on the stack
-//! (2 × 1 KiB); weights are read in place. A dense layer computes four rows at a time, so
-//! that every input value loaded from RAM feeds four multiply-adds; each dot product is
-//! summed in index order, then the bias is added.
+//! Working memory is a [`Scratch`]: two activation buffers of [`MAX_WIDTH`] floats; weights
+//! are read in place. Each node's sum starts at its bias and adds the products in input
+//! order, for dense and sparse layers alike, so both storages give the same bits.
 
 use crate::format::{MAX_WIDTH, Task};
 use crate::math::{activate, argmax, softmax};
@@ -12,6 +11,32 @@ use crate::model::{Layer, Model, Weights};
 use crate::{Error, Result};
 
 type Buf = [f32; MAX_WIDTH];
+
+/// The working memory of an evaluation: two activation buffers of [`MAX_WIDTH`] floats (2 KiB).
+///
+/// [`Model::predict`] makes one on the stack for each call; a loop that evaluates many rows
+/// can keep one and call [`Model::predict_with`], which saves clearing it every time.
+#[derive(Clone, Debug)]
+pub struct Scratch {
+    a: Buf,
+    b: Buf,
+}
+
+impl Scratch {
+    /// Zeroed buffers.
+    pub const fn new() -> Self {
+        Self {
+            a: [0.0; MAX_WIDTH],
+            b: [0.0; MAX_WIDTH],
+        }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Model<'_> {
     /// Evaluates the model on a raw feature vector of length [`Model::features`]: only the
@@ -24,12 +49,24 @@ impl Model<'_> {
     /// # Errors
     /// [`Error::InputLen`] or [`Error::OutputLen`] for slices of the wrong length; nothing else.
     pub fn predict(&self, features: &[f32], out: &mut [f32]) -> Result<()> {
+        self.predict_with(&mut Scratch::new(), features, out)
+    }
+
+    /// [`Model::predict`] with caller-provided working memory.
+    ///
+    /// # Errors
+    /// [`Error::InputLen`] or [`Error::OutputLen`] for slices of the wrong length; nothing else.
+    pub fn predict_with(
+        &self,
+        scratch: &mut Scratch,
+        features: &[f32],
+        out: &mut [f32],
+    ) -> Result<()> {
         self.check_len(features.len(), self.parts.features, out)?;
-        let mut x = [0.0; MAX_WIDTH];
-        for (dst, &i) in x.iter_mut().zip(self.parts.inputs) {
+        for (dst, &i) in scratch.a.iter_mut().zip(self.parts.inputs) {
             *dst = features.get(usize::from(i)).copied().unwrap_or(f32::NAN);
         }
-        self.run(x, out);
+        self.run(scratch, out);
         Ok(())
     }
 
@@ -40,11 +77,11 @@ impl Model<'_> {
     pub fn predict_inputs(&self, inputs: &[f32], out: &mut [f32]) -> Result<()> {
         let n = u16::try_from(self.parts.inputs.len()).unwrap_or(u16::MAX);
         self.check_len(inputs.len(), n, out)?;
-        let mut x = [0.0; MAX_WIDTH];
-        for (dst, &v) in x.iter_mut().zip(inputs) {
+        let mut scratch = Scratch::new();
+        for (dst, &v) in scratch.a.iter_mut().zip(inputs) {
             *dst = v;
         }
-        self.run(x, out);
+        self.run(&mut scratch, out);
         Ok(())
     }
 
@@ -71,13 +108,13 @@ impl Model<'_> {
         Ok(())
     }
 
-    fn run(&self, mut a: Buf, out: &mut [f32]) {
+    /// Evaluates the layers on the read inputs in `scratch.a`.
+    fn run(&self, scratch: &mut Scratch, out: &mut [f32]) {
         let p = &self.parts;
-        for ((x, m), s) in a.iter_mut().zip(p.input_mean).zip(p.input_scale) {
-            *x = (*x - m) * s;
+        let (mut x, mut y) = (&mut scratch.a, &mut scratch.b);
+        for ((v, m), s) in x.iter_mut().zip(p.input_mean).zip(p.input_scale) {
+            *v = (*v - m) * s;
         }
-        let mut b = [0.0; MAX_WIDTH];
-        let (mut x, mut y) = (&mut a, &mut b);
         let mut n = p.inputs.len();
         for layer in &p.layers {
             layer.forward(x, n, y);
@@ -99,60 +136,90 @@ impl Model<'_> {
 }
 
 impl Layer<'_> {
-    /// `y[..width] = act(W · x[..n] + b)`.
+    /// `y[..width] = act(b + W · x[..n])`.
     fn forward(&self, x: &Buf, n: usize, y: &mut Buf) {
-        let width = self.bias.len();
-        let y = y.get_mut(..width).unwrap_or_default();
+        let y = y.get_mut(..self.bias.len()).unwrap_or_default();
         match self.weights {
-            Weights::Dense(w) => dense(w, x.get(..n).unwrap_or_default(), y),
-            Weights::Sparse { row_len, cols, values } => sparse(row_len, cols, values, x, y),
-        }
-        for (v, b) in y.iter_mut().zip(self.bias) {
-            *v += b;
+            Weights::Dense(w) => dense(w, self.bias, x.get(..n).unwrap_or_default(), y),
+            Weights::Sparse {
+                row_len,
+                cols,
+                values,
+            } => sparse(row_len, cols, values, self.bias, x, y),
         }
         activate(self.activation, y);
     }
 }
 
-/// `y = W·x` for a row-major `W` of `y.len()` rows of `x.len()` weights.
-fn dense(w: &[f32], x: &[f32], y: &mut [f32]) {
+/// `y = b + W·x` for a dense `W` of `y.len()` rows of `x.len()` weights, packed as
+/// [`crate::dense_index`] says: blocks of four rows stored column by column, then the last
+/// `y.len() % 4` rows one after the other.
+///
+/// Each step of the block loop loads four inputs and sixteen consecutive weights and issues
+/// sixteen multiply-adds.
+fn dense(w: &[f32], bias: &[f32], x: &[f32], y: &mut [f32]) {
     let n = x.len();
     if n == 0 {
         return;
     }
+    let (xc, xt) = x.as_chunks::<4>();
+    let (bc, bt) = bias.as_chunks::<4>();
     let mut blocks = w.chunks_exact(4 * n);
-    let mut y4 = y.chunks_exact_mut(4);
-    for (rows, out) in blocks.by_ref().zip(y4.by_ref()) {
-        let (r01, r23) = rows.split_at(2 * n);
-        let (r0, r1) = r01.split_at(n);
-        let (r2, r3) = r23.split_at(n);
-        let mut s = [0.0f32; 4];
-        for ((((&xi, &a), &b), &c), &d) in x.iter().zip(r0).zip(r1).zip(r2).zip(r3) {
-            s[0] += a * xi;
-            s[1] += b * xi;
-            s[2] += c * xi;
-            s[3] += d * xi;
+    let (yc, yt) = y.as_chunks_mut::<4>();
+    for ((block, out), &b) in blocks.by_ref().zip(yc).zip(bc) {
+        let mut s = b;
+        let (wc, wt) = block.as_chunks::<16>();
+        for (w, &[x0, x1, x2, x3]) in wc.iter().zip(xc) {
+            s[0] += w[0] * x0;
+            s[1] += w[1] * x0;
+            s[2] += w[2] * x0;
+            s[3] += w[3] * x0;
+            s[0] += w[4] * x1;
+            s[1] += w[5] * x1;
+            s[2] += w[6] * x1;
+            s[3] += w[7] * x1;
+            s[0] += w[8] * x2;
+            s[1] += w[9] * x2;
+            s[2] += w[10] * x2;
+            s[3] += w[11] * x2;
+            s[0] += w[12] * x3;
+            s[1] += w[13] * x3;
+            s[2] += w[14] * x3;
+            s[3] += w[15] * x3;
         }
-        out.copy_from_slice(&s);
+        for (w, &xi) in wt.as_chunks::<4>().0.iter().zip(xt) {
+            s[0] += w[0] * xi;
+            s[1] += w[1] * xi;
+            s[2] += w[2] * xi;
+            s[3] += w[3] * xi;
+        }
+        *out = s;
     }
-    for (row, out) in blocks.remainder().chunks_exact(n).zip(y4.into_remainder()) {
-        let mut s = 0.0f32;
-        for (&xi, &a) in x.iter().zip(row) {
+    for ((row, out), &b) in blocks.remainder().chunks_exact(n).zip(yt).zip(bt) {
+        let mut s = b;
+        let (rc, rt) = row.as_chunks::<4>();
+        for (&[a0, a1, a2, a3], &[x0, x1, x2, x3]) in rc.iter().zip(xc) {
+            s += a0 * x0;
+            s += a1 * x1;
+            s += a2 * x2;
+            s += a3 * x3;
+        }
+        for (&a, &xi) in rt.iter().zip(xt) {
             s += a * xi;
         }
         *out = s;
     }
 }
 
-/// `y = W·x` for `W` in compressed sparse rows; `x` is indexed by byte, so never out of range.
-fn sparse(row_len: &[u16], cols: &[u8], values: &[f32], x: &Buf, y: &mut [f32]) {
+/// `y = b + W·x` for `W` in compressed sparse rows; `x` is indexed by byte, so never out of range.
+fn sparse(row_len: &[u16], cols: &[u8], values: &[f32], bias: &[f32], x: &Buf, y: &mut [f32]) {
     let mut start = 0;
-    for (out, &len) in y.iter_mut().zip(row_len) {
+    for ((out, &len), &b) in y.iter_mut().zip(row_len).zip(bias) {
         let end = start + usize::from(len);
         let (Some(c), Some(v)) = (cols.get(start..end), values.get(start..end)) else {
             return;
         };
-        let mut s = 0.0f32;
+        let mut s = b;
         for (&ci, &wi) in c.iter().zip(v) {
             s += wi * x[usize::from(ci)];
         }

@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod arena;
 mod check;
@@ -12,13 +15,14 @@ pub mod math;
 mod model;
 
 pub use error::{Error, Result};
+pub use eval::Scratch;
 pub use format::{
     ARENA_ALIGN, Activation, Blob, FORMAT_VERSION, Header, LayerSpec, MAGIC, MAX_LAYERS,
     MAX_METRICS, MAX_WIDTH, Meta, Metric, Storage, Task,
 };
 pub use heapless;
 pub use math::argmax;
-pub use model::{Layer, Model, Parts, Weights};
+pub use model::{Layer, Model, Parts, Weights, dense_index};
 
 /// Bytes of RAM that evaluation uses besides the caller's slices: the two activation buffers
 /// on the stack (the frames of `predict` add a few hundred bytes more).

@@ -57,14 +57,11 @@ pub fn relu(x: f32) -> f32 {
 
 /// Applies `act` to every element of `v`.
 pub(crate) fn activate(act: Activation, v: &mut [f32]) {
-    let f: fn(f32) -> f32 = match act {
-        Activation::Identity => return,
-        Activation::Relu => relu,
-        Activation::Tanh => tanh,
-        Activation::Sigmoid => sigmoid,
-    };
-    for x in v {
-        *x = f(*x);
+    match act {
+        Activation::Identity => {}
+        Activation::Relu => v.iter_mut().for_each(|x| *x = relu(*x)),
+        Activation::Tanh => v.iter_mut().for_each(|x| *x = tanh(*x)),
+        Activation::Sigmoid => v.iter_mut().for_each(|x| *x = sigmoid(*x)),
     }
 }
 
@@ -72,7 +69,9 @@ pub(crate) fn activate(act: Activation, v: &mut [f32]) {
 ///
 /// A NaN logit makes every probability NaN.
 pub(crate) fn softmax(v: &mut [f32]) {
-    let max = v.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+    let max = v
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
     let mut sum = 0.0;
     for x in v.iter_mut() {
         *x = exp(*x - max);

@@ -9,12 +9,14 @@ use crate::format::{
 use crate::{Error, FORMAT_VERSION, Result};
 
 /// CRC-32/ISO-HDLC (the CRC of zlib, PNG and Ethernet), bitwise: no table in flash.
-pub(crate) const CRC: crc::Crc<u32, crc::NoTable> = crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
+pub(crate) const CRC: crc::Crc<u32, crc::NoTable> =
+    crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
 
 /// The weights of one layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Weights<'a> {
-    /// Row-major `width × in_width` matrix: row `o` holds the weights into node `o`.
+    /// A `width × in_width` matrix packed for evaluation: weight `(o, i)`, into node `o` from
+    /// input `i`, is at [`dense_index`]`(o, i, width, in_width)`.
     Dense(&'a [f32]),
     /// Compressed sparse rows: row `o` holds `row_len[o]` edges, whose source nodes (strictly
     /// increasing) and weights follow those of row `o − 1` in `cols` and `values`.
@@ -28,7 +30,20 @@ pub enum Weights<'a> {
     },
 }
 
-/// One layer: `y = act(W·x + b)`.
+/// Position of weight `(o, i)` of a dense `width × in_width` layer in its packed array.
+///
+/// Rows come in blocks of four, each block stored column by column (the four weights from
+/// input 0, then the four from input 1, ...); the last `width % 4` rows follow row by row.
+pub const fn dense_index(o: usize, i: usize, width: usize, in_width: usize) -> usize {
+    let blocked = width / 4 * 4;
+    if o < blocked {
+        (o / 4) * 4 * in_width + i * 4 + o % 4
+    } else {
+        blocked * in_width + (o - blocked) * in_width + i
+    }
+}
+
+/// One layer: `y = act(b + W·x)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Layer<'a> {
     /// Activation after the affine map.
@@ -86,7 +101,9 @@ impl<'a> Model<'a> {
             return Err(Error::Magic);
         }
         if prefix.version != FORMAT_VERSION {
-            return Err(Error::Version { found: prefix.version });
+            return Err(Error::Version {
+                found: prefix.version,
+            });
         }
         let split = bytes.len().checked_sub(4).ok_or(Error::Checksum)?;
         let (body, crc) = bytes.split_at(split);
@@ -173,7 +190,11 @@ impl<'a> Parts<'a> {
         let mut layers = Vec::new();
         for l in &self.layers {
             let width = u16::try_from(l.bias.len()).map_err(|_| Error::Capacity)?;
-            let spec = LayerSpec { width, activation: l.activation, storage: l.weights.storage() };
+            let spec = LayerSpec {
+                width,
+                activation: l.activation,
+                storage: l.weights.storage(),
+            };
             layers.push(spec).map_err(|_| Error::Capacity)?;
         }
         Ok(Header {
@@ -208,7 +229,9 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
     for (i, spec) in h.layers.iter().enumerate() {
         let width = usize::from(spec.width);
         if width == 0 || width > MAX_WIDTH {
-            return Err(Error::Shape { layer: u8::try_from(i).unwrap_or(u8::MAX) });
+            return Err(Error::Shape {
+                layer: u8::try_from(i).unwrap_or(u8::MAX),
+            });
         }
         let bias = r.f32s(width)?;
         let weights = match spec.storage {
@@ -216,17 +239,37 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
             Storage::Sparse { edges } => {
                 let edges = usize::try_from(edges).map_err(|_| Error::Length)?;
                 if edges > width * in_width {
-                    return Err(Error::Shape { layer: u8::try_from(i).unwrap_or(u8::MAX) });
+                    return Err(Error::Shape {
+                        layer: u8::try_from(i).unwrap_or(u8::MAX),
+                    });
                 }
-                Weights::Sparse { row_len: r.u16s(width)?, cols: r.u8s(edges)?, values: r.f32s(edges)? }
+                Weights::Sparse {
+                    row_len: r.u16s(width)?,
+                    cols: r.u8s(edges)?,
+                    values: r.f32s(edges)?,
+                }
             }
         };
-        layers.push(Layer { activation: spec.activation, bias, weights }).map_err(|_| Error::Capacity)?;
+        layers
+            .push(Layer {
+                activation: spec.activation,
+                bias,
+                weights,
+            })
+            .map_err(|_| Error::Capacity)?;
         in_width = width;
     }
-    let outputs = if h.task == Task::Regression { in_width } else { 0 };
+    let outputs = if h.task == Task::Regression {
+        in_width
+    } else {
+        0
+    };
     let (output_mean, output_scale) = (r.f32s(outputs)?, r.f32s(outputs)?);
-    let pips = r.f32s(if h.has_pips { Parts::node_count(n, &h.layers) } else { 0 })?;
+    let pips = r.f32s(if h.has_pips {
+        Parts::node_count(n, &h.layers)
+    } else {
+        0
+    })?;
     r.finish()?;
     Ok(Parts {
         task: h.task,

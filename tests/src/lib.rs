@@ -38,14 +38,28 @@ pub fn random_network(arch: &Arch, seed: u64) -> Network {
         let last = i + 1 == arch.widths.len();
         let gain = 2.0 / (in_width as f32).sqrt();
         let w: Vec<f32> = (0..width * in_width)
-            .map(|_| if rng.random_bool(arch.density) { gain * (rng.random::<f32>() - 0.5) * 2.0 } else { 0.0 })
+            .map(|_| {
+                if rng.random_bool(arch.density) {
+                    gain * (rng.random::<f32>() - 0.5) * 2.0
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let bias = (0..width).map(|_| rng.random::<f32>() - 0.5).collect();
-        let act = if last { Activation::Identity } else { arch.activation };
+        let act = if last {
+            Activation::Identity
+        } else {
+            arch.activation
+        };
         layers.push(OwnedLayer::from_matrix(act, bias, &w, in_width));
         in_width = width;
     }
-    let k = if arch.task == Task::Regression { in_width } else { 0 };
+    let k = if arch.task == Task::Regression {
+        in_width
+    } else {
+        0
+    };
     Network {
         task: arch.task,
         features: arch.features as u16,
@@ -63,7 +77,13 @@ pub fn random_network(arch: &Arch, seed: u64) -> Network {
 
 /// Random raw feature vectors, entries uniform in `[−3, 3]`.
 pub fn random_inputs(features: usize, rows: usize, rng: &mut impl Rng) -> Vec<Vec<f32>> {
-    (0..rows).map(|_| (0..features).map(|_| rng.random::<f32>() * 6.0 - 3.0).collect()).collect()
+    (0..rows)
+        .map(|_| {
+            (0..features)
+                .map(|_| rng.random::<f32>() * 6.0 - 3.0)
+                .collect()
+        })
+        .collect()
 }
 
 /// The network evaluated in f64 with exact transcendentals.
@@ -79,7 +99,13 @@ pub fn reference(net: &Network, features: &[f32]) -> Vec<f64> {
         let mut y: Vec<f64> = w
             .chunks(x.len())
             .zip(&layer.bias)
-            .map(|(row, &b)| row.iter().zip(&x).map(|(&a, &v)| f64::from(a) * v).sum::<f64>() + f64::from(b))
+            .map(|(row, &b)| {
+                row.iter()
+                    .zip(&x)
+                    .map(|(&a, &v)| f64::from(a) * v)
+                    .sum::<f64>()
+                    + f64::from(b)
+            })
             .collect();
         for v in &mut y {
             *v = match layer.activation {
@@ -118,8 +144,28 @@ pub fn within_tolerance(net: &Network, got: &[f32], want: &[f64]) -> Result<(), 
         let a = f64::from(a);
         let tol = (1e-4 * (a + b).abs()).max(1e-4 * scale);
         if (a - b).abs() > tol || a.is_nan() {
-            return Err(format!("output {k}: runtime {a}, reference {b}, tolerance {tol}"));
+            return Err(format!(
+                "output {k}: runtime {a}, reference {b}, tolerance {tol}"
+            ));
         }
     }
     Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, so that `path` is
+/// either the old file or the whole new one.
+///
+/// # Errors
+/// The I/O error, with the path.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+        })
 }

@@ -13,9 +13,30 @@ const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 fn seeds() -> Vec<BlobBytes> {
     let archs = [
-        Arch { task: Task::Regression, features: 12, inputs: 9, widths: vec![16, 8, 1], density: 1.0, activation: Activation::Relu },
-        Arch { task: Task::Classification, features: 30, inputs: 20, widths: vec![24, 4], density: 0.2, activation: Activation::Tanh },
-        Arch { task: Task::Regression, features: 5, inputs: 2, widths: vec![3, 2], density: 0.7, activation: Activation::Sigmoid },
+        Arch {
+            task: Task::Regression,
+            features: 12,
+            inputs: 9,
+            widths: vec![16, 8, 1],
+            density: 1.0,
+            activation: Activation::Relu,
+        },
+        Arch {
+            task: Task::Classification,
+            features: 30,
+            inputs: 20,
+            widths: vec![24, 4],
+            density: 0.2,
+            activation: Activation::Tanh,
+        },
+        Arch {
+            task: Task::Regression,
+            features: 5,
+            inputs: 2,
+            widths: vec![3, 2],
+            density: 0.7,
+            activation: Activation::Sigmoid,
+        },
     ];
     archs
         .iter()
@@ -57,7 +78,10 @@ fn every_truncation_is_rejected() {
         let bytes = blob.as_bytes();
         for len in 0..bytes.len() {
             let cut = BlobBytes::new(&bytes[..len]);
-            assert!(Model::from_bytes(cut.as_bytes()).is_err(), "truncation to {len} bytes accepted");
+            assert!(
+                Model::from_bytes(cut.as_bytes()).is_err(),
+                "truncation to {len} bytes accepted"
+            );
         }
     }
 }
@@ -69,7 +93,10 @@ fn every_single_bit_flip_is_rejected() {
         for bit in 0..bytes.len() * 8 {
             bytes[bit / 8] ^= 1 << (bit % 8);
             let flipped = BlobBytes::new(&bytes);
-            assert!(Model::from_bytes(flipped.as_bytes()).is_err(), "bit {bit} flip accepted");
+            assert!(
+                Model::from_bytes(flipped.as_bytes()).is_err(),
+                "bit {bit} flip accepted"
+            );
             bytes[bit / 8] ^= 1 << (bit % 8);
         }
     }
@@ -81,17 +108,29 @@ fn trailing_bytes_and_wrong_versions_are_rejected() {
     let bytes = blob.as_bytes();
     let mut longer = bytes.to_vec();
     longer.push(0);
-    assert_eq!(Model::from_bytes(BlobBytes::new(&longer).as_bytes()).unwrap_err(), Error::Checksum);
+    assert_eq!(
+        Model::from_bytes(BlobBytes::new(&longer).as_bytes()).unwrap_err(),
+        Error::Checksum
+    );
     let (body, _) = bytes.split_at(bytes.len() - 4);
     let mut padded = body.to_vec();
     padded.push(0);
-    assert_eq!(Model::from_bytes(BlobBytes::new(&with_crc(&padded)).as_bytes()).unwrap_err(), Error::Length);
+    assert_eq!(
+        Model::from_bytes(BlobBytes::new(&with_crc(&padded)).as_bytes()).unwrap_err(),
+        Error::Length
+    );
     let mut v2 = body.to_vec();
     v2[4] = 2;
-    assert_eq!(Model::from_bytes(BlobBytes::new(&with_crc(&v2)).as_bytes()).unwrap_err(), Error::Version { found: 2 });
+    assert_eq!(
+        Model::from_bytes(BlobBytes::new(&with_crc(&v2)).as_bytes()).unwrap_err(),
+        Error::Version { found: 2 }
+    );
     let mut other = bytes.to_vec();
     other[0] = b'X';
-    assert_eq!(Model::from_bytes(BlobBytes::new(&other).as_bytes()).unwrap_err(), Error::Magic);
+    assert_eq!(
+        Model::from_bytes(BlobBytes::new(&other).as_bytes()).unwrap_err(),
+        Error::Magic
+    );
 }
 
 /// Random edits of valid blobs, CRC recomputed: 120,000 blobs.
@@ -111,7 +150,10 @@ fn hundred_thousand_mutated_blobs_never_panic() {
     }
     assert_eq!(total, 120_000);
     eprintln!("{total} mutated blobs, {accepted} still valid (value edits), none panicked");
-    assert!(accepted < total / 2, "too few mutations were caught: {accepted} of {total} accepted");
+    assert!(
+        accepted < total / 2,
+        "too few mutations were caught: {accepted} of {total} accepted"
+    );
 }
 
 fn mutate(body: &mut Vec<u8>, rng: &mut impl Rng) {

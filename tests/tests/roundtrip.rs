@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use spikeslab_compiler::blob::{BlobBytes, LayerWeights, Network};
+use spikeslab_compiler::blob::{BlobBytes, Network, OwnedLayer};
 use spikeslab_runtime::{Activation, Error, Model, Task, Weights};
 use spikeslab_tests::{Arch, random_inputs, random_network, reference, within_tolerance};
 
@@ -17,7 +17,14 @@ fn arch() -> impl Strategy<Value = Arch> {
         Just(Activation::Identity)
     ];
     let task = prop_oneof![Just(Task::Regression), Just(Task::Classification)];
-    (task, 1usize..70, 1usize..=70, prop::collection::vec(1usize..48, 1..=4), 0.05f64..=1.0, acts)
+    (
+        task,
+        1usize..70,
+        1usize..=70,
+        prop::collection::vec(1usize..48, 1..=4),
+        0.05f64..=1.0,
+        acts,
+    )
         .prop_map(|(task, f, i, mut widths, density, activation)| {
             let last = widths.len() - 1;
             if task == Task::Classification {
@@ -25,21 +32,37 @@ fn arch() -> impl Strategy<Value = Arch> {
             } else {
                 widths[last] = widths[last].min(3);
             }
-            Arch { task, features: f.max(i), inputs: i.min(f.max(i)), widths, density, activation }
+            Arch {
+                task,
+                features: f.max(i),
+                inputs: i.min(f.max(i)),
+                widths,
+                density,
+                activation,
+            }
         })
 }
 
 fn check_predictions(net: &Network, blob: &BlobBytes, seed: u64) -> Result<(), TestCaseError> {
-    let model = blob.model().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let model = blob
+        .model()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut rng = Pcg64::seed_from_u64(seed);
     let mut out = vec![0.0; model.outputs()];
     for x in random_inputs(net.features.into(), 8, &mut rng) {
-        model.predict(&x, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        model
+            .predict(&x, &mut out)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         within_tolerance(net, &out, &reference(net, &x)).map_err(TestCaseError::fail)?;
         let kept: Vec<f32> = net.inputs.iter().map(|&i| x[usize::from(i)]).collect();
         let mut out2 = vec![0.0; model.outputs()];
-        model.predict_inputs(&kept, &mut out2).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), out2.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        model
+            .predict_inputs(&kept, &mut out2)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(
+            out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            out2.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
     }
     Ok(())
 }
@@ -64,7 +87,7 @@ proptest! {
         let mut dense = sparse.clone();
         let mut in_width = dense.inputs.len();
         for l in &mut dense.layers {
-            l.weights = LayerWeights::Dense(l.dense_matrix(in_width));
+            *l = OwnedLayer::dense(l.activation, l.bias.clone(), &l.dense_matrix(in_width), in_width);
             in_width = l.bias.len();
         }
         let (a, b) = (sparse.to_blob().unwrap(), dense.to_blob().unwrap());
@@ -80,19 +103,37 @@ proptest! {
 }
 
 fn small(task: Task) -> Network {
-    let arch = Arch { task, features: 6, inputs: 4, widths: vec![5, 3], density: 0.6, activation: Activation::Tanh };
+    let arch = Arch {
+        task,
+        features: 6,
+        inputs: 4,
+        widths: vec![5, 3],
+        density: 0.6,
+        activation: Activation::Tanh,
+    };
     random_network(&arch, 7)
 }
 
 #[test]
 fn sparse_layers_are_chosen_when_smaller() {
-    let arch = Arch { task: Task::Regression, features: 40, inputs: 40, widths: vec![64, 1], density: 0.05, activation: Activation::Relu };
+    let arch = Arch {
+        task: Task::Regression,
+        features: 40,
+        inputs: 40,
+        widths: vec![64, 1],
+        density: 0.05,
+        activation: Activation::Relu,
+    };
     let net = random_network(&arch, 3);
     let blob = net.to_blob().unwrap();
     let model = blob.model().unwrap();
     assert!(matches!(model.layers()[0].weights, Weights::Sparse { .. }));
     let dense_weights = 40 * 64 * 4;
-    assert!(blob.as_bytes().len() < dense_weights / 2, "{} bytes", blob.as_bytes().len());
+    assert!(
+        blob.as_bytes().len() < dense_weights / 2,
+        "{} bytes",
+        blob.as_bytes().len()
+    );
 }
 
 #[test]
@@ -101,11 +142,26 @@ fn wrong_slice_lengths_are_errors() {
     let blob = net.to_blob().unwrap();
     let model = blob.model().unwrap();
     let mut y = [0.0; 3];
-    assert_eq!(model.predict(&[0.0; 5], &mut y), Err(Error::InputLen { expected: 6 }));
-    assert_eq!(model.predict(&[0.0; 7], &mut y), Err(Error::InputLen { expected: 6 }));
-    assert_eq!(model.predict(&[0.0; 6], &mut y[..2]), Err(Error::OutputLen { expected: 3 }));
-    assert_eq!(model.predict(&[0.0; 6], &mut [0.0; 4]), Err(Error::OutputLen { expected: 3 }));
-    assert_eq!(model.predict_inputs(&[0.0; 6], &mut y), Err(Error::InputLen { expected: 4 }));
+    assert_eq!(
+        model.predict(&[0.0; 5], &mut y),
+        Err(Error::InputLen { expected: 6 })
+    );
+    assert_eq!(
+        model.predict(&[0.0; 7], &mut y),
+        Err(Error::InputLen { expected: 6 })
+    );
+    assert_eq!(
+        model.predict(&[0.0; 6], &mut y[..2]),
+        Err(Error::OutputLen { expected: 3 })
+    );
+    assert_eq!(
+        model.predict(&[0.0; 6], &mut [0.0; 4]),
+        Err(Error::OutputLen { expected: 3 })
+    );
+    assert_eq!(
+        model.predict_inputs(&[0.0; 6], &mut y),
+        Err(Error::InputLen { expected: 4 })
+    );
     assert_eq!(model.predict(&[0.0; 6], &mut y), Ok(()));
 }
 
@@ -147,33 +203,78 @@ fn non_finite_read_inputs_propagate_and_unread_ones_are_ignored() {
 fn encoder_rejects_inconsistent_parts() {
     let mut net = small(Task::Regression);
     net.input_mean.pop();
-    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Inputs))));
+    assert!(matches!(
+        net.to_blob(),
+        Err(spikeslab_compiler::Error::Runtime(Error::Inputs))
+    ));
     let mut net = small(Task::Regression);
     net.layers[0].bias[1] = f32::NAN;
-    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::NonFinite { .. }))));
+    assert!(matches!(
+        net.to_blob(),
+        Err(spikeslab_compiler::Error::Runtime(Error::NonFinite { .. }))
+    ));
     let mut net = small(Task::Classification);
     net.layers.last_mut().unwrap().activation = Activation::Relu;
-    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Task))));
+    assert!(matches!(
+        net.to_blob(),
+        Err(spikeslab_compiler::Error::Runtime(Error::Task))
+    ));
     let mut net = small(Task::Regression);
     net.inputs = vec![0, 2, 2, 5];
-    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Inputs))));
+    assert!(matches!(
+        net.to_blob(),
+        Err(spikeslab_compiler::Error::Runtime(Error::Inputs))
+    ));
     let mut net = small(Task::Regression);
     net.pips = vec![0.5; 3];
-    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Length))));
+    assert!(matches!(
+        net.to_blob(),
+        Err(spikeslab_compiler::Error::Runtime(Error::Length))
+    ));
     net.pips = vec![0.5; 4 + 5];
     assert!(net.to_blob().is_ok());
     net.pips[2] = 1.5;
-    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::NonFinite { .. }))));
+    assert!(matches!(
+        net.to_blob(),
+        Err(spikeslab_compiler::Error::Runtime(Error::NonFinite { .. }))
+    ));
 }
 
 #[test]
 fn over_capacity_models_are_refused() {
-    let arch = Arch { task: Task::Regression, features: 300, inputs: 257, widths: vec![4, 1], density: 1.0, activation: Activation::Relu };
+    let arch = Arch {
+        task: Task::Regression,
+        features: 300,
+        inputs: 257,
+        widths: vec![4, 1],
+        density: 1.0,
+        activation: Activation::Relu,
+    };
     let net = random_network(&arch, 1);
-    assert!(matches!(net.to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Capacity))));
-    let arch = Arch { task: Task::Regression, features: 3, inputs: 3, widths: vec![2; 9], density: 1.0, activation: Activation::Relu };
-    assert!(matches!(random_network(&arch, 1).to_blob(), Err(spikeslab_compiler::Error::Runtime(Error::Capacity))));
-    let arch = Arch { task: Task::Regression, features: 3, inputs: 3, widths: vec![257, 1], density: 1.0, activation: Activation::Relu };
+    assert!(matches!(
+        net.to_blob(),
+        Err(spikeslab_compiler::Error::Runtime(Error::Capacity))
+    ));
+    let arch = Arch {
+        task: Task::Regression,
+        features: 3,
+        inputs: 3,
+        widths: vec![2; 9],
+        density: 1.0,
+        activation: Activation::Relu,
+    };
+    assert!(matches!(
+        random_network(&arch, 1).to_blob(),
+        Err(spikeslab_compiler::Error::Runtime(Error::Capacity))
+    ));
+    let arch = Arch {
+        task: Task::Regression,
+        features: 3,
+        inputs: 3,
+        widths: vec![257, 1],
+        density: 1.0,
+        activation: Activation::Relu,
+    };
     assert!(random_network(&arch, 1).to_blob().is_err());
 }
 
