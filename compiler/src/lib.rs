@@ -1,10 +1,45 @@
 //! spikeslab compiler: trains spike-and-slab Bayesian neural networks with candle, prunes
 //! them by node posterior inclusion probabilities and writes spikeslab-runtime blobs.
+//!
+//! The method is specified in the repository's method notes: a fully connected network with
+//! an edge-level spike-and-slab prior, mean-field variational inference with a binary-concrete
+//! relaxation and the straight-through estimator, node PIPs in log space, pruning with a
+//! cascade to a fixed point, and optional MAP fine-tuning.
 
 pub mod blob;
+pub mod bnn;
+pub mod cmd;
+pub mod compile;
+pub mod data;
 mod error;
+pub mod evaluate;
+pub mod metrics;
+pub mod mlp;
+pub mod pip;
+pub mod prepare;
+pub mod prune;
+pub mod report;
+pub mod simulate;
+pub mod spec;
+pub mod train;
 
 pub use error::{Error, Result};
 
 /// Version of this compiler, recorded in every blob it writes.
 pub const VERSION: &str = concat!("spikeslab ", env!("CARGO_PKG_VERSION"));
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, so that `path` is
+/// either absent, the old file, or the whole new one.
+///
+/// # Errors
+/// [`Error::Io`] with the path.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, e)
+        })
+}

@@ -11,17 +11,17 @@ compile_error!(
 );
 
 /// Bytes an array of `bytes` bytes occupies in the arena, padding included.
-pub(crate) const fn padded(bytes: usize) -> usize {
+pub const fn padded(bytes: usize) -> usize {
     bytes.div_ceil(ARENA_ALIGN) * ARENA_ALIGN
 }
 
 /// Hands out consecutive views of an aligned arena.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     rest: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(data: &'a [u8]) -> Result<Self> {
+    pub fn new(data: &'a [u8]) -> Result<Self> {
         if data.as_ptr().align_offset(ARENA_ALIGN) != 0 {
             return Err(Error::Align);
         }
@@ -41,22 +41,22 @@ impl<'a> Reader<'a> {
         Ok(array)
     }
 
-    pub(crate) fn f32s(&mut self, n: usize) -> Result<&'a [f32]> {
+    pub fn f32s(&mut self, n: usize) -> Result<&'a [f32]> {
         let bytes = self.take(n.checked_mul(4).ok_or(Error::Length)?)?;
         bytemuck::try_cast_slice(bytes).map_err(|_| Error::Align)
     }
 
-    pub(crate) fn u16s(&mut self, n: usize) -> Result<&'a [u16]> {
+    pub fn u16s(&mut self, n: usize) -> Result<&'a [u16]> {
         let bytes = self.take(n.checked_mul(2).ok_or(Error::Length)?)?;
         bytemuck::try_cast_slice(bytes).map_err(|_| Error::Align)
     }
 
-    pub(crate) fn u8s(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub fn u8s(&mut self, n: usize) -> Result<&'a [u8]> {
         self.take(n)
     }
 
     /// Fails unless every byte was handed out.
-    pub(crate) fn finish(self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
         if self.rest.is_empty() {
             Ok(())
         } else {
@@ -66,13 +66,13 @@ impl<'a> Reader<'a> {
 }
 
 /// Appends arrays to an arena buffer in the [`Reader`]'s layout.
-pub(crate) struct Writer<'b> {
+pub struct Writer<'b> {
     buf: &'b mut [u8],
     len: usize,
 }
 
 impl<'b> Writer<'b> {
-    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
+    pub fn new(buf: &'b mut [u8]) -> Self {
         Self { buf, len: 0 }
     }
 
@@ -92,15 +92,15 @@ impl<'b> Writer<'b> {
         Ok(())
     }
 
-    pub(crate) fn f32s(&mut self, v: &[f32]) -> Result<()> {
+    pub fn f32s(&mut self, v: &[f32]) -> Result<()> {
         self.put(v.iter().flat_map(|x| x.to_le_bytes()), v.len() * 4)
     }
 
-    pub(crate) fn u16s(&mut self, v: &[u16]) -> Result<()> {
+    pub fn u16s(&mut self, v: &[u16]) -> Result<()> {
         self.put(v.iter().flat_map(|x| x.to_le_bytes()), v.len() * 2)
     }
 
-    pub(crate) fn u8s(&mut self, v: &[u8]) -> Result<()> {
+    pub fn u8s(&mut self, v: &[u8]) -> Result<()> {
         self.put(v.iter().copied(), v.len())
     }
 }

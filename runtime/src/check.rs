@@ -7,7 +7,7 @@ use crate::{Error, Result};
 
 /// Checks everything [`crate::Model::from_bytes`] promises about `p`, whose views all point
 /// into `blob` (byte offsets in errors are relative to `blob`).
-pub(crate) fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
+pub fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
     let at = |x: *const u8| {
         u32::try_from(x.addr().wrapping_sub(blob.as_ptr().addr())).unwrap_or(u32::MAX)
     };

@@ -129,7 +129,7 @@ pub struct Blob<'a> {
 
 /// The version prefix of any blob, decoded before the rest.
 #[derive(Deserialize)]
-pub(crate) struct Prefix {
-    pub(crate) magic: [u8; 4],
-    pub(crate) version: u16,
+pub struct Prefix {
+    pub magic: [u8; 4],
+    pub version: u16,
 }

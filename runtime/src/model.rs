@@ -9,7 +9,7 @@ use crate::format::{
 use crate::{Error, FORMAT_VERSION, Result};
 
 /// CRC-32/ISO-HDLC (the CRC of zlib, PNG and Ethernet), bitwise: no table in flash.
-pub(crate) const CRC: crc::Crc<u32, crc::NoTable> =
+pub const CRC: crc::Crc<u32, crc::NoTable> =
     crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
 
 /// The weights of one layer.
@@ -283,4 +283,35 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
         pips,
         meta: h.meta,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_is_crc32_iso_hdlc() {
+        assert_eq!(CRC.checksum(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn dense_index_is_a_bijection() {
+        for width in 1..=11 {
+            for in_width in 1..=9 {
+                let mut seen = [false; 11 * 9];
+                for o in 0..width {
+                    for i in 0..in_width {
+                        let k = dense_index(o, i, width, in_width);
+                        assert!(
+                            k < width * in_width && !seen[k],
+                            "({o}, {i}) of {width}x{in_width}"
+                        );
+                        seen[k] = true;
+                    }
+                }
+            }
+        }
+        assert_eq!(dense_index(1, 2, 4, 3), 2 * 4 + 1);
+        assert_eq!(dense_index(4, 2, 5, 3), 4 * 3 + 2);
+    }
 }

@@ -284,7 +284,7 @@ fn misaligned_blob_is_refused_and_aligned_copy_accepted() {
     let mut shifted = vec![0u8; blob.as_bytes().len() + 1];
     shifted[1..].copy_from_slice(blob.as_bytes());
     let bytes = &shifted[1..];
-    if bytes.as_ptr() as usize % 4 != 0 {
+    if !(bytes.as_ptr() as usize).is_multiple_of(4) {
         assert_eq!(Model::from_bytes(bytes), Err(Error::Align));
     }
     assert!(BlobBytes::new(bytes).model().is_ok());

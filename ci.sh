@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Everything CI checks, from a fresh Debian 12 machine: installs what cargo cannot (the
+# Cortex-M toolchain, QEMU, cargo-fuzz), then formatting, lints, host tests, docs, thumb
+# builds of the runtime, the boards, and a bounded fuzzing run.
+set -euo pipefail
+cd "$(dirname "$0")"
+t0=$SECONDS
+step() { echo; echo "== $* ($((SECONDS - t0)) s)"; }
+
+step "toolchain"
+need=()
+for p in rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm gcc libc6-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+v=$(/usr/bin/rustc --version | cut -d' ' -f2)
+if [ "$(readlink -f /usr/lib/rustlib/src/rust)" != "/usr/src/rustc-$v" ]; then
+  echo "rustc-web $v and rust-web-src differ: apt-get install rustc-web cargo-web rust-web-src (same version)"
+  exit 1
+fi
+command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+export RAYON_NUM_THREADS=1
+
+step "format"
+cargo fmt --all -- --check
+for d in boards/*/ runtime/fuzz/; do
+  [ -f "$d/Cargo.toml" ] && (cd "$d" && cargo fmt -- --check)
+done
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "host tests"
+cargo test --workspace --locked
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "thumb builds of the runtime"
+# Debian's rustc-web builds core for the thumb targets (-Zbuild-std); never the rustup proxies.
+thumb() { env -u RUSTUP_TOOLCHAIN -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_TARGET \
+  RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 /usr/bin/cargo "$@"; }
+for target in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf; do
+  for features in "" "--features defmt"; do
+    # shellcheck disable=SC2086
+    thumb build -p spikeslab-runtime --release --locked --target "$target" -Zbuild-std=core \
+      --target-dir target/thumb $features 2>&1 | tee target/thumb.log
+    ! grep -q '^warning' target/thumb.log
+  done
+done
+
+step "boards"
+mkdir -p target/boards
+cargo run -q --locked -p spikeslab-tests --bin fixture -- --arch 64-128-64-10 --classify -o target/boards/dense
+for board in boards/*/; do
+  [ -f "$board/Cargo.toml" ] || continue
+  (cd "$board" && SPIKESLAB_MODEL=../../target/boards/dense.postcard thumb build --release --locked 2>&1 | tee ../../target/board.log)
+  ! grep -q '^warning' target/board.log
+done
+
+step "fuzz (30 s)"
+corpus=runtime/fuzz/corpus/load_predict
+mkdir -p "$corpus"
+for a in "8-12-1" "13-20-3 --classify" "64-32-10 --classify --density 0.2 --activation tanh"; do
+  # shellcheck disable=SC2086
+  cargo run -q --locked -p spikeslab-tests --bin fixture -- --arch $a -o target/boards/seed
+  head -c -4 target/boards/seed.postcard > "$corpus/seed-${a//[ .]/_}"
+done
+(cd runtime/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run load_predict --sanitizer none -- -max_total_time=30 2>&1 | tail -3)
+
+step "all checks passed"

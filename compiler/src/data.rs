@@ -1,0 +1,343 @@
+//! Tables of rows: reading CSV files and UCI-suite folders, checking every cell, splitting.
+
+use std::path::Path;
+
+use rand::seq::SliceRandom;
+use rand_pcg::Pcg64;
+
+use crate::{Error, Result};
+
+/// Rows of features and a target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    /// Feature names, one per column of `x`.
+    pub names: Vec<String>,
+    /// Row-major features, `rows × names.len()`.
+    pub x: Vec<f32>,
+    /// Target of each row (a class index for classification).
+    pub y: Vec<f32>,
+}
+
+impl Table {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Number of feature columns.
+    pub fn features(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Row `i`'s features.
+    pub fn row(&self, i: usize) -> &[f32] {
+        let d = self.features();
+        &self.x[i * d..(i + 1) * d]
+    }
+
+    /// The rows at `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Self {
+        let mut x = Vec::with_capacity(idx.len() * self.features());
+        for &i in idx {
+            x.extend_from_slice(self.row(i));
+        }
+        Self {
+            names: self.names.clone(),
+            x,
+            y: idx.iter().map(|&i| self.y[i]).collect(),
+        }
+    }
+
+    /// Splits off a random `fraction` of the rows (at least one when `fraction > 0`):
+    /// `(rest, held_out)`.
+    pub fn split(&self, fraction: f64, rng: &mut Pcg64) -> (Self, Self) {
+        let mut idx: Vec<usize> = (0..self.rows()).collect();
+        idx.shuffle(rng);
+        let k = if fraction > 0.0 {
+            ((self.rows() as f64 * fraction).round() as usize).max(1)
+        } else {
+            0
+        };
+        let (held, rest) = idx.split_at(k.min(self.rows()));
+        (self.select(rest), self.select(held))
+    }
+
+    /// Columns whose every value is the same: they carry no information.
+    pub fn constant_columns(&self) -> Vec<usize> {
+        let d = self.features();
+        (0..d)
+            .filter(|&j| {
+                let first = self.x.get(j).copied();
+                (0..self.rows()).all(|i| Some(self.x[i * d + j]) == first)
+            })
+            .collect()
+    }
+}
+
+/// Reads a CSV file with a header row; `target` names the target column, every other column
+/// is a feature. Every cell must be a finite number.
+///
+/// # Errors
+/// [`Error::Io`] for an unreadable file, [`Error::Data`] for an empty file, a missing target
+/// column, a row with the wrong number of cells, or a cell that is not a finite number (with
+/// its row and column).
+pub fn read_csv(path: &Path, target: &str) -> Result<Table> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(file);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(path, &e))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if header.iter().all(String::is_empty) {
+        return Err(Error::data(
+            path,
+            "the file is empty: expected a header row naming the columns",
+        ));
+    }
+    let t = header.iter().position(|h| h == target).ok_or_else(|| {
+        Error::data(
+            path,
+            format!(
+                "no target column `{target}`; the columns are: {}",
+                header.join(", ")
+            ),
+        )
+    })?;
+    let names: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != t)
+        .map(|(_, h)| h.clone())
+        .collect();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| csv_error(path, &e))?;
+        let line = record.position().map_or(i + 2, |p| p.line() as usize);
+        for (j, cell) in record.iter().enumerate() {
+            let v = parse_cell(cell).map_err(|why| {
+                Error::data(
+                    path,
+                    format!("line {line}, column {} (`{}`): {why}", j + 1, header[j]),
+                )
+            })?;
+            if j == t { y.push(v) } else { x.push(v) }
+        }
+    }
+    if y.is_empty() {
+        return Err(Error::data(path, "no data rows after the header"));
+    }
+    Ok(Table { names, x, y })
+}
+
+fn parse_cell(cell: &str) -> std::result::Result<f32, String> {
+    match cell.parse::<f64>() {
+        Ok(v) if v.is_finite() && v.abs() < f64::from(f32::MAX) => Ok(v as f32),
+        Ok(v) => Err(format!("`{v}` is not a finite number")),
+        Err(_) if cell.is_empty() => Err("the cell is empty".into()),
+        Err(_) => Err(format!("`{cell}` is not a number")),
+    }
+}
+
+fn csv_error(path: &Path, e: &csv::Error) -> Error {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => {
+            let line = pos.as_ref().map_or(0, csv::Position::line);
+            Error::data(
+                path,
+                format!("line {line} has {len} cells, the header has {expected_len}"),
+            )
+        }
+        csv::ErrorKind::Io(io) => Error::io(path, std::io::Error::new(io.kind(), io.to_string())),
+        _ => Error::data(path, e.to_string()),
+    }
+}
+
+/// A UCI-suite folder (`data.txt`, `index_features.txt`, `index_target.txt`,
+/// `index_train_K.txt`, `index_test_K.txt`): `(train, test)` rows of split `split`.
+///
+/// # Errors
+/// [`Error::Io`] for a missing file, [`Error::Data`] for a malformed one (with its line).
+pub fn read_uci(dir: &Path, split: usize) -> Result<(Table, Table)> {
+    let numbers = |name: &str| -> Result<Vec<Vec<f64>>> {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                l.split_whitespace()
+                    .enumerate()
+                    .map(|(j, c)| {
+                        c.parse::<f64>()
+                            .ok()
+                            .filter(|v| v.is_finite())
+                            .ok_or_else(|| {
+                                Error::data(
+                                    &path,
+                                    format!(
+                                        "line {}, field {}: `{c}` is not a finite number",
+                                        i + 1,
+                                        j + 1
+                                    ),
+                                )
+                            })
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let index = |name: &str, limit: usize| -> Result<Vec<usize>> {
+        let path = dir.join(name);
+        numbers(name)?
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                let i = v as usize;
+                if v >= 0.0 && v.fract() == 0.0 && i < limit {
+                    Ok(i)
+                } else {
+                    Err(Error::data(
+                        &path,
+                        format!("index {v} is not an integer below {limit}"),
+                    ))
+                }
+            })
+            .collect()
+    };
+    let data = numbers("data.txt")?;
+    let width = data.first().map_or(0, Vec::len);
+    if let Some(i) = data.iter().position(|r| r.len() != width) {
+        return Err(Error::data(
+            dir.join("data.txt"),
+            format!(
+                "line {} has {} fields, line 1 has {width}",
+                i + 1,
+                data[i].len()
+            ),
+        ));
+    }
+    let features = index("index_features.txt", width)?;
+    let target = *index("index_target.txt", width)?
+        .first()
+        .ok_or_else(|| Error::data(dir.join("index_target.txt"), "no target column"))?;
+    let table = Table {
+        names: features.iter().map(|j| format!("c{j}")).collect(),
+        x: data
+            .iter()
+            .flat_map(|r| features.iter().map(|&j| r[j] as f32))
+            .collect(),
+        y: data.iter().map(|r| r[target] as f32).collect(),
+    };
+    let train = index(&format!("index_train_{split}.txt"), data.len())?;
+    let test = index(&format!("index_test_{split}.txt"), data.len())?;
+    Ok((table.select(&train), table.select(&test)))
+}
+
+/// Mean and standard deviation (population) of each column of a row-major `rows × d` array.
+/// A zero deviation becomes 1.
+pub fn moments(x: &[f32], d: usize) -> (Vec<f32>, Vec<f32>) {
+    let rows = (x.len() / d.max(1)).max(1) as f64;
+    let mut mean = vec![0f64; d];
+    let mut sq = vec![0f64; d];
+    for row in x.chunks(d.max(1)) {
+        for (j, &v) in row.iter().enumerate() {
+            mean[j] += f64::from(v);
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= rows);
+    for row in x.chunks(d.max(1)) {
+        for (j, &v) in row.iter().enumerate() {
+            sq[j] += (f64::from(v) - mean[j]).powi(2);
+        }
+    }
+    let std = sq
+        .iter()
+        .map(|s| (s / rows).sqrt())
+        .map(|s| if s > 0.0 { s as f32 } else { 1.0 })
+        .collect();
+    (mean.iter().map(|&m| m as f32).collect(), std)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(text: &str) -> (tempfile::NamedTempFile, std::path::PathBuf) {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        let p = f.path().to_path_buf();
+        (f, p)
+    }
+
+    #[test]
+    fn reads_a_well_formed_csv() {
+        let (_f, p) = csv("a, y ,b\n1,2,3\n4,5,6\n");
+        let t = read_csv(&p, "y").unwrap();
+        assert_eq!(t.names, ["a", "b"]);
+        assert_eq!(t.x, [1.0, 3.0, 4.0, 6.0]);
+        assert_eq!(t.y, [2.0, 5.0]);
+    }
+
+    #[test]
+    fn says_where_a_cell_is_bad() {
+        let (_f, p) = csv("a,y\n1,2\n3,x\n");
+        let e = read_csv(&p, "y").unwrap_err().to_string();
+        assert!(
+            e.contains("line 3, column 2 (`y`)") && e.contains("`x` is not a number"),
+            "{e}"
+        );
+        let (_f, p) = csv("a,y\n1,2\nnan,2\n");
+        let e = read_csv(&p, "y").unwrap_err().to_string();
+        assert!(
+            e.contains("line 3, column 1 (`a`)") && e.contains("not a finite number"),
+            "{e}"
+        );
+        let (_f, p) = csv("a,y\n1,2\n1,inf\n");
+        assert!(
+            read_csv(&p, "y")
+                .unwrap_err()
+                .to_string()
+                .contains("not a finite number")
+        );
+        let (_f, p) = csv("a,y\n1,2\n1,2,3\n");
+        let e = read_csv(&p, "y").unwrap_err().to_string();
+        assert!(e.contains("line 3 has 3 cells, the header has 2"), "{e}");
+        let (_f, p) = csv("a,y\n1,2\n");
+        let e = read_csv(&p, "z").unwrap_err().to_string();
+        assert!(
+            e.contains("no target column `z`") && e.contains("a, y"),
+            "{e}"
+        );
+        let (_f, p) = csv("");
+        assert!(read_csv(&p, "y").unwrap_err().to_string().contains("empty"));
+        let (_f, p) = csv("a,y\n");
+        assert!(
+            read_csv(&p, "y")
+                .unwrap_err()
+                .to_string()
+                .contains("no data rows")
+        );
+    }
+
+    #[test]
+    fn finds_constant_columns_and_splits() {
+        let t = Table {
+            names: vec!["a".into(), "b".into()],
+            x: vec![1.0, 5.0, 2.0, 5.0, 3.0, 5.0],
+            y: vec![0.0, 1.0, 2.0],
+        };
+        assert_eq!(t.constant_columns(), [1]);
+        let mut rng = rand::SeedableRng::seed_from_u64(1);
+        let (rest, held) = t.split(0.34, &mut rng);
+        assert_eq!((rest.rows(), held.rows()), (2, 1));
+    }
+}

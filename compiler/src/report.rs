@@ -1,0 +1,428 @@
+//! The compile report: JSON for machines, an SVG picture, and a short summary for people.
+
+pub mod svg;
+
+use serde::Serialize;
+
+use crate::blob::BlobBytes;
+use crate::bnn::{Posterior, Prior};
+use crate::metrics::Metrics;
+use crate::pip::NodePips;
+use crate::prepare::{DataInfo, Prepared};
+use crate::prune::Pruned;
+use crate::spec::Spec;
+use crate::train::Curve;
+
+/// Everything `compile` learned.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Model name.
+    pub name: String,
+    /// Compiler version.
+    pub compiler: String,
+    /// `regression` or `classification`.
+    pub task: String,
+    /// The data.
+    pub data: DataInfo,
+    /// The spec as used (after command-line overrides).
+    pub spec: Spec,
+    /// σ0 and λ as used.
+    pub prior: PriorInfo,
+    /// Every input feature: PIP, prior inclusion, kept.
+    pub inputs: Vec<InputNode>,
+    /// Every hidden node, per layer.
+    pub hidden: Vec<Vec<Node>>,
+    /// Kept/total nodes and weights per layer.
+    pub layers: Vec<LayerInfo>,
+    /// Names of the kept input features, in blob order.
+    pub kept_features: Vec<String>,
+    /// Against the truth, for simulated designs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+    /// Metrics of each model.
+    pub metrics: AllMetrics,
+    /// Relevance of each input (`Σ φ·|μ|` over its edges, normalised).
+    pub input_relevance: Vec<f64>,
+    /// Bytes of the emitted blob.
+    pub blob_bytes: usize,
+    /// Bytes of a blob of the same network unpruned (dense, all nodes).
+    pub dense_blob_bytes: usize,
+    /// Estimated RAM of an evaluation on a 32-bit target: the runtime's two activation
+    /// buffers, the model's views, and the caller's feature and output arrays.
+    pub ram_bytes: usize,
+    /// The host check of the blob against candle.
+    pub verify: Verify,
+    /// Classification: the target value of each output, in order.
+    pub classes: Vec<f32>,
+    /// Things a user should know.
+    pub warnings: Vec<String>,
+    /// Wall-clock seconds of the whole compile.
+    pub training_seconds: f64,
+    /// The training curve.
+    pub curve: Curve,
+}
+
+/// σ0 and λ.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct PriorInfo {
+    /// Slab standard deviation.
+    pub sigma0: f64,
+    /// Inclusion probability λ.
+    pub inclusion: f64,
+}
+
+/// An input feature.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputNode {
+    /// Column name.
+    pub name: String,
+    /// Index in the raw feature vector.
+    pub index: usize,
+    /// Posterior inclusion probability (null for constant columns left out).
+    pub pip: Option<f64>,
+    /// Inclusion probability under the prior alone.
+    pub prior: Option<f64>,
+    /// Whether the PIP reaches the threshold.
+    pub pip_above_threshold: bool,
+    /// Whether the feature survived pruning (the blob reads it).
+    pub kept: bool,
+}
+
+/// A hidden node.
+#[derive(Clone, Debug, Serialize)]
+pub struct Node {
+    /// Posterior inclusion probability.
+    pub pip: f64,
+    /// Inclusion probability under the prior alone.
+    pub prior: f64,
+    /// Whether the node survived pruning.
+    pub kept: bool,
+}
+
+/// One layer's sizes.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerInfo {
+    /// Input nodes, total and kept.
+    pub inputs: [usize; 2],
+    /// Output nodes, total and kept.
+    pub outputs: [usize; 2],
+    /// Weights, total and kept.
+    pub weights: [usize; 2],
+    /// `dense` or `sparse` in the blob.
+    pub storage: String,
+}
+
+/// Selection against the true features of a simulated design.
+#[derive(Clone, Debug, Serialize)]
+pub struct Selection {
+    /// True feature names.
+    pub true_features: Vec<String>,
+    /// True features kept.
+    pub true_positives: usize,
+    /// Noise features kept.
+    pub false_positives: usize,
+    /// True positive rate.
+    pub tpr: f64,
+    /// False positive rate.
+    pub fpr: f64,
+    /// Fraction of features classified right (kept iff true).
+    pub accuracy: f64,
+    /// Whether exactly the true features were kept.
+    pub exact: bool,
+    /// Noise variance: the best achievable test MSE.
+    pub noise_variance: f64,
+}
+
+/// Validation and test metrics.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SplitMetrics {
+    /// On the held-out validation rows.
+    pub validation: Option<Metrics>,
+    /// On the test rows.
+    pub test: Option<Metrics>,
+}
+
+/// Metrics of every model the compile saw.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AllMetrics {
+    /// The full posterior, averaged over Monte Carlo draws.
+    pub full_posterior: SplitMetrics,
+    /// The emitted blob, as the runtime evaluates it.
+    pub emitted: SplitMetrics,
+    /// The pruned network before fine-tuning (candle), when fine-tuned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned_before_finetune: Option<SplitMetrics>,
+    /// The dense baseline, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dense_baseline: Option<SplitMetrics>,
+}
+
+/// Largest difference between the runtime and candle on the validation rows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verify {
+    /// Largest difference.
+    pub max_difference: f64,
+    /// Allowed difference.
+    pub tolerance: f64,
+    /// Rows compared.
+    pub rows: usize,
+    /// Unit of the difference.
+    pub relative_to: String,
+}
+
+impl Report {
+    /// Assembles the report of a compile (metrics are filled in by the caller).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        spec: &Spec,
+        data: &Prepared,
+        post: &Posterior,
+        pips: &[NodePips],
+        emitted: &Pruned,
+        blob: &BlobBytes,
+        verify: Verify,
+        prior: Prior,
+        curve: Curve,
+    ) -> Self {
+        let t = spec.prune.threshold;
+        let inputs: Vec<InputNode> = (0..data.names.len())
+            .map(|col| {
+                let j = data.columns.iter().position(|&c| c == col);
+                InputNode {
+                    name: data.names[col].clone(),
+                    index: col,
+                    pip: j.map(|j| pips[0].pip[j]),
+                    prior: j.map(|j| pips[0].prior[j]),
+                    pip_above_threshold: j.is_some_and(|j| pips[0].pip[j] >= t),
+                    kept: j.is_some_and(|j| emitted.kept[0].contains(&j)),
+                }
+            })
+            .collect();
+        let hidden = pips[1..]
+            .iter()
+            .enumerate()
+            .map(|(l, p)| {
+                (0..p.pip.len())
+                    .map(|k| Node {
+                        pip: p.pip[k],
+                        prior: p.prior[k],
+                        kept: emitted.kept[l + 1].contains(&k),
+                    })
+                    .collect()
+            })
+            .collect();
+        let shape = &post.shape;
+        let model = blob.model().ok();
+        let layers = shape
+            .layers()
+            .enumerate()
+            .map(|(l, (o, i))| LayerInfo {
+                inputs: [i, emitted.kept[l].len()],
+                outputs: [o, emitted.kept[l + 1].len()],
+                weights: [
+                    o * i,
+                    emitted.weights[l].iter().filter(|&&w| w != 0.0).count(),
+                ],
+                storage: match model.as_ref().map(|m| m.layers()[l].weights) {
+                    Some(spikeslab_runtime::Weights::Sparse { .. }) => "sparse".into(),
+                    _ => "dense".into(),
+                },
+            })
+            .collect();
+        let kept_features: Vec<String> = emitted.kept[0]
+            .iter()
+            .map(|&j| data.names[data.columns[j]].clone())
+            .collect();
+        let selection = data.truth.as_ref().map(|(truth, noise)| {
+            let kept: Vec<usize> = emitted.kept[0].iter().map(|&j| data.columns[j]).collect();
+            let tp = kept.iter().filter(|k| truth.contains(k)).count();
+            let fp = kept.len() - tp;
+            let d = data.names.len();
+            Selection {
+                true_features: truth.iter().map(|&j| data.names[j].clone()).collect(),
+                true_positives: tp,
+                false_positives: fp,
+                tpr: tp as f64 / truth.len().max(1) as f64,
+                fpr: fp as f64 / (d - truth.len()).max(1) as f64,
+                accuracy: (d - (truth.len() - tp) - fp) as f64 / d as f64,
+                exact: tp == truth.len() && fp == 0,
+                noise_variance: *noise,
+            }
+        });
+        let mut warnings = Vec::new();
+        for c in &data.info.dropped_constant {
+            warnings.push(format!(
+                "column `{c}` is constant in the training rows: left out (the model never reads it)"
+            ));
+        }
+        for (l, p) in pips.iter().enumerate() {
+            if let Some(&pi) = p.prior.first().filter(|&&pi| pi > 0.5) {
+                let what = if l == 0 {
+                    "inputs".to_string()
+                } else {
+                    format!("hidden layer {l}")
+                };
+                warnings.push(format!("the prior alone gives the {what} an inclusion probability of {pi:.2} > 0.5: \"PIP >= 0.5\" says little there, and the edge rule (phi > 0.5) decides"));
+            }
+        }
+        let dense_blob_bytes = dense_bytes(&shape.widths);
+        let ram_bytes = ram_estimate(
+            data.names.len(),
+            emitted.widths().last().copied().unwrap_or(1),
+            emitted.widths().len() - 1,
+        );
+        Self {
+            name: spec.name.clone(),
+            compiler: crate::VERSION.into(),
+            task: format!("{:?}", spec.task).to_lowercase(),
+            data: data.info.clone(),
+            spec: spec.clone(),
+            prior: PriorInfo {
+                sigma0: prior.sigma0,
+                inclusion: prior.inclusion,
+            },
+            inputs,
+            hidden,
+            layers,
+            kept_features,
+            selection,
+            metrics: AllMetrics::default(),
+            input_relevance: Vec::new(),
+            blob_bytes: blob.as_bytes().len(),
+            dense_blob_bytes,
+            ram_bytes,
+            verify,
+            classes: data.classes.clone(),
+            warnings,
+            training_seconds: 0.0,
+            curve,
+        }
+    }
+
+    /// Kept weights over all layers.
+    pub fn weights_kept(&self) -> usize {
+        self.layers.iter().map(|l| l.weights[1]).sum()
+    }
+
+    /// Weights of the full network.
+    pub fn weights_total(&self) -> usize {
+        self.layers.iter().map(|l| l.weights[0]).sum()
+    }
+
+    /// The metrics stored in the blob's metadata (at most eight).
+    pub fn blob_metrics(&self) -> Vec<(String, f32)> {
+        let mut out = Vec::new();
+        for (model, m) in [
+            ("emitted", &self.metrics.emitted),
+            ("posterior", &self.metrics.full_posterior),
+        ] {
+            for (split, v) in [("val", m.validation), ("test", m.test)] {
+                if let Some(v) = v {
+                    let what = if v.rmse.is_some() { "rmse" } else { "accuracy" };
+                    out.push((format!("{model}_{split}_{what}"), v.headline() as f32));
+                }
+            }
+        }
+        out.truncate(spikeslab_runtime::MAX_METRICS);
+        out
+    }
+
+    /// A few lines for people: what was kept, how much smaller, what it costs.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let kept_in = self.kept_features.len();
+        s.push_str(&format!(
+            "{}: kept {} of {} input features: {}\n",
+            self.name,
+            kept_in,
+            self.inputs.len(),
+            abbreviate(&self.kept_features)
+        ));
+        if let Some(sel) = &self.selection {
+            s.push_str(&format!(
+                "  true features {} ({}): {} found, {} false positives{}\n",
+                sel.true_features.len(),
+                abbreviate(&sel.true_features),
+                sel.true_positives,
+                sel.false_positives,
+                if sel.exact { " - exact" } else { "" }
+            ));
+        }
+        let hidden: Vec<String> = self.layers[..self.layers.len() - 1]
+            .iter()
+            .map(|l| format!("{}/{}", l.outputs[1], l.outputs[0]))
+            .collect();
+        s.push_str(&format!(
+            "  hidden nodes kept: {}; weights kept: {} of {}\n",
+            hidden.join(", "),
+            self.weights_kept(),
+            self.weights_total()
+        ));
+        s.push_str(&format!(
+            "  blob: {} bytes ({:.1}x smaller than the dense {} bytes); evaluation RAM about {} bytes\n",
+            self.blob_bytes,
+            self.dense_blob_bytes as f64 / self.blob_bytes.max(1) as f64,
+            self.dense_blob_bytes,
+            self.ram_bytes
+        ));
+        for (what, m) in [
+            ("emitted model", &self.metrics.emitted),
+            ("full posterior", &self.metrics.full_posterior),
+        ] {
+            s.push_str(&format!("  {what}: {}\n", describe(m)));
+        }
+        if let Some(b) = &self.metrics.dense_baseline {
+            s.push_str(&format!("  dense baseline: {}\n", describe(b)));
+        }
+        s.push_str(&format!(
+            "  verified against candle: max difference {:.1e} (tolerance {:.0e}); {:.1} s\n",
+            self.verify.max_difference, self.verify.tolerance, self.training_seconds
+        ));
+        for w in &self.warnings {
+            s.push_str(&format!("  warning: {w}\n"));
+        }
+        s
+    }
+}
+
+fn describe(m: &SplitMetrics) -> String {
+    let one = |name: &str, v: &Option<Metrics>| {
+        v.map(|v| match v.rmse {
+            Some(r) => format!("{name} RMSE {r:.4} (MSE {:.3})", r * r),
+            None => format!("{name} accuracy {:.4}", v.accuracy.unwrap_or(f64::NAN)),
+        })
+    };
+    [one("validation", &m.validation), one("test", &m.test)]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn abbreviate(names: &[String]) -> String {
+    if names.len() <= 12 {
+        names.join(" ")
+    } else {
+        format!(
+            "{} ... {} ({} in all)",
+            names[..6].join(" "),
+            names[names.len() - 3..].join(" "),
+            names.len()
+        )
+    }
+}
+
+/// Blob bytes of a dense network of these widths, without metadata (close to what the compiler would write unpruned).
+pub fn dense_bytes(widths: &[usize]) -> usize {
+    let n = widths[0];
+    let weights: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
+    let biases: usize = widths[1..].iter().sum();
+    let header = 32 + 4 * widths.len();
+    header + (2 * n).next_multiple_of(4) + 8 * n + 4 * (weights + biases) + 8 + 4
+}
+
+/// RAM of an evaluation on a 32-bit target: activation buffers, the `Model` value (about 16
+/// bytes per slice view), and the caller's feature and output arrays.
+pub fn ram_estimate(features: usize, outputs: usize, layers: usize) -> usize {
+    spikeslab_runtime::EVAL_BUFFER_BYTES + 4 * (features + outputs) + 96 + 28 * layers
+}

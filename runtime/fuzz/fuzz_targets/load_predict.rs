@@ -1,0 +1,36 @@
+//! Any bytes: loading must return, and a model that loads must evaluate without panicking.
+//!
+//! Each input is tried as it is and with a correct CRC-32 appended, so that mutations reach
+//! the structural checks behind the checksum. Seed the corpus with blob bodies (a blob
+//! without its last four bytes) for the same reason.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use spikeslab_runtime::{MAX_WIDTH, Model, Scratch};
+
+const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+fuzz_target!(|data: &[u8]| {
+    let mut with_crc = data.to_vec();
+    with_crc.extend_from_slice(&CRC.checksum(data).to_le_bytes());
+    exercise(data);
+    exercise(&with_crc);
+});
+
+fn exercise(data: &[u8]) {
+    let mut words = vec![0u32; data.len().div_ceil(4)];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    bytes[..data.len()].copy_from_slice(data);
+    if let Ok(model) = Model::from_bytes(&bytes[..data.len()]) {
+        let x: Vec<f32> = (0..model.features())
+            .map(|i| (i as f32 * 0.37).sin() * 3.0)
+            .collect();
+        let mut y = [0.0f32; MAX_WIDTH];
+        let y = &mut y[..model.outputs()];
+        model.predict(&x, y).expect("lengths are right");
+        model
+            .predict_with(&mut Scratch::new(), &x, y)
+            .expect("lengths are right");
+        let _ = model.classify(&x);
+    }
+}
