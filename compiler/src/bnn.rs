@@ -165,8 +165,8 @@ impl Bnn {
         let dev = &Device::Cpu;
         let logistic: Vec<f32> = (0..t)
             .map(|_| {
-                let u = rng.random::<f64>().clamp(1e-12, 1.0 - 1e-12);
-                (u.ln() - (1.0 - u).ln()) as f32
+                let u = rng.random::<f32>().clamp(1e-7, 1.0 - 1e-7);
+                (u / (1.0 - u)).ln()
             })
             .collect();
         let eps = normal(t, rng);

@@ -55,7 +55,7 @@ pub enum Error {
     },
     /// Pruning removed every input feature.
     #[error(
-        "every input feature was pruned (threshold {threshold}): the data gives no evidence for any input; lower `prune.threshold`, raise `prior.inclusion`, or train longer"
+        "every input feature was pruned (threshold {threshold}): the posterior supports no input; check that the target depends on the features, raise `prior.inclusion` or lower `prune.threshold`"
     )]
     NoInputs {
         /// The PIP threshold.

@@ -1,5 +1,7 @@
 //! The `spikeslab` command line.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 use spikeslab_compiler::cmd;
 
@@ -19,12 +21,18 @@ enum Command {
     Eval(cmd::eval::Cmd),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Simulate(c) => c.run()?,
-        Command::Compile(c) => c.run()?,
-        Command::Inspect(c) => c.run()?,
-        Command::Eval(c) => c.run()?,
+fn main() -> ExitCode {
+    let result: anyhow::Result<()> = match Cli::parse().command {
+        Command::Simulate(c) => c.run().map_err(Into::into),
+        Command::Compile(c) => c.run().map_err(Into::into),
+        Command::Inspect(c) => c.run().map_err(Into::into),
+        Command::Eval(c) => c.run().map_err(Into::into),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
-    Ok(())
 }

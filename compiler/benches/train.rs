@@ -1,0 +1,80 @@
+//! Training throughput of one variational step (sample, forward, KL, backward, Adam) on one
+//! thread: rows per second (criterion's elements) and steps per second (its iterations).
+//!
+//! `RAYON_NUM_THREADS=1 cargo bench -p spikeslab-compiler --bench train`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+use spikeslab_compiler::bnn::{Bnn, Prior, Shape, normal};
+use spikeslab_compiler::train::{Rows, Settings, adam, step};
+use spikeslab_runtime::Activation;
+
+const BATCH: usize = 128;
+
+fn bench(c: &mut Criterion) {
+    assert_eq!(
+        std::env::var("RAYON_NUM_THREADS").as_deref(),
+        Ok("1"),
+        "run with RAYON_NUM_THREADS=1: the benchmark measures one thread"
+    );
+    let mut group = c.benchmark_group("train step");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    for (name, widths, classes) in [
+        ("8-50-1 regression", vec![8, 50, 1], 0),
+        ("64-128-64-10 classifier", vec![64, 128, 64, 10], 10),
+    ] {
+        let mut rng = Pcg64::seed_from_u64(1);
+        let d = widths[0];
+        let shape = Shape {
+            widths,
+            activation: Activation::Relu,
+        };
+        let bnn = Bnn::new(shape, classes == 0, &mut rng).expect("init");
+        let y: Vec<f32> = if classes == 0 {
+            normal(BATCH, &mut rng)
+        } else {
+            (0..BATCH).map(|i| (i % classes) as f32).collect()
+        };
+        let rows = Rows {
+            x: normal(BATCH * d, &mut rng),
+            y,
+            d,
+        };
+        let idx: Vec<usize> = (0..BATCH).collect();
+        let (x, y) = rows.batch(&idx).expect("batch");
+        let settings = Settings {
+            epochs: 1,
+            batch: BATCH,
+            lr: 5e-3,
+            temperature: 0.5,
+            kl_warmup: 0,
+            prior: Prior {
+                sigma0: 1.3,
+                inclusion: 0.01,
+            },
+            eval_every: 1,
+        };
+        let mut opt = adam(bnn.vars(), settings.lr).expect("optimiser");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                step(
+                    &bnn,
+                    &mut opt,
+                    black_box(&x),
+                    &y,
+                    1.0 / 2000.0,
+                    &settings,
+                    &mut rng,
+                )
+                .expect("step")
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,296 @@
+//! The `spikeslab` command line end to end: every kind of bad input ends with a clear error,
+//! a non-zero exit and no output file; the same spec and seed give the same blob bytes; the
+//! written blob, `inspect` and `eval` agree.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+fn spikeslab(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spikeslab"))
+        .args(args)
+        .current_dir(dir)
+        .env("RAYON_NUM_THREADS", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the spikeslab binary runs")
+}
+
+/// A CSV `a,b,c,y` with `rows` rows where y = 3a − 2b + noise (c is noise).
+fn csv_text(rows: usize) -> String {
+    csv_with(rows, |a, b, _, e| 3.0 * a - 2.0 * b + 0.1 * e)
+}
+
+/// A CSV `a,b,c,y` with `rows` rows of uniform features and `y = f(a, b, c, noise)`.
+fn csv_with(rows: usize, f: fn(f64, f64, f64, f64) -> f64) -> String {
+    let mut s = String::from("a,b,c,y\n");
+    let mut state = 12345u64;
+    let mut r = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as f64 / (1u64 << 31) as f64) * 2.0 - 1.0
+    };
+    for _ in 0..rows {
+        let (a, b, c) = (r(), r(), r());
+        let e = r();
+        let _ = writeln!(s, "{a:.5},{b:.5},{c:.5},{:.5}", f(a, b, c, e));
+    }
+    s
+}
+
+struct Case {
+    dir: TempDir,
+}
+
+impl Case {
+    fn new(csv: &str, spec_body: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("data.csv"), csv).unwrap();
+        let spec = format!(
+            "[data]\ncsv = \"data.csv\"\ntarget = \"y\"\n[network]\nhidden = [8]\n[train]\nepochs = 30\nbatch = 32\n{spec_body}"
+        );
+        std::fs::write(dir.path().join("m.toml"), spec).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn compile(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["compile", "m.toml", "--quiet"];
+        args.extend(extra);
+        spikeslab(self.dir.path(), &args)
+    }
+
+    /// Fails with a message containing every one of `needles`, and writes nothing.
+    fn fails_with(&self, extra: &[&str], needles: &[&str]) {
+        let out = self.compile(extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "expected failure, got success; stderr: {err}"
+        );
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "error message lacks {n:?}: {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+        let files: Vec<String> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "data.csv" && n != "m.toml")
+            .collect();
+        assert!(
+            files.is_empty(),
+            "a failed compile left files behind: {files:?}"
+        );
+    }
+}
+
+#[test]
+fn compiles_inspects_and_evaluates() {
+    let c = Case::new(&csv_text(400), "");
+    let out = c.compile(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["m.postcard", "m.report.json", "m.svg"] {
+        assert!(c.path(f).exists(), "{f} missing");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("m.report.json")).unwrap()).unwrap();
+    let kept = report["kept_features"].as_array().unwrap();
+    assert!(
+        kept.contains(&"a".into()) && kept.contains(&"b".into()),
+        "{kept:?}"
+    );
+    assert!(report["verify"]["max_difference"].as_f64().unwrap() <= 1e-3);
+    let inspect = spikeslab(c.dir.path(), &["inspect", "m.postcard"]);
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        inspect.status.success() && text.contains(" a  PIP") && text.contains("layers:"),
+        "{text}"
+    );
+    let json = spikeslab(c.dir.path(), &["inspect", "m.postcard", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["features"], 3);
+    let eval = spikeslab(
+        c.dir.path(),
+        &[
+            "eval",
+            "m.postcard",
+            "--data",
+            "data.csv",
+            "--out",
+            "pred.csv",
+        ],
+    );
+    let text = String::from_utf8_lossy(&eval.stdout);
+    assert!(
+        eval.status.success() && text.contains("400 rows: RMSE"),
+        "{text}"
+    );
+    let rmse: f64 = text
+        .split("RMSE ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        rmse < 1.0,
+        "the fit is poor: RMSE {rmse} on y = 3a - 2b + noise"
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.path("pred.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        401
+    );
+}
+
+#[test]
+fn same_spec_and_seed_give_identical_blobs() {
+    let c = Case::new(&csv_text(300), "[prune]\nfinetune_epochs = 5\n");
+    assert!(c.compile(&["-o", "one.postcard"]).status.success());
+    assert!(c.compile(&["-o", "two.postcard"]).status.success());
+    assert!(
+        c.compile(&["-o", "three.postcard", "--seed", "2"])
+            .status
+            .success()
+    );
+    let (one, two, three) = (
+        std::fs::read(c.path("one.postcard")).unwrap(),
+        std::fs::read(c.path("two.postcard")).unwrap(),
+        std::fs::read(c.path("three.postcard")).unwrap(),
+    );
+    assert_eq!(one, two, "same seed, different blobs");
+    assert_ne!(
+        one, three,
+        "another seed gave the same blob: the seed is not used"
+    );
+}
+
+#[test]
+fn missing_and_unreadable_files() {
+    let c = Case::new(&csv_text(100), "");
+    let out = spikeslab(c.dir.path(), &["compile", "nope.toml"]);
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("nope.toml: No such file")
+    );
+    std::fs::remove_file(c.path("data.csv")).unwrap();
+    c.fails_with(&[], &["data.csv", "No such file"]);
+    let out = spikeslab(c.dir.path(), &["inspect", "m.toml"]);
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("not a valid model blob")
+    );
+}
+
+#[test]
+fn malformed_csv_files() {
+    Case::new("", "").fails_with(&[], &["data.csv", "empty"]);
+    Case::new("a,b,c,y\n", "").fails_with(&[], &["no data rows"]);
+    let ragged = csv_text(50) + "1,2,3\n";
+    Case::new(&ragged, "").fails_with(&[], &["line 52 has 3 cells, the header has 4"]);
+    let text = csv_text(50).replacen("a,b,c,y\n", "a,b,c,y\n0.5,0.1,0.2,1\n0.5,oops,0.1,1\n", 1);
+    Case::new(&text, "").fails_with(&[], &["line 3, column 2 (`b`)", "`oops` is not a number"]);
+    let nan = csv_text(50) + "0.1,NaN,0.2,1\n";
+    Case::new(&nan, "").fails_with(&[], &["line 52, column 2 (`b`)", "not a finite number"]);
+    let inf = csv_text(50) + "0.1,0.2,0.3,inf\n";
+    Case::new(&inf, "").fails_with(&[], &["line 52, column 4 (`y`)", "not a finite number"]);
+}
+
+#[test]
+fn constant_column_is_dropped_with_a_warning() {
+    let text: String = csv_text(300)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            if i > 0 {
+                cells[2] = "7";
+            }
+            cells.join(",") + "\n"
+        })
+        .collect();
+    let c = Case::new(&text, "");
+    assert!(c.compile(&[]).status.success());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("m.report.json")).unwrap()).unwrap();
+    assert_eq!(report["data"]["dropped_constant"], serde_json::json!(["c"]));
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("column `c` is constant")
+    );
+    assert_eq!(report["inputs"][2]["kept"], false);
+}
+
+#[test]
+fn wrong_target_too_few_rows_and_one_class() {
+    let c = Case::new(&csv_text(100), "");
+    std::fs::write(
+        c.path("m.toml"),
+        "[data]\ncsv = \"data.csv\"\ntarget = \"z\"\n",
+    )
+    .unwrap();
+    c.fails_with(&[], &["no target column `z`", "a, b, c, y"]);
+    Case::new(&csv_text(30), "")
+        .fails_with(&[], &["24 training rows", "fewer than the batch of 32"]);
+    let one_class: String = csv_text(100)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                format!("{},1\n", l.rsplit_once(',').unwrap().0)
+            }
+        })
+        .collect();
+    let c = Case::new(&one_class, "task = \"classification\"\n");
+    std::fs::write(c.path("m.toml"), "task = \"classification\"\n[data]\ncsv = \"data.csv\"\ntarget = \"y\"\n[train]\nbatch = 16\nepochs = 5\n").unwrap();
+    c.fails_with(&[], &["1 class", "at least 2"]);
+}
+
+#[test]
+fn bad_specs() {
+    let c = Case::new(&csv_text(100), "[prior]\nsurprise = 1\n");
+    c.fails_with(&[], &["m.toml", "unknown field `surprise`", "line"]);
+    Case::new(&csv_text(100), "[prune]\nthreshold = 1.5\n")
+        .fails_with(&[], &["`prune.threshold` = 1.5", "[0, 1]"]);
+    Case::new(&csv_text(100), "").fails_with(&["--inclusion", "2"], &["`prior.inclusion` = 2"]);
+    Case::new(&csv_text(100), "")
+        .fails_with(&["--hidden", "300"], &["`network.hidden` = 300", "256"]);
+}
+
+#[test]
+fn every_input_pruned_divergence_and_budgets() {
+    let noise = csv_with(300, |_, _, _, e| e);
+    Case::new(&noise, "[prior]\ninclusion = 1e-6\n")
+        .fails_with(&["--epochs", "600"], &["every input feature was pruned"]);
+    Case::new(&csv_text(300), "").fails_with(
+        &["--learning-rate", "9"],
+        &["training diverged at epoch", "lower `train.learning_rate`"],
+    );
+    Case::new(&csv_text(300), "").fails_with(
+        &["--max-blob-bytes", "40"],
+        &["over `budget.max_blob_bytes` = 40"],
+    );
+    Case::new(&csv_text(300), "[budget]\nmax_ram_bytes = 1000\n").fails_with(
+        &[],
+        &["over `budget.max_ram_bytes` = 1000", "activation buffers"],
+    );
+}
