@@ -55,17 +55,17 @@ for target in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf; do
 done
 
 step "boards"
-mkdir -p target/boards
-cargo run -q --locked -p spikeslab-tests --bin fixture -- --arch 64-128-64-10 --classify -o target/boards/dense
-for board in boards/*/; do
-  [ -f "$board/Cargo.toml" ] || continue
-  (cd "$board" && SPIKESLAB_MODEL=../../target/boards/dense.postcard thumb build --release --locked 2>&1 | tee ../../target/board.log)
+# Each board builds with the committed demo model; the QEMU runs and bit-for-bit comparisons
+# are host tests (tests/tests/boards.rs) and ran above.
+for board in boards/*/.cargo/config.toml; do
+  dir=$(dirname "$(dirname "$board")")
+  (cd "$dir" && thumb build --release --locked 2>&1 | tee ../../target/board.log)
   ! grep -q '^warning' target/board.log
 done
 
 step "fuzz (30 s)"
 corpus=runtime/fuzz/corpus/load_predict
-mkdir -p "$corpus"
+mkdir -p "$corpus" target/boards
 for a in "8-12-1" "13-20-3 --classify" "64-32-10 --classify --density 0.2 --activation tanh"; do
   # shellcheck disable=SC2086
   cargo run -q --locked -p spikeslab-tests --bin fixture -- --arch $a -o target/boards/seed

@@ -59,7 +59,7 @@ pub enum Error {
         /// The length the model writes.
         expected: u16,
     },
-    /// The buffer given to [`crate::Model::encode`] is too small.
+    /// The buffer given to [`crate::Parts::encode`] is too small.
     BufferTooSmall {
         /// Bytes needed.
         needed: u32,

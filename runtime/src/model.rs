@@ -54,7 +54,7 @@ pub struct Layer<'a> {
     pub weights: Weights<'a>,
 }
 
-/// Everything a model holds, as plain views: what [`Model::encode`] writes and what
+/// Everything a model holds, as plain views: what [`Parts::encode`] writes and what
 /// [`Model::from_bytes`] reads back.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parts<'a> {

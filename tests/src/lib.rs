@@ -1,6 +1,8 @@
 //! Shared helpers for the host simulation tests: random networks and an f64 reference
 //! forward pass.
 
+pub mod board;
+
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::{Network, OwnedLayer};
@@ -132,7 +134,7 @@ pub fn reference(net: &Network, features: &[f32]) -> Vec<f64> {
     }
 }
 
-/// The tolerance of runtime outputs against [`reference`]: `|a − b| ≤ max(R·|a + b|, A)` with
+/// The tolerance of runtime outputs against [`reference()`]: `|a − b| ≤ max(R·|a + b|, A)` with
 /// `R = 1e-4` (f32 accumulation and the activations' documented error, compounded over the
 /// layers) and `A = 1e-4` times the output scale (1 for probabilities).
 ///
@@ -168,4 +170,38 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
             let _ = std::fs::remove_file(&tmp);
             std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
         })
+}
+
+/// The lines a board prints for `rows`: `y[row][k]=<bits as 8 hex digits>`, computed by the
+/// runtime on the host.
+///
+/// # Errors
+/// The runtime's error when a row has the wrong length.
+pub fn expected_lines(
+    model: &spikeslab_runtime::Model<'_>,
+    rows: &[Vec<f32>],
+) -> Result<Vec<String>, spikeslab_runtime::Error> {
+    let mut out = vec![0f32; model.outputs()];
+    let mut lines = Vec::new();
+    for (r, x) in rows.iter().enumerate() {
+        model.predict(x, &mut out)?;
+        lines.extend(
+            out.iter()
+                .enumerate()
+                .map(|(k, v)| format!("y[{r}][{k}]={:08x}", v.to_bits())),
+        );
+    }
+    Ok(lines)
+}
+
+/// Reads rows of `features` little-endian f32 values.
+pub fn read_rows(bytes: &[u8], features: usize) -> Vec<Vec<f32>> {
+    bytes
+        .chunks_exact(4 * features.max(1))
+        .map(|r| {
+            r.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        })
+        .collect()
 }

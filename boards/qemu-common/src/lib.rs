@@ -1,0 +1,128 @@
+//! What every QEMU board of spikeslab runs.
+//!
+//! [`run`] loads the embedded model, evaluates every embedded input row and prints each
+//! output's bit pattern (`y[row][k]=xxxxxxxx`), then `done`, and exits QEMU with success; any
+//! error prints `error: ...` and exits with failure (a panic too, through `panic-semihosting`).
+//! The first row is evaluated between the markers [`bench_start`] and [`bench_end`], which an
+//! instruction-counting QEMU plugin brackets, and with the free stack painted, so that the
+//! peak stack of one inference is printed as `stack=N`.
+#![no_std]
+#![deny(unsafe_code)]
+
+use cortex_m_semihosting::{debug, hprintln};
+use spikeslab_runtime::{Error, MAX_WIDTH, Model, Scratch};
+
+/// Largest raw feature vector the boards accept.
+pub const MAX_FEATURES: usize = 1024;
+
+/// First instruction of the measured region.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn bench_start() {
+    core::hint::black_box(1u32);
+}
+
+/// End of the measured region.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn bench_end() {
+    core::hint::black_box(2u32);
+}
+
+/// Evaluates `model` on every row of `inputs` (little-endian f32, `features` per row), prints
+/// the outputs and exits QEMU.
+pub fn run(model: &[u8], inputs: &[u8]) -> ! {
+    match evaluate(model, inputs) {
+        Ok(()) => {
+            hprintln!("done");
+            debug::exit(debug::EXIT_SUCCESS);
+        }
+        Err(e) => {
+            hprintln!("error: {}", e);
+            debug::exit(debug::EXIT_FAILURE);
+        }
+    }
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+fn evaluate(blob: &[u8], inputs: &[u8]) -> Result<(), Error> {
+    let model = Model::from_bytes(blob)?;
+    let (d, k) = (model.features(), model.outputs());
+    let mut x = [0f32; MAX_FEATURES];
+    let mut y = [0f32; MAX_WIDTH];
+    let mut scratch = Scratch::new();
+    let (x, y) = (
+        x.get_mut(..d).ok_or(Error::Capacity)?,
+        y.get_mut(..k).ok_or(Error::Capacity)?,
+    );
+    for (row, bytes) in inputs.chunks_exact(4 * d).enumerate() {
+        for (v, b) in x.iter_mut().zip(bytes.chunks_exact(4)) {
+            *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        if row == 0 {
+            let painted = stack::paint();
+            bench_start();
+            model.predict_with(&mut scratch, x, y)?;
+            bench_end();
+            hprintln!("stack={}", stack::peak(painted));
+        } else {
+            model.predict_with(&mut scratch, x, y)?;
+        }
+        for (j, v) in y.iter().enumerate() {
+            hprintln!("y[{}][{}]={:08x}", row, j, v.to_bits());
+        }
+    }
+    Ok(())
+}
+
+/// Stack painting: fill the free stack with a pattern, later find the deepest overwritten word.
+#[allow(unsafe_code)]
+mod stack {
+    const PATTERN: u32 = 0x5A5A_A5A5;
+    const MARGIN: usize = 64;
+
+    unsafe extern "C" {
+        static __sheap: u32;
+        static _stack_start: u32;
+    }
+
+    fn bottom() -> usize {
+        core::ptr::addr_of!(__sheap) as usize
+    }
+
+    fn top() -> usize {
+        core::ptr::addr_of!(_stack_start) as usize
+    }
+
+    /// Paints from the end of static RAM up to just below the current stack pointer; returns
+    /// the painted range's end.
+    pub fn paint() -> usize {
+        let sp = cortex_m::register::msp::read() as usize;
+        let end = sp.saturating_sub(MARGIN) & !3;
+        let mut p = bottom();
+        while p < end {
+            // SAFETY: [bottom, end) is RAM between the end of .bss and the live stack, which
+            // nothing else uses (no heap).
+            unsafe { core::ptr::write_volatile(p as *mut u32, PATTERN) };
+            p += 4;
+        }
+        end
+    }
+
+    /// Peak stack use in bytes since [`paint`]: from the top of RAM to the lowest overwritten word.
+    pub fn peak(end: usize) -> usize {
+        let mut p = bottom();
+        while p < end {
+            // SAFETY: reads the painted range of [`paint`].
+            if unsafe { core::ptr::read_volatile(p as *const u32) } != PATTERN {
+                break;
+            }
+            p += 4;
+        }
+        top() - p
+    }
+}

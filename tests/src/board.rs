@@ -1,0 +1,251 @@
+//! Building the board firmware with Debian's Cortex-M toolchain, running it under QEMU with
+//! the instruction-counting plugin, and reading what it printed.
+//!
+//! A missing tool is a failure that says what to install, never a skip.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+/// A QEMU board package under `boards/`.
+#[derive(Clone, Copy, Debug)]
+pub struct Board {
+    /// Package folder.
+    pub name: &'static str,
+    /// Rust target.
+    pub target: &'static str,
+    /// QEMU `-machine`.
+    pub machine: &'static str,
+    /// Core, for tables.
+    pub core: &'static str,
+}
+
+/// The QEMU boards.
+pub const QEMU_BOARDS: [Board; 3] = [
+    Board {
+        name: "qemu-mps2-an386",
+        target: "thumbv7em-none-eabihf",
+        machine: "mps2-an386",
+        core: "Cortex-M4F",
+    },
+    Board {
+        name: "qemu-lm3s6965",
+        target: "thumbv7m-none-eabi",
+        machine: "lm3s6965evb",
+        core: "Cortex-M3",
+    },
+    Board {
+        name: "qemu-microbit",
+        target: "thumbv6m-none-eabi",
+        machine: "microbit",
+        core: "Cortex-M0",
+    },
+];
+
+const INSTALL: &str = "apt-get install rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm gcc (or run ./ci.sh)";
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tool(name: &str) -> Command {
+    let c = Command::new(name);
+    assert!(which(name), "{name} not found: {INSTALL}");
+    c
+}
+
+fn which(name: &str) -> bool {
+    Path::new(name).is_file()
+        || std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
+fn locks() -> &'static Mutex<HashMap<&'static str, &'static Mutex<()>>> {
+    static L: OnceLock<Mutex<HashMap<&'static str, &'static Mutex<()>>>> = OnceLock::new();
+    L.get_or_init(Mutex::default)
+}
+
+/// A built firmware image.
+#[derive(Clone, Debug)]
+pub struct Firmware {
+    /// The ELF, copied to a path of its own.
+    pub elf: PathBuf,
+    /// Sizes from `arm-none-eabi-size -A`: flash (vector table, text, rodata, data) and static RAM (data, bss).
+    pub flash: u64,
+    /// Static RAM.
+    pub ram: u64,
+}
+
+/// Builds `bin` of `board` (release, opt-level s, LTO) embedding the blob `model` (its
+/// `.inputs` beside it) and copies the ELF next to the model.
+///
+/// # Panics
+/// When the toolchain is missing (with what to install) or the build fails.
+pub fn build(board: Board, model: &Path, bin: &str) -> Firmware {
+    let lock = *locks()
+        .lock()
+        .unwrap()
+        .entry(board.name)
+        .or_insert_with(|| Box::leak(Box::default()));
+    let _guard = lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = root().join("boards").join(board.name);
+    let target_dir = root().join("target").join("boards").join(board.name);
+    let out = tool("/usr/bin/cargo")
+        .current_dir(&dir)
+        .args(["build", "--release", "--bin", bin, "--target-dir"])
+        .arg(&target_dir)
+        .env("RUSTC", "/usr/bin/rustc")
+        .env("RUSTDOC", "/usr/bin/rustdoc")
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("SPIKESLAB_MODEL", model.canonicalize().expect("model path"))
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run /usr/bin/cargo");
+    assert!(
+        out.status.success(),
+        "firmware build of {} failed:\n{}",
+        board.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = target_dir.join(board.target).join("release").join(bin);
+    let stem = model
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("model");
+    let elf = model.with_file_name(format!("{stem}.{}.{bin}.elf", board.name));
+    std::fs::copy(&built, &elf).expect("copy the ELF");
+    let (flash, ram) = sizes(&elf);
+    Firmware { elf, flash, ram }
+}
+
+fn sizes(elf: &Path) -> (u64, u64) {
+    let out = tool("arm-none-eabi-size")
+        .arg("-A")
+        .arg(elf)
+        .output()
+        .expect("run arm-none-eabi-size");
+    let (mut flash, mut ram) = (0, 0);
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let Some(size) = f.get(1).and_then(|s| s.parse::<u64>().ok()) else {
+            continue;
+        };
+        match f[0] {
+            ".vector_table" | ".text" | ".rodata" => flash += size,
+            ".data" => {
+                flash += size;
+                ram += size;
+            }
+            ".bss" | ".uninit" => ram += size,
+            _ => {}
+        }
+    }
+    (flash, ram)
+}
+
+/// The address of `symbol` in `elf`.
+pub fn symbol(elf: &Path, symbol: &str) -> Option<String> {
+    let out = tool("arm-none-eabi-nm")
+        .arg(elf)
+        .output()
+        .expect("run arm-none-eabi-nm");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.ends_with(&format!(" {symbol}")))
+        .and_then(|l| l.split(' ').next())
+        .map(|a| format!("0x{a}"))
+}
+
+fn plugin() -> PathBuf {
+    static SO: OnceLock<PathBuf> = OnceLock::new();
+    SO.get_or_init(|| {
+        let dir = root().join("target").join("boards");
+        std::fs::create_dir_all(&dir).expect("target/boards");
+        let so = dir.join("libinsncount.so");
+        let tmp = dir.join(format!("libinsncount.{}.so", std::process::id()));
+        let st = tool("gcc")
+            .args(["-O2", "-shared", "-fPIC", "-o"])
+            .arg(&tmp)
+            .arg(root().join("boards/tools/qemu-insncount.c"))
+            .status()
+            .expect("run gcc");
+        assert!(st.success(), "building the QEMU plugin failed");
+        std::fs::rename(&tmp, &so).expect("install the plugin");
+        so
+    })
+    .clone()
+}
+
+/// What a QEMU run printed.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// QEMU's exit status (0: the firmware reported success).
+    pub status: i32,
+    /// Output lines `y[row][k]=bits`.
+    pub outputs: Vec<String>,
+    /// Peak stack of one inference, as the firmware measured it.
+    pub stack: Option<u64>,
+    /// Instructions between `bench_start` and `bench_end`.
+    pub instructions: Option<u64>,
+    /// Everything printed, for messages.
+    pub log: String,
+}
+
+/// Runs `fw` under QEMU (a 120 s timeout) with the instruction-counting plugin.
+///
+/// # Panics
+/// When QEMU is missing (with what to install).
+pub fn run(board: Board, fw: &Firmware) -> Run {
+    let mut cmd = tool("qemu-system-arm");
+    cmd.args([
+        "-machine",
+        board.machine,
+        "-nographic",
+        "-semihosting-config",
+        "enable=on,target=native",
+    ]);
+    if let (Some(s), Some(e)) = (symbol(&fw.elf, "bench_start"), symbol(&fw.elf, "bench_end")) {
+        cmd.arg("-plugin")
+            .arg(format!("{},start={s},end={e}", plugin().display()));
+    }
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .arg("-kernel")
+        .arg(&fw.elf)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run qemu-system-arm");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let instructions = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("insncount: "))
+        .filter(|l| !l.contains("not hit"))
+        .and_then(|l| l.split("between=").nth(1))
+        .and_then(|v| v.trim().parse().ok());
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        outputs: stdout
+            .lines()
+            .filter(|l| l.starts_with("y["))
+            .map(str::to_string)
+            .collect(),
+        stack: stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("stack="))
+            .and_then(|v| v.trim().parse().ok()),
+        instructions,
+        log: format!("{stdout}{stderr}"),
+    }
+}

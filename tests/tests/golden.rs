@@ -1,0 +1,47 @@
+//! The committed demo model is reproducible: recompiling `models/demo.toml` gives the
+//! committed blob byte for byte, and the runtime gives the committed outputs bit for bit
+//! (`models/demo.expected`, written by `cargo run -p spikeslab-tests --bin golden -- models/demo.toml`).
+
+use spikeslab_compiler::blob::BlobBytes;
+use spikeslab_compiler::cmd;
+use spikeslab_compiler::compile::{Options, compile};
+use spikeslab_tests::board::root;
+use spikeslab_tests::{expected_lines, read_rows};
+
+#[test]
+fn recompiling_the_demo_reproduces_the_blob_and_outputs() {
+    let spec = cmd::compile::Cmd {
+        spec: root().join("models/demo.toml"),
+        ..Default::default()
+    }
+    .spec()
+    .unwrap();
+    let compiled = compile(
+        &spec,
+        &Options {
+            quiet: true,
+            baseline: false,
+        },
+    )
+    .unwrap();
+    let committed = std::fs::read(root().join("models/demo.postcard")).unwrap();
+    assert!(
+        compiled.blob.as_bytes() == committed.as_slice(),
+        "recompiling models/demo.toml changed the blob"
+    );
+    let blob = BlobBytes::new(&committed);
+    let model = blob.model().unwrap();
+    let rows = read_rows(
+        &std::fs::read(root().join("models/demo.inputs")).unwrap(),
+        model.features(),
+    );
+    let expected: Vec<String> = std::fs::read_to_string(root().join("models/demo.expected"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(rows.len(), 8);
+    assert_eq!(expected_lines(&model, &rows).unwrap(), expected);
+    let report = compiled.report.selection.unwrap();
+    assert!(report.exact, "the demo no longer selects exactly x1..x10");
+}
