@@ -1,0 +1,152 @@
+//! Measures the QEMU boards per inference and prints a Markdown table: flash, blob, code,
+//! static RAM, peak stack (painted), exact instructions per inference (QEMU plugin) and per
+//! retained multiply-add, for the demo and three reference shapes; then the runtime's own code
+//! size and the speed-up that pruning gives.
+//!
+//! `cargo run --release -p spikeslab-tests --bin board-bench`
+
+use std::path::PathBuf;
+
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+use spikeslab_compiler::blob::BlobBytes;
+use spikeslab_runtime::{Activation, Task};
+use spikeslab_tests::board::{Board, QEMU_BOARDS, build, root, run};
+use spikeslab_tests::{Arch, random_inputs, random_network};
+
+struct Model {
+    label: &'static str,
+    path: PathBuf,
+    blob: usize,
+    inputs: usize,
+    macs: usize,
+}
+
+fn fixture(dir: &std::path::Path, label: &'static str, name: &str, arch: &Arch) -> Model {
+    let net = random_network(arch, 7);
+    let blob = net.to_blob().expect("valid fixture");
+    let path = dir.join(format!("{name}.postcard"));
+    std::fs::write(&path, blob.as_bytes()).expect("write fixture");
+    let rows = random_inputs(arch.features, 2, &mut Pcg64::seed_from_u64(3));
+    let bytes: Vec<u8> = rows
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    std::fs::write(path.with_extension("inputs"), &bytes).expect("write inputs");
+    Model {
+        label,
+        path,
+        blob: blob.as_bytes().len(),
+        inputs: bytes.len(),
+        macs: blob.model().expect("valid").weight_count(),
+    }
+}
+
+fn main() {
+    let dir = root().join("target").join("boards").join("bench");
+    std::fs::create_dir_all(&dir).expect("target/boards/bench");
+    let demo = root().join("models/demo.postcard");
+    let demo_blob = BlobBytes::new(&std::fs::read(&demo).expect("models/demo.postcard"));
+    let classifier = |density| Arch {
+        task: Task::Classification,
+        features: 64,
+        inputs: 64,
+        widths: vec![128, 64, 10],
+        density,
+        activation: Activation::Relu,
+    };
+    let models = [
+        Model {
+            label: "demo (E3, 10-13-1 kept of 50-50-1)",
+            blob: demo_blob.as_bytes().len(),
+            inputs: std::fs::metadata(demo.with_extension("inputs"))
+                .map_or(0, |m| m.len() as usize),
+            macs: demo_blob.model().expect("valid demo").weight_count(),
+            path: demo,
+        },
+        fixture(
+            &dir,
+            "8-50-1 regressor, dense",
+            "r8-50-1",
+            &Arch {
+                task: Task::Regression,
+                features: 8,
+                inputs: 8,
+                widths: vec![50, 1],
+                density: 1.0,
+                activation: Activation::Relu,
+            },
+        ),
+        fixture(
+            &dir,
+            "64-128-64-10 classifier, dense",
+            "c64-dense",
+            &classifier(1.0),
+        ),
+        fixture(
+            &dir,
+            "64-128-64-10 classifier, 10% of edges (sparse)",
+            "c64-pruned",
+            &classifier(0.1),
+        ),
+    ];
+    println!(
+        "| board | model | blob B | flash B | code B | static RAM B | peak stack B | instructions / inference | multiply-adds | instructions / MAC |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut dense_vs_pruned = Vec::new();
+    for board in QEMU_BOARDS {
+        let mut counts = Vec::new();
+        for m in &models {
+            let fw = build(board, &m.path, board.name);
+            let r = run(board, &fw);
+            assert_eq!(
+                r.status, 0,
+                "{} failed on {}:\n{}",
+                board.name, m.label, r.log
+            );
+            let insns = r.instructions.expect("instruction count");
+            counts.push(insns);
+            println!(
+                "| {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+                board.name,
+                board.core,
+                m.label,
+                m.blob,
+                fw.flash,
+                fw.flash as usize - m.blob - m.inputs,
+                fw.ram,
+                r.stack.map_or("-".into(), |s| s.to_string()),
+                insns,
+                m.macs,
+                insns as f64 / m.macs as f64
+            );
+        }
+        dense_vs_pruned.push((board, counts[2] as f64 / counts[3] as f64));
+    }
+    println!();
+    for (board, x) in dense_vs_pruned {
+        println!(
+            "pruning speed-up on {} ({}): {x:.2}x fewer instructions (64-128-64-10 dense over 10% edges)",
+            board.name, board.core
+        );
+    }
+    runtime_code_size(QEMU_BOARDS[0], &models[0]);
+}
+
+/// Flash of `size-probe` (load + predict once) minus `empty` (same startup and data).
+fn runtime_code_size(board: Board, m: &Model) {
+    let probe = build(board, &m.path, "size-probe");
+    let empty = build(board, &m.path, "empty");
+    let r = run(board, &probe);
+    assert_eq!(r.status, 0, "size-probe failed:\n{}", r.log);
+    println!(
+        "\nruntime code on {} ({}), opt-level s, LTO: {} bytes (load + validate + predict once: firmware {} B of flash without the blob and inputs; the same firmware without the runtime {} B)",
+        board.name,
+        board.core,
+        probe.flash - empty.flash,
+        probe.flash as usize - m.blob - m.inputs,
+        empty.flash as usize - m.blob - m.inputs
+    );
+}
