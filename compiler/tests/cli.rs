@@ -294,3 +294,37 @@ fn every_input_pruned_divergence_and_budgets() {
         &["over `budget.max_ram_bytes` = 1000", "activation buffers"],
     );
 }
+
+#[test]
+fn classification_from_csv() {
+    let text = csv_with(600, |a, b, _, _| {
+        if a + b > 0.3 {
+            2.0
+        } else if a > b {
+            5.0
+        } else {
+            7.0
+        }
+    });
+    let c = Case::new(&text, "task = \"classification\"\n");
+    std::fs::write(c.path("m.toml"), "task = \"classification\"\n[data]\ncsv = \"data.csv\"\ntarget = \"y\"\n[network]\nhidden = [16]\nactivation = \"tanh\"\n[prior]\ninclusion = 0.05\n[train]\nepochs = 150\nbatch = 32\n").unwrap();
+    let out = c.compile(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("m.report.json")).unwrap()).unwrap();
+    assert_eq!(report["classes"], serde_json::json!([2.0, 5.0, 7.0]));
+    let eval = spikeslab(c.dir.path(), &["eval", "m.postcard", "--data", "data.csv"]);
+    let text = String::from_utf8_lossy(&eval.stdout);
+    let acc: f64 = text
+        .split("accuracy ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(acc > 0.9, "accuracy {acc} on a rule of two features");
+}
