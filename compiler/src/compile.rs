@@ -146,7 +146,13 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
         report.metrics.pruned_before_finetune = Some(p);
     }
     if opts.baseline {
-        report.metrics.dense_baseline = Some(dense_baseline(spec, &data, &shape, opts.quiet)?);
+        let kept: Vec<usize> = emitted.kept[..emitted.kept.len() - 1]
+            .iter()
+            .map(Vec::len)
+            .collect();
+        let b = crate::baseline::baselines(spec, &data, &shape, &kept, opts.quiet)?;
+        report.metrics.dense_baseline = Some(b.dense);
+        report.metrics.magnitude_baseline = Some(b.magnitude);
     }
     report.input_relevance = input_relevance(&post);
     report.training_seconds = t0.elapsed().as_secs_f64();
@@ -202,7 +208,7 @@ fn finetune(
     let before = both(data, |rows| pruned_metrics(data, pruned, act, rows, noise))?;
     let mlp = Mlp::from_pruned(pruned, act, spec.prune.finetune == "edges", noise)?;
     let progress = Progress::new(spec.prune.finetune_epochs, "fine-tune", quiet);
-    let rows = restrict(&data.train, &pruned.kept[0]);
+    let rows = crate::baseline::select_columns(&data.train, &pruned.kept[0]);
     mlp.fit(
         &rows,
         Fit {
@@ -217,19 +223,6 @@ fn finetune(
     progress.finish();
     let tuned = mlp.to_pruned(pruned)?;
     Ok((tuned, mlp.noise()?, Some(before)))
-}
-
-/// Rows restricted to the network inputs `cols`.
-fn restrict(rows: &crate::train::Rows, cols: &[usize]) -> crate::train::Rows {
-    crate::train::Rows {
-        x: rows
-            .x
-            .chunks(rows.d)
-            .flat_map(|r| cols.iter().map(|&j| r[j]))
-            .collect(),
-        y: rows.y.clone(),
-        d: cols.len(),
-    }
 }
 
 /// Candle metrics of a pruned network on standardised rows.
@@ -248,35 +241,6 @@ pub fn pruned_metrics(
         &rows.y,
         f64::from(noise.unwrap_or(1.0)),
     ))
-}
-
-/// Trains the dense baseline (same architecture, L2 = the slab prior, same epochs).
-fn dense_baseline(
-    spec: &Spec,
-    data: &Prepared,
-    shape: &Shape,
-    quiet: bool,
-) -> Result<report::SplitMetrics> {
-    let mut rng = Pcg64::seed_from_u64(spec.train.seed.wrapping_add(2));
-    let mlp = Mlp::dense(shape.clone(), spec.task == TaskKind::Regression, &mut rng)?;
-    let progress = Progress::new(spec.train.epochs, "baseline", quiet);
-    mlp.fit(
-        &data.train,
-        Fit {
-            epochs: spec.train.epochs,
-            batch: spec.train.batch,
-            lr: spec.train.learning_rate,
-            sigma0: spec.prior.sigma0,
-        },
-        &mut rng,
-        &progress,
-    )?;
-    progress.finish();
-    let full = mlp.to_pruned(&crate::prune::full(shape))?;
-    let noise = mlp.noise()?;
-    both(data, |rows| {
-        pruned_metrics(data, &full, shape.activation, rows, noise)
-    })
 }
 
 /// The blob's network from a pruned network.

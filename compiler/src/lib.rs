@@ -6,6 +6,7 @@
 //! relaxation and the straight-through estimator, node PIPs in log space, pruning with a
 //! cascade to a fixed point, and optional MAP fine-tuning.
 
+pub mod baseline;
 pub mod blob;
 pub mod bnn;
 pub mod cmd;

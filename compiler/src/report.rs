@@ -155,6 +155,9 @@ pub struct AllMetrics {
     /// The dense baseline, when asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dense_baseline: Option<SplitMetrics>,
+    /// The dense baseline pruned by weight magnitude to the same node counts, fine-tuned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub magnitude_baseline: Option<SplitMetrics>,
 }
 
 /// Largest difference between the runtime and candle on the validation rows.
@@ -373,6 +376,9 @@ impl Report {
         }
         if let Some(b) = &self.metrics.dense_baseline {
             s.push_str(&format!("  dense baseline: {}\n", describe(b)));
+        }
+        if let Some(b) = &self.metrics.magnitude_baseline {
+            s.push_str(&format!("  magnitude-pruned baseline: {}\n", describe(b)));
         }
         s.push_str(&format!(
             "  verified against candle: max difference {:.1e} (tolerance {:.0e}); {:.1} s\n",

@@ -2,6 +2,7 @@
 //! forward pass.
 
 pub mod board;
+pub mod experiments;
 
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;

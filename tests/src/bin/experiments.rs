@@ -1,0 +1,89 @@
+//! Runs the method's evaluation and writes tables, plots and JSON to `tests/results/`.
+//!
+//! `cargo run --release -p spikeslab-tests --bin experiments -- e3 e4 e5 e6 [--quick]`
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use spikeslab_tests::board::root;
+use spikeslab_tests::experiments::sim::{self, Scale};
+use spikeslab_tests::experiments::{Output, uci};
+
+#[derive(Parser)]
+struct Args {
+    /// Experiments to run: e3, e4, e5, e6.
+    #[arg(required = true)]
+    experiments: Vec<String>,
+    /// A small subset: 2 replications, fewer configurations, one split of one UCI set.
+    #[arg(long)]
+    quick: bool,
+    /// Replications of the simulated designs (default 10; quick 2).
+    #[arg(long)]
+    reps: Option<u64>,
+    /// UCI splits per data set (default: all).
+    #[arg(long)]
+    splits: Option<usize>,
+    /// Output folder.
+    #[arg(long, default_value = "tests/results")]
+    out: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    let command = format!(
+        "cargo run --release -p spikeslab-tests --bin experiments -- {}",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    );
+    let out = Output {
+        dir: if a.out.is_absolute() {
+            a.out.clone()
+        } else {
+            root().join(&a.out)
+        },
+        command,
+    };
+    let scale = if a.quick {
+        Scale {
+            reps: a.reps.unwrap_or(2),
+            epochs: 400,
+            finetune: 100,
+            e5_epochs: 600,
+            quick: true,
+        }
+    } else {
+        Scale {
+            reps: a.reps.unwrap_or(10),
+            epochs: 400,
+            finetune: 100,
+            e5_epochs: 2000,
+            quick: false,
+        }
+    };
+    for e in &a.experiments {
+        let t0 = std::time::Instant::now();
+        match e.as_str() {
+            "e3" => drop(sim::e3(scale, &out)?),
+            "e4" => drop(sim::e4(scale, &out)?),
+            "e5" => drop(sim::e5(scale, &out)?),
+            "e6" => {
+                let data = root().join("../shared/datasets/uci");
+                let only: Option<&[&str]> = a.quick.then_some(&["concrete"][..]);
+                let splits = if a.quick { Some(1) } else { a.splits };
+                drop(uci::e6(
+                    &data,
+                    splits,
+                    only,
+                    &out,
+                    if a.quick { "e6-quick" } else { "e6" },
+                )?);
+            }
+            other => anyhow::bail!("unknown experiment {other}: e3, e4, e5 or e6"),
+        }
+        println!(
+            "{e}: {:.0} s, written to {}",
+            t0.elapsed().as_secs_f64(),
+            out.dir.display()
+        );
+    }
+    Ok(())
+}

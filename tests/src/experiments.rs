@@ -1,0 +1,180 @@
+//! The method's evaluation (E1–E7): runners, aggregation (mean ± standard error) and the
+//! Markdown, JSON and SVG files under `tests/results/`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use spikeslab_compiler::compile::{Compiled, Options, compile};
+use spikeslab_compiler::spec::Spec;
+
+pub mod sim;
+pub mod uci;
+
+/// Mean and standard error of a sample (`se = sd / √n`; 0 for one value).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Stat {
+    /// Mean.
+    pub mean: f64,
+    /// Standard error of the mean.
+    pub se: f64,
+}
+
+impl Stat {
+    /// Of `v` (NaN mean for an empty sample).
+    pub fn of(v: &[f64]) -> Self {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = if v.len() > 1 {
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        Self {
+            mean,
+            se: (var / n).sqrt(),
+        }
+    }
+
+    /// `mean ± se` with `digits` decimals.
+    pub fn show(&self, digits: usize) -> String {
+        format!("{:.*} ± {:.*}", digits, self.mean, digits, self.se)
+    }
+}
+
+/// Where an experiment's files go, and the command that made them.
+pub struct Output {
+    /// `tests/results`.
+    pub dir: PathBuf,
+    /// The exact command, written at the top of each table.
+    pub command: String,
+}
+
+impl Output {
+    /// Writes `<name>.md` (with the command on top), `<name>.json` and, if given, `<name>.svg`.
+    ///
+    /// # Errors
+    /// An I/O or serialisation error.
+    pub fn write(
+        &self,
+        name: &str,
+        markdown: &str,
+        json: &impl Serialize,
+        svg: Option<&str>,
+    ) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let md = format!(
+            "<!-- made by: {} -->\n\n`{}`\n\n{markdown}",
+            self.command, self.command
+        );
+        crate::write_atomic(&self.dir.join(format!("{name}.md")), md.as_bytes())?;
+        crate::write_atomic(
+            &self.dir.join(format!("{name}.json")),
+            serde_json::to_string_pretty(json)?.as_bytes(),
+        )?;
+        if let Some(svg) = svg {
+            crate::write_atomic(&self.dir.join(format!("{name}.svg")), svg.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// Compiles a spec in memory with both baselines.
+///
+/// # Errors
+/// The compile's error.
+pub fn fit(spec: &Spec, baselines: bool) -> anyhow::Result<Compiled> {
+    spec.check(Path::new("experiment"))?;
+    Ok(compile(
+        spec,
+        &Options {
+            quiet: true,
+            baseline: baselines,
+        },
+    )?)
+}
+
+/// A Markdown table from a header and rows.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "| {} |", header.join(" | "));
+    let _ = writeln!(
+        s,
+        "|{}|",
+        header.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+    );
+    for r in rows {
+        let _ = writeln!(s, "| {} |", r.join(" | "));
+    }
+    s
+}
+
+/// Named series of points.
+pub type Series = Vec<(String, Vec<(f64, f64)>)>;
+
+/// Panels of line charts, one per `(title, x label, series)`, stacked, as SVG text.
+///
+/// # Errors
+/// A plotting error.
+pub fn line_svg(panels: &[(String, String, Series)]) -> anyhow::Result<String> {
+    use plotters::prelude::*;
+    let colors = [
+        RGBColor(0x1f, 0x77, 0xb4),
+        RGBColor(0xd6, 0x27, 0x28),
+        RGBColor(0x2c, 0xa0, 0x2c),
+        RGBColor(0x94, 0x67, 0xbd),
+    ];
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (800, 320 * panels.len() as u32)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (area, (title, x_label, series)) in
+            root.split_evenly((panels.len(), 1)).iter().zip(panels)
+        {
+            let pts = series.iter().flat_map(|s| &s.1).filter(|p| p.1.is_finite());
+            let (x0, x1, y1) = pts
+                .fold((f64::INFINITY, f64::NEG_INFINITY, 0f64), |(a, b, c), p| {
+                    (a.min(p.0), b.max(p.0), c.max(p.1))
+                });
+            let (x0, x1) = if x0 < x1 {
+                (x0, x1)
+            } else {
+                (x0 - 1.0, x0 + 1.0)
+            };
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, ("sans-serif", 16))
+                .margin(12)
+                .x_label_area_size(30)
+                .y_label_area_size(45)
+                .build_cartesian_2d(x0..x1, 0.0..(y1 * 1.1).max(1.05))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            chart
+                .configure_mesh()
+                .x_desc(x_label.as_str())
+                .draw()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for ((name, points), color) in series.iter().zip(colors.iter().cycle()) {
+                let c = *color;
+                chart
+                    .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 15, y)], c.stroke_width(2))
+                    });
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(svg)
+}

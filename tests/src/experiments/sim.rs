@@ -1,0 +1,381 @@
+//! E1–E5: the simulated designs (method §5), each replication a fresh data seed and training seed.
+
+use serde::Serialize;
+use spikeslab_compiler::spec::Spec;
+
+use super::{Output, Stat, fit, line_svg, table};
+
+/// Training settings shared by E1–E4: those chosen for the demo on its validation split
+/// (λ = 0.01, 400 epochs, 100 epochs of fine-tuning; see `models/demo.toml`).
+const SETTINGS: &str = "[network]\nhidden = [50]\n[prior]\ninclusion = 0.01\n[train]\nepochs = {epochs}\n[prune]\nfinetune_epochs = {ft}\n";
+
+/// How much to run.
+#[derive(Clone, Copy, Debug)]
+pub struct Scale {
+    /// Replications per configuration.
+    pub reps: u64,
+    /// Training epochs (E5 uses `e5_epochs`).
+    pub epochs: usize,
+    /// Fine-tuning epochs.
+    pub finetune: usize,
+    /// Training epochs of E5.
+    pub e5_epochs: usize,
+    /// Quick mode: fewer configurations.
+    pub quick: bool,
+}
+
+/// One replication of a simulated design.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rep {
+    /// Data and training seed.
+    pub seed: u64,
+    /// Fraction of features classified right.
+    pub selection_accuracy: f64,
+    /// True positive rate.
+    pub tpr: f64,
+    /// False positive rate.
+    pub fpr: f64,
+    /// Test MSE of the emitted (pruned) model.
+    pub test_mse_pruned: f64,
+    /// Test MSE of the full posterior (MC-averaged).
+    pub test_mse_full: f64,
+    /// Test MSE of the dense baseline.
+    pub test_mse_dense: f64,
+    /// Test MSE of the magnitude-pruned baseline.
+    pub test_mse_magnitude: f64,
+    /// Noise variance (best achievable MSE).
+    pub noise_variance: f64,
+    /// PIP of every input.
+    pub pip: Vec<f64>,
+    /// Relevance of every input.
+    pub relevance: Vec<f64>,
+    /// True importance of every input.
+    pub importance: Vec<f64>,
+    /// Blob bytes.
+    pub blob_bytes: usize,
+}
+
+/// Aggregate of one configuration, as the JSON records carry it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    /// `e1` .. `e5`.
+    pub design: String,
+    /// Features D.
+    pub features: usize,
+    /// Signal-to-noise ratio α.
+    pub alpha: f64,
+    /// E1's ψ2, E2's g (`linear` / `f`), or empty.
+    pub variant: String,
+    /// Mean ± se of the selection accuracy.
+    pub selection_accuracy: Stat,
+    /// True positive rate.
+    pub tpr: Stat,
+    /// False positive rate.
+    pub fpr: Stat,
+    /// Test MSE of the emitted model (`test_mse`), the full posterior, the dense and magnitude baselines.
+    pub test_mse: Stat,
+    /// Full posterior.
+    pub test_mse_full: Stat,
+    /// Dense baseline.
+    pub test_mse_dense: Stat,
+    /// Magnitude baseline.
+    pub test_mse_magnitude: Stat,
+    /// Noise floor.
+    pub noise_variance: f64,
+    /// Replications in which exactly the true features were kept.
+    pub exact: usize,
+    /// Every replication.
+    pub reps: Vec<Rep>,
+}
+
+/// Runs `reps` replications of a design.
+///
+/// # Errors
+/// A compile error.
+pub fn run(
+    design: &str,
+    features: usize,
+    alpha: f64,
+    extra: &str,
+    hidden: Option<&str>,
+    epochs: usize,
+    s: Scale,
+) -> anyhow::Result<Vec<Rep>> {
+    (1..=s.reps)
+        .map(|seed| {
+            let mut settings = SETTINGS.replace("{epochs}", &epochs.to_string()).replace("{ft}", &s.finetune.to_string());
+            if let Some(h) = hidden {
+                settings = settings.replace("hidden = [50]", &format!("hidden = {h}"));
+            }
+            let text = format!("name = \"{design}\"\n[data]\nsimulate = \"{design}\"\nfeatures = {features}\nalpha = {alpha}\nseed = {seed}\n{extra}\n{settings}");
+            let mut spec: Spec = toml::from_str(&text)?;
+            spec.train.seed = seed;
+            let c = fit(&spec, true)?;
+            let r = &c.report;
+            let sel = r.selection.as_ref().ok_or_else(|| anyhow::anyhow!("no selection for a simulated design"))?;
+            let mse = |m: Option<spikeslab_compiler::metrics::Metrics>| m.and_then(|m| m.mse).unwrap_or(f64::NAN);
+            Ok(Rep {
+                seed,
+                selection_accuracy: sel.accuracy,
+                tpr: sel.tpr,
+                fpr: sel.fpr,
+                test_mse_pruned: mse(r.metrics.emitted.test),
+                test_mse_full: mse(r.metrics.full_posterior.test),
+                test_mse_dense: mse(r.metrics.dense_baseline.as_ref().and_then(|m| m.test)),
+                test_mse_magnitude: mse(r.metrics.magnitude_baseline.as_ref().and_then(|m| m.test)),
+                noise_variance: sel.noise_variance,
+                pip: r.inputs.iter().map(|i| i.pip.unwrap_or(0.0)).collect(),
+                relevance: r.input_relevance.clone(),
+                importance: c.data.truth.as_ref().map_or_else(Vec::new, |(t, _)| (0..features).map(|j| f64::from(u8::from(t.contains(&j)))).collect()),
+                blob_bytes: r.blob_bytes,
+            })
+        })
+        .collect()
+}
+
+/// Aggregates replications.
+pub fn record(design: &str, features: usize, alpha: f64, variant: &str, reps: Vec<Rep>) -> Record {
+    let st = |f: fn(&Rep) -> f64| Stat::of(&reps.iter().map(f).collect::<Vec<_>>());
+    Record {
+        design: design.into(),
+        features,
+        alpha,
+        variant: variant.into(),
+        selection_accuracy: st(|r| r.selection_accuracy),
+        tpr: st(|r| r.tpr),
+        fpr: st(|r| r.fpr),
+        test_mse: st(|r| r.test_mse_pruned),
+        test_mse_full: st(|r| r.test_mse_full),
+        test_mse_dense: st(|r| r.test_mse_dense),
+        test_mse_magnitude: st(|r| r.test_mse_magnitude),
+        noise_variance: reps.first().map_or(f64::NAN, |r| r.noise_variance),
+        exact: reps.iter().filter(|r| r.tpr == 1.0 && r.fpr == 0.0).count(),
+        reps,
+    }
+}
+
+fn selection_rows(records: &[Record], key: impl Fn(&Record) -> String) -> Vec<Vec<String>> {
+    records
+        .iter()
+        .map(|r| {
+            vec![
+                key(r),
+                r.selection_accuracy.show(3),
+                r.tpr.show(3),
+                r.fpr.show(3),
+                format!("{}/{}", r.exact, r.reps.len()),
+                r.test_mse.show(1),
+                r.test_mse_full.show(1),
+                r.test_mse_dense.show(1),
+                r.test_mse_magnitude.show(1),
+                format!("{:.1}", r.noise_variance),
+            ]
+        })
+        .collect()
+}
+
+const SELECTION_HEADER: [&str; 10] = [
+    "",
+    "selection accuracy",
+    "TPR",
+    "FPR",
+    "exact",
+    "test MSE pruned",
+    "full BNN",
+    "dense",
+    "magnitude",
+    "noise floor",
+];
+
+/// E3: D ∈ {20, 50, 100, 200, 500} at α = 2 (quick: 20, 50).
+///
+/// # Errors
+/// A compile or write error.
+pub fn e3(s: Scale, out: &Output) -> anyhow::Result<Vec<Record>> {
+    let ds: &[usize] = if s.quick {
+        &[20, 50]
+    } else {
+        &[20, 50, 100, 200, 500]
+    };
+    let mut records = Vec::new();
+    for &d in ds {
+        records.push(record(
+            "e3",
+            d,
+            2.0,
+            "",
+            run("e3", d, 2.0, "", None, s.epochs, s)?,
+        ));
+    }
+    let mut header = SELECTION_HEADER;
+    header[0] = "D";
+    let md = table(
+        &header,
+        &selection_rows(&records, |r| r.features.to_string()),
+    );
+    let svg = selection_svg(
+        "E3: selection and fit against D (alpha = 2)",
+        "D",
+        &records,
+        |r| r.features as f64,
+    )?;
+    out.write("e3", &md, &records, Some(&svg))?;
+    Ok(records)
+}
+
+/// E4: α ∈ {0.5, 1, 2, 4, 8} at D = 100 (quick: 1, 4).
+///
+/// # Errors
+/// A compile or write error.
+pub fn e4(s: Scale, out: &Output) -> anyhow::Result<Vec<Record>> {
+    let alphas: &[f64] = if s.quick {
+        &[1.0, 4.0]
+    } else {
+        &[0.5, 1.0, 2.0, 4.0, 8.0]
+    };
+    let mut records = Vec::new();
+    for &a in alphas {
+        records.push(record(
+            "e4",
+            100,
+            a,
+            "",
+            run("e4", 100, a, "", None, s.epochs, s)?,
+        ));
+    }
+    let mut header = SELECTION_HEADER;
+    header[0] = "alpha";
+    let md = table(&header, &selection_rows(&records, |r| r.alpha.to_string()));
+    let svg = selection_svg(
+        "E4: selection and fit against alpha (D = 100)",
+        "alpha",
+        &records,
+        |r| r.alpha,
+    )?;
+    out.write("e4", &md, &records, Some(&svg))?;
+    Ok(records)
+}
+
+/// E5: Bai's design, 200-7-7-7-1, n = 3000.
+///
+/// # Errors
+/// A compile or write error.
+pub fn e5(s: Scale, out: &Output) -> anyhow::Result<Record> {
+    let reps = run(
+        "e5",
+        200,
+        1.0,
+        "rows = 3000",
+        Some("[7, 7, 7]"),
+        s.e5_epochs,
+        s,
+    )?;
+    let r = record("e5", 200, 1.0, "", reps);
+    let rows: Vec<Vec<String>> = r
+        .reps
+        .iter()
+        .map(|p| {
+            let found: Vec<String> = (0..5)
+                .filter(|&j| p.pip[j] >= 0.5)
+                .map(|j| format!("x{}", j + 1))
+                .collect();
+            vec![
+                p.seed.to_string(),
+                found.join(" "),
+                format!("{:.3}", 1.0 - p.tpr),
+                format!("{:.3}", p.fpr),
+                format!("{:.3}", p.test_mse_pruned.sqrt()),
+                format!("{:.3}", p.test_mse_dense.sqrt()),
+                format!("{:.4}", p.pip[0]),
+            ]
+        })
+        .collect();
+    let mut md = table(
+        &[
+            "seed",
+            "true features with PIP ≥ 0.5",
+            "FNR",
+            "FPR",
+            "test RMSE pruned",
+            "dense",
+            "PIP of x1",
+        ],
+        &rows,
+    );
+    md.push_str(&format!(
+        "\nMean FNR {}, FPR {}, test MSE pruned {} (noise floor 1.0), dense {}.\n",
+        Stat::of(&r.reps.iter().map(|p| 1.0 - p.tpr).collect::<Vec<_>>()).show(3),
+        r.fpr.show(3),
+        r.test_mse.show(3),
+        r.test_mse_dense.show(3)
+    ));
+    out.write("e5", &md, &r, None)?;
+    Ok(r)
+}
+
+fn selection_svg(
+    title: &str,
+    x: &str,
+    records: &[Record],
+    key: fn(&Record) -> f64,
+) -> anyhow::Result<String> {
+    let series = [
+        (
+            "selection accuracy".to_string(),
+            records
+                .iter()
+                .map(|r| (key(r), r.selection_accuracy.mean))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "TPR".into(),
+            records.iter().map(|r| (key(r), r.tpr.mean)).collect(),
+        ),
+        (
+            "FPR".into(),
+            records.iter().map(|r| (key(r), r.fpr.mean)).collect(),
+        ),
+    ];
+    let mse = [
+        (
+            "pruned".to_string(),
+            records
+                .iter()
+                .map(|r| (key(r), r.test_mse.mean / r.noise_variance))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "full BNN".into(),
+            records
+                .iter()
+                .map(|r| (key(r), r.test_mse_full.mean / r.noise_variance))
+                .collect(),
+        ),
+        (
+            "dense".into(),
+            records
+                .iter()
+                .map(|r| (key(r), r.test_mse_dense.mean / r.noise_variance))
+                .collect(),
+        ),
+        (
+            "magnitude".into(),
+            records
+                .iter()
+                .map(|r| (key(r), r.test_mse_magnitude.mean / r.noise_variance))
+                .collect(),
+        ),
+    ];
+    line_svg(&[
+        (
+            format!("{title}: selection"),
+            x.to_string(),
+            series.to_vec(),
+        ),
+        (
+            format!("{title}: test MSE / noise floor"),
+            x.to_string(),
+            mse.to_vec(),
+        ),
+    ])
+}

@@ -1,0 +1,79 @@
+//! The quick subset of the evaluation, with sane bounds (the full runs are a separate command,
+//! see the README): E5 finds x2..x5 with no false positive and fits far better than the dense
+//! network; on one UCI split the pruned model's RMSE is within a factor 1.5 of the dense one's.
+
+use spikeslab_tests::board::root;
+use spikeslab_tests::experiments::sim::{self, Scale};
+use spikeslab_tests::experiments::{Output, uci};
+
+fn output() -> (tempfile::TempDir, Output) {
+    let dir = tempfile::tempdir_in(root().join("target")).unwrap();
+    let out = Output {
+        dir: dir.path().to_path_buf(),
+        command: "cargo test -p spikeslab-tests --test experiments".into(),
+    };
+    (dir, out)
+}
+
+#[test]
+fn e5_quick_selects_x2_to_x5_without_false_positives() {
+    let (_dir, out) = output();
+    let r = sim::e5(
+        Scale {
+            reps: 2,
+            epochs: 400,
+            finetune: 100,
+            e5_epochs: 600,
+            quick: true,
+        },
+        &out,
+    )
+    .unwrap();
+    for rep in &r.reps {
+        for j in 1..5 {
+            assert!(
+                rep.pip[j] >= 0.5,
+                "seed {}: x{} has PIP {}",
+                rep.seed,
+                j + 1,
+                rep.pip[j]
+            );
+        }
+        assert!(rep.fpr <= 0.05, "seed {}: FPR {}", rep.seed, rep.fpr);
+        assert!(
+            rep.test_mse_pruned < 0.5 * rep.test_mse_dense,
+            "seed {}: pruned {} dense {}",
+            rep.seed,
+            rep.test_mse_pruned,
+            rep.test_mse_dense
+        );
+    }
+    assert!(out.dir.join("e5.md").is_file() && out.dir.join("e5.json").is_file());
+}
+
+#[test]
+fn e6_quick_pruned_is_close_to_dense_on_concrete() {
+    let (_dir, out) = output();
+    let data = root().join("../shared/datasets/uci");
+    assert!(
+        data.join("concrete/data.txt").is_file(),
+        "{} is missing: put shared/ beside the repository",
+        data.display()
+    );
+    let records = uci::e6(&data, Some(1), Some(&["concrete"]), &out, "e6-quick").unwrap();
+    let rmse = |m: &str| records.iter().find(|r| r.method == m).unwrap().rmse_mean;
+    assert!(
+        rmse("spikeslab-pruned") < 1.5 * rmse("dense"),
+        "pruned {} dense {}",
+        rmse("spikeslab-pruned"),
+        rmse("dense")
+    );
+    assert!(
+        records
+            .iter()
+            .find(|r| r.method == "spikeslab-pruned")
+            .unwrap()
+            .hidden_kept_mean
+            <= 0.6
+    );
+}
