@@ -8,6 +8,7 @@ use serde::Serialize;
 use spikeslab_compiler::compile::{Compiled, Options, compile};
 use spikeslab_compiler::spec::Spec;
 
+pub mod classify;
 pub mod sim;
 pub mod uci;
 
@@ -92,6 +93,42 @@ pub fn fit(spec: &Spec, baselines: bool) -> anyhow::Result<Compiled> {
             baseline: baselines,
         },
     )?)
+}
+
+/// Prior inclusion probabilities tried by [`fit_chosen`].
+pub const INCLUSIONS: [f64; 3] = [0.01, 0.1, 0.5];
+
+/// Fits `spec` with each λ of [`INCLUSIONS`], keeps the one with the best validation metric of
+/// the emitted model (lowest RMSE, or highest accuracy), and refits it with the baselines.
+/// A λ that prunes every input counts as the worst.
+///
+/// # Errors
+/// Every λ failed, or a compile error of the chosen one.
+pub fn fit_chosen(spec: &Spec) -> anyhow::Result<(f64, Compiled)> {
+    let mut best: Option<(f64, f64)> = None;
+    for lam in INCLUSIONS {
+        let mut s = spec.clone();
+        s.prior.inclusion = spikeslab_compiler::spec::Inclusion::Fixed(lam);
+        let score = match fit(&s, false) {
+            Ok(c) => c
+                .report
+                .metrics
+                .emitted
+                .validation
+                .map_or(f64::NEG_INFINITY, |m| {
+                    m.rmse
+                        .map_or_else(|| m.accuracy.unwrap_or(f64::NEG_INFINITY), |r| -r)
+                }),
+            Err(_) => f64::NEG_INFINITY,
+        };
+        if best.is_none_or(|(_, b)| score > b) {
+            best = Some((lam, score));
+        }
+    }
+    let (lam, _) = best.ok_or_else(|| anyhow::anyhow!("no inclusion probability to try"))?;
+    let mut s = spec.clone();
+    s.prior.inclusion = spikeslab_compiler::spec::Inclusion::Fixed(lam);
+    Ok((lam, fit(&s, true)?))
 }
 
 /// A Markdown table from a header and rows.

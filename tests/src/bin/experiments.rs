@@ -1,17 +1,17 @@
 //! Runs the method's evaluation and writes tables, plots and JSON to `tests/results/`.
 //!
-//! `cargo run --release -p spikeslab-tests --bin experiments -- e3 e4 e5 e6 [--quick]`
+//! `cargo run --release -p spikeslab-tests --bin experiments -- e1 e2 e3 e4 e5 e6 e7 [--quick]`
 
 use std::path::PathBuf;
 
 use clap::Parser;
 use spikeslab_tests::board::root;
 use spikeslab_tests::experiments::sim::{self, Scale};
-use spikeslab_tests::experiments::{Output, uci};
+use spikeslab_tests::experiments::{Output, classify, uci};
 
 #[derive(Parser)]
 struct Args {
-    /// Experiments to run: e3, e4, e5, e6.
+    /// Experiments to run: e1 .. e7.
     #[arg(required = true)]
     experiments: Vec<String>,
     /// A small subset: 2 replications, fewer configurations, one split of one UCI set.
@@ -62,6 +62,8 @@ fn main() -> anyhow::Result<()> {
     for e in &a.experiments {
         let t0 = std::time::Instant::now();
         match e.as_str() {
+            "e1" => drop(sim::e1(scale, &out)?),
+            "e2" => drop(sim::e2(scale, &out)?),
             "e3" => drop(sim::e3(scale, &out)?),
             "e4" => drop(sim::e4(scale, &out)?),
             "e5" => drop(sim::e5(scale, &out)?),
@@ -77,7 +79,12 @@ fn main() -> anyhow::Result<()> {
                     if a.quick { "e6-quick" } else { "e6" },
                 )?);
             }
-            other => anyhow::bail!("unknown experiment {other}: e3, e4, e5 or e6"),
+            "e7" => drop(classify::e7(
+                &root().join("../shared/datasets/sklearn"),
+                if a.quick { 1 } else { 5 },
+                &out,
+            )?),
+            other => anyhow::bail!("unknown experiment {other}: e1 .. e7"),
         }
         println!(
             "{e}: {:.0} s, written to {}",

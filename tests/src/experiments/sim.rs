@@ -379,3 +379,217 @@ fn selection_svg(
         ),
     ])
 }
+
+/// E1 record: PIP and relevance of x1 and x2 at one ψ2.
+#[derive(Clone, Debug, Serialize)]
+pub struct E1Record {
+    /// Weight of x2 (x1 has 1 − ψ2).
+    pub psi2: f64,
+    /// PIP of x1.
+    pub pip_x1: Stat,
+    /// PIP of x2.
+    pub pip_x2: Stat,
+    /// Relevance of x1.
+    pub relevance_x1: Stat,
+    /// Relevance of x2.
+    pub relevance_x2: Stat,
+    /// Largest PIP among the eight noise features, averaged.
+    pub max_noise_pip: Stat,
+}
+
+/// E1: `y = (1 − ψ2)·f(x1) + ψ2·f(x2) + ε`, D = 10, ψ2 from 0 to 1 (quick: 0, 0.5, 1).
+///
+/// # Errors
+/// A compile or write error.
+pub fn e1(s: Scale, out: &Output) -> anyhow::Result<Vec<E1Record>> {
+    let psis: Vec<f64> = if s.quick {
+        vec![0.0, 0.5, 1.0]
+    } else {
+        (0..=10).map(|i| f64::from(i) / 10.0).collect()
+    };
+    let mut records = Vec::new();
+    for &psi2 in &psis {
+        let reps = run_plain("e1", 10, 2.0, &format!("psi2 = {psi2}"), s)?;
+        let st = |f: &dyn Fn(&Rep) -> f64| Stat::of(&reps.iter().map(f).collect::<Vec<_>>());
+        records.push(E1Record {
+            psi2,
+            pip_x1: st(&|r| r.pip[0]),
+            pip_x2: st(&|r| r.pip[1]),
+            relevance_x1: st(&|r| r.relevance[0]),
+            relevance_x2: st(&|r| r.relevance[1]),
+            max_noise_pip: st(&|r| r.pip[2..].iter().copied().fold(0.0, f64::max)),
+        });
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                format!("{:.1}", r.psi2),
+                r.pip_x1.show(3),
+                r.pip_x2.show(3),
+                r.relevance_x1.show(3),
+                r.relevance_x2.show(3),
+                r.max_noise_pip.show(3),
+            ]
+        })
+        .collect();
+    let md = table(
+        &[
+            "psi2",
+            "PIP x1",
+            "PIP x2",
+            "relevance x1",
+            "relevance x2",
+            "largest noise PIP",
+        ],
+        &rows,
+    );
+    let pts = |f: fn(&E1Record) -> f64| records.iter().map(|r| (r.psi2, f(r))).collect::<Vec<_>>();
+    let svg = line_svg(&[
+        (
+            "E1: PIP against psi2".into(),
+            "psi2".into(),
+            vec![
+                ("x1".into(), pts(|r| r.pip_x1.mean)),
+                ("x2".into(), pts(|r| r.pip_x2.mean)),
+                ("largest noise".into(), pts(|r| r.max_noise_pip.mean)),
+            ],
+        ),
+        (
+            "E1: relevance against psi2".into(),
+            "psi2".into(),
+            vec![
+                ("x1".into(), pts(|r| r.relevance_x1.mean)),
+                ("x2".into(), pts(|r| r.relevance_x2.mean)),
+            ],
+        ),
+    ])?;
+    out.write("e1", &md, &records, Some(&svg))?;
+    Ok(records)
+}
+
+/// E2 record: correlation of true and estimated importance.
+#[derive(Clone, Debug, Serialize)]
+pub struct E2Record {
+    /// `linear` or `f`.
+    pub g: String,
+    /// Pearson correlation of the true coefficients and the relevance, over the 20 inputs.
+    pub pearson: Stat,
+    /// Spearman rank correlation, likewise.
+    pub spearman: Stat,
+    /// Selection accuracy.
+    pub selection_accuracy: Stat,
+}
+
+/// E2: `y = Σ_{j≤5} β_j·g(x_j) + ε`, β ~ U(0, 1), D = 20, g linear and g = f.
+///
+/// # Errors
+/// A compile or write error.
+pub fn e2(s: Scale, out: &Output) -> anyhow::Result<Vec<E2Record>> {
+    let mut records = Vec::new();
+    for g in ["linear", "f"] {
+        let reps = run_plain("e2", 20, 2.0, &format!("g = \"{g}\""), s)?;
+        let (mut p, mut sp) = (Vec::new(), Vec::new());
+        for r in &reps {
+            let mut design = spikeslab_compiler::simulate::Design::new("e2")?;
+            design.linear = g == "linear";
+            let truth = design.generate(1, 1, r.seed)?.importance;
+            p.push(pearson(&truth, &r.relevance));
+            sp.push(pearson(&ranks(&truth), &ranks(&r.relevance)));
+        }
+        records.push(E2Record {
+            g: g.into(),
+            pearson: Stat::of(&p),
+            spearman: Stat::of(&sp),
+            selection_accuracy: Stat::of(
+                &reps
+                    .iter()
+                    .map(|r| r.selection_accuracy)
+                    .collect::<Vec<_>>(),
+            ),
+        });
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.g.clone(),
+                r.pearson.show(3),
+                r.spearman.show(3),
+                r.selection_accuracy.show(3),
+            ]
+        })
+        .collect();
+    out.write(
+        "e2",
+        &table(&["g", "Pearson", "Spearman", "selection accuracy"], &rows),
+        &records,
+        None,
+    )?;
+    Ok(records)
+}
+
+/// Replications without the baselines (E1, E2).
+fn run_plain(
+    design: &str,
+    features: usize,
+    alpha: f64,
+    extra: &str,
+    s: Scale,
+) -> anyhow::Result<Vec<Rep>> {
+    (1..=s.reps)
+        .map(|seed| {
+            let settings = SETTINGS.replace("{epochs}", &s.epochs.to_string()).replace("{ft}", "0");
+            let text = format!("name = \"{design}\"\n[data]\nsimulate = \"{design}\"\nfeatures = {features}\nalpha = {alpha}\nseed = {seed}\n{extra}\n{settings}");
+            let mut spec: Spec = toml::from_str(&text)?;
+            spec.train.seed = seed;
+            let r = fit(&spec, false)?.report;
+            let sel = r.selection.as_ref().ok_or_else(|| anyhow::anyhow!("no selection for a simulated design"))?;
+            Ok(Rep {
+                seed,
+                selection_accuracy: sel.accuracy,
+                tpr: sel.tpr,
+                fpr: sel.fpr,
+                test_mse_pruned: r.metrics.emitted.test.and_then(|m| m.mse).unwrap_or(f64::NAN),
+                test_mse_full: r.metrics.full_posterior.test.and_then(|m| m.mse).unwrap_or(f64::NAN),
+                test_mse_dense: f64::NAN,
+                test_mse_magnitude: f64::NAN,
+                noise_variance: sel.noise_variance,
+                pip: r.inputs.iter().map(|i| i.pip.unwrap_or(0.0)).collect(),
+                relevance: r.input_relevance.clone(),
+                importance: Vec::new(),
+                blob_bytes: r.blob_bytes,
+            })
+        })
+        .collect()
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let (va, vb): (f64, f64) = (
+        a.iter().map(|x| (x - ma).powi(2)).sum(),
+        b.iter().map(|y| (y - mb).powi(2)).sum(),
+    );
+    cov / (va * vb).sqrt()
+}
+
+/// Ranks from 1, ties sharing their mean rank.
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        for &k in &idx[i..=j] {
+            r[k] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    r
+}

@@ -7,7 +7,7 @@ use serde::Serialize;
 use spikeslab_compiler::metrics::Metrics;
 use spikeslab_compiler::spec::Spec;
 
-use super::{Output, Stat, fit, table};
+use super::{Output, Stat, fit_chosen, table};
 
 /// Mean and standard error as published.
 pub type Published = (f64, f64);
@@ -60,6 +60,8 @@ pub struct Record {
     pub weights_kept_mean: f64,
     /// Blob bytes (spikeslab models; the dense estimate for `dense`).
     pub blob_bytes_mean: f64,
+    /// λ chosen on the validation split, per split.
+    pub inclusion: Vec<f64>,
     /// Splits run.
     pub splits: usize,
 }
@@ -80,6 +82,7 @@ struct Split {
     weights_kept: f64,
     blob: f64,
     dense_blob: f64,
+    inclusion: f64,
 }
 
 fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
@@ -96,7 +99,7 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
         (e / 4).max(10)
     );
     let spec: Spec = toml::from_str(&text)?;
-    let c = fit(&spec, true)?;
+    let (lam, c) = fit_chosen(&spec)?;
     let r = &c.report;
     let test = |m: &Option<spikeslab_compiler::report::SplitMetrics>| {
         m.as_ref()
@@ -124,6 +127,7 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
         weights_kept: r.weights_kept() as f64,
         blob: r.blob_bytes as f64,
         dense_blob: r.dense_blob_bytes as f64,
+        inclusion: lam,
     })
 }
 
@@ -203,6 +207,7 @@ pub fn e6(
                 } else {
                     f64::NAN
                 },
+                inclusion: runs.iter().map(|s| s.inclusion).collect(),
                 splits: k,
             };
             rows.push(vec![

@@ -1,0 +1,222 @@
+//! E7: digits (8×8 images, 10 classes) and wine (13 features, 3 classes), 5 random 80/20 splits.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_pcg::Pcg64;
+use serde::Serialize;
+use spikeslab_compiler::spec::Spec;
+
+use super::{Output, Stat, fit_chosen, table};
+
+/// One data set's results.
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    /// `digits` or `wine`.
+    pub dataset: String,
+    /// Test accuracy of the emitted model.
+    pub accuracy: Stat,
+    /// Test accuracy of the dense baseline.
+    pub accuracy_dense: Stat,
+    /// Test accuracy of the magnitude-pruned baseline.
+    pub accuracy_magnitude: Stat,
+    /// Kept input features.
+    pub features_kept: Stat,
+    /// Kept hidden nodes.
+    pub hidden_kept: Stat,
+    /// Blob bytes.
+    pub blob_bytes: Stat,
+    /// How often each feature was kept, over the splits.
+    pub kept_frequency: Vec<f64>,
+    /// λ chosen on the validation split, per split.
+    pub inclusion: Vec<f64>,
+    /// Splits run.
+    pub splits: usize,
+}
+
+/// Rows of features and class labels.
+type Rows = (Vec<Vec<f64>>, Vec<f64>);
+
+fn digits(path: &Path) -> anyhow::Result<Rows> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path)?).read_to_string(&mut text)?;
+    parse(&text, 0)
+}
+
+fn wine(path: &Path) -> anyhow::Result<Rows> {
+    parse(&std::fs::read_to_string(path)?, 1)
+}
+
+/// Comma-separated rows, the class last, after `skip` header lines.
+fn parse(text: &str, skip: usize) -> anyhow::Result<Rows> {
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for line in text.lines().skip(skip).filter(|l| !l.trim().is_empty()) {
+        let v: Vec<f64> = line
+            .split(',')
+            .map(|c| c.trim().parse())
+            .collect::<Result<_, _>>()?;
+        let (class, features) = v.split_last().ok_or_else(|| anyhow::anyhow!("empty row"))?;
+        x.push(features.to_vec());
+        y.push(*class);
+    }
+    Ok((x, y))
+}
+
+fn write_csv(path: &Path, rows: &Rows, idx: &[usize]) -> anyhow::Result<()> {
+    let d = rows.0.first().map_or(0, Vec::len);
+    let mut s: String = (0..d).map(|j| format!("f{j},")).collect();
+    s.push_str("y\n");
+    for &i in idx {
+        for v in &rows.0[i] {
+            s.push_str(&format!("{v},"));
+        }
+        s.push_str(&format!("{}\n", rows.1[i]));
+    }
+    Ok(std::fs::write(path, s)?)
+}
+
+fn run(name: &str, rows: &Rows, hidden: usize, splits: u64) -> anyhow::Result<Record> {
+    let dir = tempfile::tempdir()?;
+    let d = rows.0.first().map_or(0, Vec::len);
+    let (mut acc, mut dense, mut mag, mut feats, mut hid, mut bytes) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut freq = vec![0.0; d];
+    let mut inclusion = Vec::new();
+    for seed in 1..=splits {
+        let mut idx: Vec<usize> = (0..rows.1.len()).collect();
+        idx.shuffle(&mut Pcg64::seed_from_u64(seed));
+        let cut = idx.len() * 8 / 10;
+        write_csv(&dir.path().join("train.csv"), rows, &idx[..cut])?;
+        write_csv(&dir.path().join("test.csv"), rows, &idx[cut..])?;
+        let text = format!(
+            "name = \"{name}\"\ntask = \"classification\"\n[data]\ncsv = {:?}\ntest_csv = {:?}\ntarget = \"y\"\n[network]\nhidden = [{hidden}]\n[prior]\ninclusion = 0.01\n[train]\nepochs = 400\nbatch = 64\nseed = {seed}\n[prune]\nfinetune_epochs = 100\n",
+            dir.path().join("train.csv").display().to_string(),
+            dir.path().join("test.csv").display().to_string()
+        );
+        let spec: Spec = toml::from_str(&text)?;
+        let (lam, c) = fit_chosen(&spec)?;
+        inclusion.push(lam);
+        let r = c.report;
+        let a = |m: &Option<spikeslab_compiler::report::SplitMetrics>| {
+            m.as_ref()
+                .and_then(|m| m.test)
+                .and_then(|m| m.accuracy)
+                .unwrap_or(f64::NAN)
+        };
+        acc.push(
+            r.metrics
+                .emitted
+                .test
+                .and_then(|m| m.accuracy)
+                .unwrap_or(f64::NAN),
+        );
+        dense.push(a(&r.metrics.dense_baseline));
+        mag.push(a(&r.metrics.magnitude_baseline));
+        feats.push(r.kept_features.len() as f64);
+        hid.push(r.hidden.iter().flatten().filter(|n| n.kept).count() as f64);
+        bytes.push(r.blob_bytes as f64);
+        for (f, i) in freq.iter_mut().zip(&r.inputs) {
+            *f += f64::from(u8::from(i.kept)) / splits as f64;
+        }
+    }
+    Ok(Record {
+        dataset: name.into(),
+        accuracy: Stat::of(&acc),
+        accuracy_dense: Stat::of(&dense),
+        accuracy_magnitude: Stat::of(&mag),
+        features_kept: Stat::of(&feats),
+        hidden_kept: Stat::of(&hid),
+        blob_bytes: Stat::of(&bytes),
+        kept_frequency: freq,
+        inclusion,
+        splits: splits as usize,
+    })
+}
+
+/// Runs E7 on `splits` random splits (5 in the full run).
+///
+/// # Errors
+/// Missing data (with the path), a compile or a write error.
+pub fn e7(sklearn: &Path, splits: u64, out: &Output) -> anyhow::Result<Vec<Record>> {
+    let load = |f: fn(&Path) -> anyhow::Result<Rows>, name: &str| {
+        let p = sklearn.join(name);
+        f(&p).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e} (the data sets are read from ../shared/datasets)",
+                p.display()
+            )
+        })
+    };
+    let records = vec![
+        run("digits", &load(digits, "digits.csv.gz")?, 32, splits)?,
+        run("wine", &load(wine, "wine_data.csv")?, 16, splits)?,
+    ];
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let d = r.kept_frequency.len();
+            vec![
+                r.dataset.clone(),
+                r.accuracy.show(3),
+                r.accuracy_dense.show(3),
+                r.accuracy_magnitude.show(3),
+                format!("{} of {d}", r.features_kept.show(1)),
+                r.hidden_kept.show(1),
+                r.blob_bytes.show(0),
+                format!("{:?}", r.inclusion),
+                r.splits.to_string(),
+            ]
+        })
+        .collect();
+    let md = table(
+        &[
+            "data set",
+            "accuracy (pruned)",
+            "dense",
+            "magnitude",
+            "features kept",
+            "hidden kept",
+            "blob B",
+            "λ chosen on validation",
+            "splits",
+        ],
+        &rows,
+    );
+    out.write(
+        "e7",
+        &md,
+        &records,
+        Some(&pixels_svg(&records[0].kept_frequency)?),
+    )?;
+    Ok(records)
+}
+
+/// The 8×8 digit pixels, shaded by how often they were kept.
+fn pixels_svg(freq: &[f64]) -> anyhow::Result<String> {
+    use plotters::prelude::*;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (360, 400)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let root = root
+            .titled(
+                "E7 digits: kept pixels (dark = kept in every split)",
+                ("sans-serif", 13),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (k, &f) in freq.iter().enumerate() {
+            let (r, c) = ((k / 8) as i32, (k % 8) as i32);
+            let shade = (255.0 * (1.0 - f)) as u8;
+            let rect = Rectangle::new(
+                [(20 + c * 40, 20 + r * 40), (58 + c * 40, 58 + r * 40)],
+                RGBColor(shade, shade, shade).filled(),
+            );
+            root.draw(&rect).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(svg)
+}
