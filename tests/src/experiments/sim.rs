@@ -88,7 +88,7 @@ pub struct Record {
     pub reps: Vec<Rep>,
 }
 
-/// Runs `reps` replications of a design.
+/// Runs `reps` replications of a design, with fine-tuning and the baselines (E3–E5).
 ///
 /// # Errors
 /// A compile error.
@@ -101,16 +101,42 @@ pub fn run(
     epochs: usize,
     s: Scale,
 ) -> anyhow::Result<Vec<Rep>> {
+    replicate(design, features, alpha, extra, hidden, epochs, s, true)
+}
+
+/// Replications without fine-tuning or baselines (E1, E2: only the PIPs and relevances matter).
+fn run_plain(
+    design: &str,
+    features: usize,
+    alpha: f64,
+    extra: &str,
+    s: Scale,
+) -> anyhow::Result<Vec<Rep>> {
+    replicate(design, features, alpha, extra, None, s.epochs, s, false)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn replicate(
+    design: &str,
+    features: usize,
+    alpha: f64,
+    extra: &str,
+    hidden: Option<&str>,
+    epochs: usize,
+    s: Scale,
+    full: bool,
+) -> anyhow::Result<Vec<Rep>> {
+    let finetune = if full { s.finetune } else { 0 };
     (1..=s.reps)
         .map(|seed| {
-            let mut settings = SETTINGS.replace("{epochs}", &epochs.to_string()).replace("{ft}", &s.finetune.to_string());
+            let mut settings = SETTINGS.replace("{epochs}", &epochs.to_string()).replace("{ft}", &finetune.to_string());
             if let Some(h) = hidden {
                 settings = settings.replace("hidden = [50]", &format!("hidden = {h}"));
             }
             let text = format!("name = \"{design}\"\n[data]\nsimulate = \"{design}\"\nfeatures = {features}\nalpha = {alpha}\nseed = {seed}\n{extra}\n{settings}");
             let mut spec: Spec = toml::from_str(&text)?;
             spec.train.seed = seed;
-            let c = fit(&spec, true)?;
+            let c = fit(&spec, full)?;
             let r = &c.report;
             let sel = r.selection.as_ref().ok_or_else(|| anyhow::anyhow!("no selection for a simulated design"))?;
             let mse = |m: Option<spikeslab_compiler::metrics::Metrics>| m.and_then(|m| m.mse).unwrap_or(f64::NAN);
@@ -527,41 +553,6 @@ pub fn e2(s: Scale, out: &Output) -> anyhow::Result<Vec<E2Record>> {
         None,
     )?;
     Ok(records)
-}
-
-/// Replications without the baselines (E1, E2).
-fn run_plain(
-    design: &str,
-    features: usize,
-    alpha: f64,
-    extra: &str,
-    s: Scale,
-) -> anyhow::Result<Vec<Rep>> {
-    (1..=s.reps)
-        .map(|seed| {
-            let settings = SETTINGS.replace("{epochs}", &s.epochs.to_string()).replace("{ft}", "0");
-            let text = format!("name = \"{design}\"\n[data]\nsimulate = \"{design}\"\nfeatures = {features}\nalpha = {alpha}\nseed = {seed}\n{extra}\n{settings}");
-            let mut spec: Spec = toml::from_str(&text)?;
-            spec.train.seed = seed;
-            let r = fit(&spec, false)?.report;
-            let sel = r.selection.as_ref().ok_or_else(|| anyhow::anyhow!("no selection for a simulated design"))?;
-            Ok(Rep {
-                seed,
-                selection_accuracy: sel.accuracy,
-                tpr: sel.tpr,
-                fpr: sel.fpr,
-                test_mse_pruned: r.metrics.emitted.test.and_then(|m| m.mse).unwrap_or(f64::NAN),
-                test_mse_full: r.metrics.full_posterior.test.and_then(|m| m.mse).unwrap_or(f64::NAN),
-                test_mse_dense: f64::NAN,
-                test_mse_magnitude: f64::NAN,
-                noise_variance: sel.noise_variance,
-                pip: r.inputs.iter().map(|i| i.pip.unwrap_or(0.0)).collect(),
-                relevance: r.input_relevance.clone(),
-                importance: Vec::new(),
-                blob_bytes: r.blob_bytes,
-            })
-        })
-        .collect()
 }
 
 fn pearson(a: &[f64], b: &[f64]) -> f64 {
