@@ -26,7 +26,7 @@ use crate::{Error, Result};
 pub struct Options {
     /// No progress bars or summary.
     pub quiet: bool,
-    /// Also train the dense baseline and report its metrics.
+    /// Also train the dense and magnitude-pruned baselines and report their metrics.
     pub baseline: bool,
 }
 

@@ -20,7 +20,7 @@ pub struct Cmd {
     /// No progress bars or summary.
     #[arg(long)]
     pub quiet: bool,
-    /// Also train the dense baseline and report it.
+    /// Also train the dense baseline and its magnitude-pruned twin (same node counts) and report both.
     #[arg(long)]
     pub baseline: bool,
     /// Override `train.epochs`.
