@@ -22,8 +22,10 @@ pub struct Stat {
 }
 
 impl Stat {
-    /// Of `v` (NaN mean for an empty sample).
+    /// Of the finite values of `v` (a replication that produced no model has NaN for it);
+    /// NaN when there are none.
     pub fn of(v: &[f64]) -> Self {
+        let v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
         let var = if v.len() > 1 {

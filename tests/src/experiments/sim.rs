@@ -136,7 +136,10 @@ fn replicate(
             let text = format!("name = \"{design}\"\n[data]\nsimulate = \"{design}\"\nfeatures = {features}\nalpha = {alpha}\nseed = {seed}\n{extra}\n{settings}");
             let mut spec: Spec = toml::from_str(&text)?;
             spec.train.seed = seed;
-            let c = fit(&spec, full)?;
+            let c = match fit(&spec, full) {
+                Err(e) if matches!(e.downcast_ref(), Some(spikeslab_compiler::Error::NoInputs { .. })) => return nothing_kept(&spec, seed),
+                other => other?,
+            };
             let r = &c.report;
             let sel = r.selection.as_ref().ok_or_else(|| anyhow::anyhow!("no selection for a simulated design"))?;
             let mse = |m: Option<spikeslab_compiler::metrics::Metrics>| m.and_then(|m| m.mse).unwrap_or(f64::NAN);
@@ -553,6 +556,44 @@ pub fn e2(s: Scale, out: &Output) -> anyhow::Result<Vec<E2Record>> {
         None,
     )?;
     Ok(records)
+}
+
+/// A replication in which pruning removed every input: nothing selected, and the emitted
+/// model would be the constant training mean.
+fn nothing_kept(spec: &Spec, seed: u64) -> anyhow::Result<Rep> {
+    let data = spikeslab_compiler::prepare::prepare(spec)?;
+    let (truth, noise) = data
+        .truth
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no truth for a simulated design"))?;
+    let d = data.names.len();
+    let mean = f64::from(data.target.0);
+    let test = data
+        .raw
+        .test
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no test rows"))?;
+    let mse = test
+        .y
+        .iter()
+        .map(|&y| (f64::from(y) - mean).powi(2))
+        .sum::<f64>()
+        / test.rows().max(1) as f64;
+    Ok(Rep {
+        seed,
+        selection_accuracy: (d - truth.len()) as f64 / d as f64,
+        tpr: 0.0,
+        fpr: 0.0,
+        test_mse_pruned: mse,
+        test_mse_full: f64::NAN,
+        test_mse_dense: f64::NAN,
+        test_mse_magnitude: f64::NAN,
+        noise_variance: noise,
+        pip: vec![0.0; d],
+        relevance: vec![0.0; d],
+        importance: Vec::new(),
+        blob_bytes: 0,
+    })
 }
 
 fn pearson(a: &[f64], b: &[f64]) -> f64 {
