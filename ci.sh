@@ -23,6 +23,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 v=$(/usr/bin/rustc --version | cut -d' ' -f2)
+if [ "$(printf '%s\n1.88.0\n' "$v" | sort -V | head -1)" != "1.88.0" ]; then
+  echo "Debian's rustc-web is $v; the runtime needs 1.88 or newer: apt-get install -t bookworm-security rustc-web cargo-web rust-web-src"
+  exit 1
+fi
 if [ "$(readlink -f /usr/lib/rustlib/src/rust)" != "/usr/src/rustc-$v" ]; then
   echo "rustc-web $v and rust-web-src differ: apt-get install rustc-web cargo-web rust-web-src (same version)"
   exit 1
