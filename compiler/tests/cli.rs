@@ -184,9 +184,12 @@ fn same_spec_and_seed_give_identical_blobs() {
 fn missing_and_unreadable_files() {
     let c = Case::new(&csv_text(100), "");
     let out = spikeslab(c.dir.path(), &["compile", "nope.toml"]);
-    assert!(
-        !out.status.success()
-            && String::from_utf8_lossy(&out.stderr).contains("nope.toml: No such file")
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("nope.toml: No such file"));
+    assert_eq!(
+        err.matches("No such file").count(),
+        1,
+        "the cause is printed twice: {err}"
     );
     std::fs::remove_file(c.path("data.csv")).unwrap();
     c.fails_with(&[], &["data.csv", "No such file"]);
