@@ -66,9 +66,26 @@ pub struct Record {
     pub splits: usize,
 }
 
-/// Training epochs for `rows` training rows: about 8000 steps of 128 rows, 40 to 2000 epochs.
+/// Training epochs for `rows` training rows: about 8000 steps of 128 rows, 160 to 2000 epochs.
+///
+/// The floor of 160 epochs matters for the large sets only (power plant, naval, protein); on
+/// protein's split index 1 it took the validation RMSE from 4.47 (40 epochs) to 4.40.
 pub fn epochs(rows: usize) -> usize {
-    (8000 * 128 / rows.max(1)).clamp(40, 2000)
+    (8000 * 128 / rows.max(1)).clamp(160, 2000)
+}
+
+/// The spec of split `split` (0-based, as the index files count): `e` epochs of training with
+/// the KL term warmed up linearly over the first quarter, then the kept nodes reconnected and
+/// fine-tuned for as many epochs as the magnitude baseline gets. These choices were made on the
+/// validation rows of split index 1 of energy, concrete and Boston (see the README); λ is
+/// chosen per split by [`fit_chosen`].
+pub fn spec_text(dir: &Path, split: usize, hidden: usize, e: usize) -> String {
+    format!(
+        "[data]\nuci = {:?}\nsplit = {split}\n[network]\nhidden = [{hidden}]\n[prior]\ninclusion = 0.01\n[train]\nepochs = {e}\nbatch = 128\nkl_warmup = {}\nseed = {}\n[prune]\nfinetune = \"nodes\"\nfinetune_epochs = {e}\n",
+        dir.display().to_string(),
+        (e / 4).max(1),
+        split + 1,
+    )
 }
 
 struct Split {
@@ -92,13 +109,7 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
         .count();
     let train_rows = rows * 9 / 10 * 8 / 10;
     let e = epochs(train_rows);
-    let text = format!(
-        "[data]\nuci = {:?}\nsplit = {split}\n[network]\nhidden = [{hidden}]\n[prior]\ninclusion = 0.01\n[train]\nepochs = {e}\nbatch = 128\nseed = {}\n[prune]\nfinetune_epochs = {}\n",
-        dir.display().to_string(),
-        split + 1,
-        (e / 4).max(10)
-    );
-    let spec: Spec = toml::from_str(&text)?;
+    let spec: Spec = toml::from_str(&spec_text(dir, split, hidden, e))?;
     let (lam, c) = fit_chosen(&spec)?;
     let r = &c.report;
     let test = |m: &Option<spikeslab_compiler::report::SplitMetrics>| {
