@@ -25,6 +25,7 @@ fn e5_quick_selects_x2_to_x5_without_false_positives() {
             finetune: 100,
             e5_epochs: 600,
             quick: true,
+            choose_inclusion: false,
         },
         &out,
     )

@@ -23,6 +23,10 @@ struct Args {
     /// UCI splits per data set (default: all).
     #[arg(long)]
     splits: Option<usize>,
+    /// E3, E4: choose λ per replication on the validation rows by the one-standard-error rule
+    /// (writes `e3-chosen`, `e4-chosen`).
+    #[arg(long)]
+    choose_inclusion: bool,
     /// Output folder.
     #[arg(long, default_value = "tests/results")]
     out: PathBuf,
@@ -49,6 +53,7 @@ fn main() -> anyhow::Result<()> {
             finetune: 100,
             e5_epochs: 600,
             quick: true,
+            choose_inclusion: a.choose_inclusion,
         }
     } else {
         Scale {
@@ -57,6 +62,7 @@ fn main() -> anyhow::Result<()> {
             finetune: 100,
             e5_epochs: 2000,
             quick: false,
+            choose_inclusion: a.choose_inclusion,
         }
     };
     for e in &a.experiments {

@@ -9,7 +9,7 @@ use rand_pcg::Pcg64;
 use serde::Serialize;
 use spikeslab_compiler::spec::Spec;
 
-use super::{Output, Stat, fit_chosen, table};
+use super::{Output, Rule, Stat, fit_chosen, table};
 
 /// One data set's results.
 #[derive(Clone, Debug, Serialize)]
@@ -97,7 +97,7 @@ fn run(name: &str, rows: &Rows, hidden: usize, splits: u64) -> anyhow::Result<Re
             dir.path().join("test.csv").display().to_string()
         );
         let spec: Spec = toml::from_str(&text)?;
-        let (lam, c) = fit_chosen(&spec)?;
+        let (lam, c) = fit_chosen(&spec, Rule::Best)?;
         inclusion.push(lam);
         let r = c.report;
         let a = |m: &Option<spikeslab_compiler::report::SplitMetrics>| {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use spikeslab_compiler::spec::Spec;
 
-use super::{Output, Stat, fit, line_svg, table};
+use super::{INCLUSIONS, Output, Rule, Stat, fit, fit_chosen, line_svg, table};
 
 /// Training settings shared by E1–E4: those chosen for the demo on its validation split
 /// (λ = 0.01, 400 epochs, 100 epochs of fine-tuning; see `models/demo.toml`).
@@ -22,6 +22,58 @@ pub struct Scale {
     pub e5_epochs: usize,
     /// Quick mode: fewer configurations.
     pub quick: bool,
+    /// E3, E4: choose λ per replication from [`INCLUSIONS`] on the validation rows (the
+    /// one-standard-error rule, [`Rule::OneSe`]) instead of the fixed 0.01, and write
+    /// `e3-chosen`, `e4-chosen`.
+    pub choose_inclusion: bool,
+}
+
+impl Scale {
+    /// The output name of `design`: `-chosen` appended when λ is chosen.
+    fn name(self, design: &str) -> String {
+        if self.choose_inclusion {
+            format!("{design}-chosen")
+        } else {
+            design.into()
+        }
+    }
+
+    fn lambda_label(self) -> &'static str {
+        if self.choose_inclusion {
+            ", lambda by the 1-se rule on validation"
+        } else {
+            ""
+        }
+    }
+
+    /// `md` followed, when λ was chosen, by how often each value won per configuration.
+    fn with_choices(
+        self,
+        mut md: String,
+        records: &[Record],
+        key: impl Fn(&Record) -> String,
+    ) -> String {
+        if !self.choose_inclusion {
+            return md;
+        }
+        let rows: Vec<Vec<String>> = records
+            .iter()
+            .map(|r| {
+                let mut row = vec![key(r)];
+                for lam in INCLUSIONS {
+                    let n = r.reps.iter().filter(|p| p.inclusion == Some(lam)).count();
+                    row.push(n.to_string());
+                }
+                row
+            })
+            .collect();
+        let labels: Vec<String> = INCLUSIONS.iter().map(|l| format!("λ = {l}")).collect();
+        let mut header = vec![""];
+        header.extend(labels.iter().map(String::as_str));
+        md.push_str("\nλ chosen on the validation rows by the one-standard-error rule (the sparsest λ whose validation MSE is within one standard error of the best; replications per value; a replication that pruned every input under every λ counts under none):\n\n");
+        md.push_str(&table(&header, &rows));
+        md
+    }
 }
 
 /// One replication of a simulated design.
@@ -53,6 +105,9 @@ pub struct Rep {
     pub importance: Vec<f64>,
     /// Blob bytes.
     pub blob_bytes: usize,
+    /// λ chosen on the validation rows (runs that choose it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inclusion: Option<f64>,
 }
 
 /// Aggregate of one configuration, as the JSON records carry it.
@@ -136,7 +191,12 @@ fn replicate(
             let text = format!("name = \"{design}\"\n[data]\nsimulate = \"{design}\"\nfeatures = {features}\nalpha = {alpha}\nseed = {seed}\n{extra}\n{settings}");
             let mut spec: Spec = toml::from_str(&text)?;
             spec.train.seed = seed;
-            let c = match fit(&spec, full) {
+            let fitted = if s.choose_inclusion && full {
+                fit_chosen(&spec, Rule::OneSe).map(|(lam, c)| (Some(lam), c))
+            } else {
+                fit(&spec, full).map(|c| (None, c))
+            };
+            let (inclusion, c) = match fitted {
                 Err(e) if matches!(e.downcast_ref(), Some(spikeslab_compiler::Error::NoInputs { .. })) => return nothing_kept(&spec, seed),
                 other => other?,
             };
@@ -157,6 +217,7 @@ fn replicate(
                 relevance: r.input_relevance.clone(),
                 importance: c.data.truth.as_ref().map_or_else(Vec::new, |(t, _)| (0..features).map(|j| f64::from(u8::from(t.contains(&j)))).collect()),
                 blob_bytes: r.blob_bytes,
+                inclusion,
             })
         })
         .collect()
@@ -243,12 +304,16 @@ pub fn e3(s: Scale, out: &Output) -> anyhow::Result<Vec<Record>> {
         &selection_rows(&records, |r| r.features.to_string()),
     );
     let svg = selection_svg(
-        "E3: selection and fit against D (alpha = 2)",
+        &format!(
+            "E3: selection and fit against D (alpha = 2{})",
+            s.lambda_label()
+        ),
         "D",
         &records,
         |r| r.features as f64,
     )?;
-    out.write("e3", &md, &records, Some(&svg))?;
+    let md = s.with_choices(md, &records, |r| r.features.to_string());
+    out.write(&s.name("e3"), &md, &records, Some(&svg))?;
     Ok(records)
 }
 
@@ -276,12 +341,16 @@ pub fn e4(s: Scale, out: &Output) -> anyhow::Result<Vec<Record>> {
     header[0] = "alpha";
     let md = table(&header, &selection_rows(&records, |r| r.alpha.to_string()));
     let svg = selection_svg(
-        "E4: selection and fit against alpha (D = 100)",
+        &format!(
+            "E4: selection and fit against alpha (D = 100{})",
+            s.lambda_label()
+        ),
         "alpha",
         &records,
         |r| r.alpha,
     )?;
-    out.write("e4", &md, &records, Some(&svg))?;
+    let md = s.with_choices(md, &records, |r| r.alpha.to_string());
+    out.write(&s.name("e4"), &md, &records, Some(&svg))?;
     Ok(records)
 }
 
@@ -590,6 +659,7 @@ fn nothing_kept(spec: &Spec, seed: u64) -> anyhow::Result<Rep> {
         test_mse_magnitude: f64::NAN,
         noise_variance: noise,
         pip: vec![0.0; d],
+        inclusion: None,
         relevance: vec![0.0; d],
         importance: Vec::new(),
         blob_bytes: 0,

@@ -7,7 +7,7 @@ use serde::Serialize;
 use spikeslab_compiler::metrics::Metrics;
 use spikeslab_compiler::spec::Spec;
 
-use super::{Output, Stat, fit_chosen, table};
+use super::{Output, Rule, Stat, fit_chosen, table};
 
 /// Mean and standard error as published.
 pub type Published = (f64, f64);
@@ -110,7 +110,7 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
     let train_rows = rows * 9 / 10 * 8 / 10;
     let e = epochs(train_rows);
     let spec: Spec = toml::from_str(&spec_text(dir, split, hidden, e))?;
-    let (lam, c) = fit_chosen(&spec)?;
+    let (lam, c) = fit_chosen(&spec, Rule::Best)?;
     let r = &c.report;
     let test = |m: &Option<spikeslab_compiler::report::SplitMetrics>| {
         m.as_ref()
