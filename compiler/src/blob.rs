@@ -1,6 +1,6 @@
 //! Owned networks and the blobs they encode to, through the runtime's own encoder.
 
-use spikeslab_runtime::{self as rt, Activation, Meta, Metric, Parts, Task, Weights};
+use spikeslab_runtime::{self as rt, Activation, Meta, Metric, Parts, Task, Text, Weights};
 
 use crate::{Error, Result};
 
@@ -165,13 +165,13 @@ impl Network {
             },
         });
         let mut meta = Meta {
-            name: &self.name,
-            compiler,
+            name: Text::new(&self.name),
+            compiler: Text::new(compiler),
             metrics: rt::heapless::Vec::new(),
         };
         for (name, value) in &self.metrics {
             let m = Metric {
-                name,
+                name: Text::new(name),
                 value: *value,
             };
             meta.metrics

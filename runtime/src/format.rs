@@ -72,11 +72,56 @@ pub struct LayerSpec {
     pub storage: Storage,
 }
 
+/// A string of the metadata, kept as the blob's bytes.
+///
+/// The encoding is postcard's string encoding (a varint length, then the bytes), but the
+/// UTF-8 check happens when the text is read ([`Text::as_str`]), not when the model is
+/// loaded: evaluation never reads metadata, so firmware that does not show it carries no UTF-8
+/// decoder (about 700 bytes of flash on a Cortex-M4).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Text<'a>(&'a [u8]);
+
+impl<'a> Text<'a> {
+    /// The text of a string.
+    pub const fn new(s: &'a str) -> Self {
+        Self(s.as_bytes())
+    }
+
+    /// Bytes as they would be stored (not checked here: [`Text::as_str`] checks them).
+    pub const fn from_bytes(bytes: &'a [u8]) -> Self {
+        Self(bytes)
+    }
+
+    /// The text, checked to be UTF-8.
+    ///
+    /// # Errors
+    /// The bytes are not UTF-8 (the blob was not written by a spikeslab compiler).
+    pub fn as_str(&self) -> Result<&'a str, core::str::Utf8Error> {
+        core::str::from_utf8(self.0)
+    }
+
+    /// The bytes as stored.
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+impl core::fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.as_str() {
+            Ok(s) => core::fmt::Debug::fmt(s, f),
+            Err(_) => core::fmt::Debug::fmt(self.0, f),
+        }
+    }
+}
+
 /// A named scalar of the metadata, e.g. `("val_rmse", 0.42)`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metric<'a> {
     /// Short name, e.g. `train_loss`.
-    pub name: &'a str,
+    #[serde(borrow)]
+    pub name: Text<'a>,
     /// Value.
     pub value: f32,
 }
@@ -85,9 +130,11 @@ pub struct Metric<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Meta<'a> {
     /// Model name.
-    pub name: &'a str,
+    #[serde(borrow)]
+    pub name: Text<'a>,
     /// Version of the compiler that wrote the blob.
-    pub compiler: &'a str,
+    #[serde(borrow)]
+    pub compiler: Text<'a>,
     /// Training and validation metrics.
     #[serde(borrow)]
     pub metrics: Vec<Metric<'a>, MAX_METRICS>,

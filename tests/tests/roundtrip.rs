@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::{BlobBytes, Network, OwnedLayer};
-use spikeslab_runtime::{Activation, Error, Model, Task, Weights};
+use spikeslab_runtime::{Activation, Error, Model, Task, Text, Weights};
 use spikeslab_tests::{Arch, random_inputs, random_network, reference, within_tolerance};
 
 fn arch() -> impl Strategy<Value = Arch> {
@@ -288,4 +288,34 @@ fn misaligned_blob_is_refused_and_aligned_copy_accepted() {
         assert_eq!(Model::from_bytes(bytes), Err(Error::Align));
     }
     assert!(BlobBytes::new(bytes).model().is_ok());
+}
+
+#[test]
+fn metadata_text_is_checked_when_read_not_when_loaded() {
+    let net = small(Task::Regression);
+    let blob = net.to_blob().unwrap();
+    let model = blob.model().unwrap();
+    assert_eq!(model.meta().name.as_str(), Ok(net.name.as_str()));
+    let mut parts = model.parts().clone();
+    parts.meta.name = Text::from_bytes(b"ok\xff");
+    let mut buf = spikeslab_runtime::Aligned([0u8; 4096]);
+    let n = parts.encode(&mut buf.0).unwrap();
+    let bad = Model::from_bytes(&buf.0[..n]).unwrap();
+    assert_eq!(bad.meta().name.as_str().unwrap_err().valid_up_to(), 2);
+    let (mut ya, mut yb) = ([0.0f32; 3], [0.0f32; 3]);
+    model.predict(&[0.5; 6], &mut ya).unwrap();
+    bad.predict(&[0.5; 6], &mut yb).unwrap();
+    assert_eq!(ya.map(f32::to_bits), yb.map(f32::to_bits));
+    // The host's loader (inspect, eval) refuses it, saying which string and where.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.postcard");
+    std::fs::write(&path, &buf.0[..n]).unwrap();
+    let Err(err) = spikeslab_compiler::cmd::inspect::load(&path) else {
+        panic!("a non-UTF-8 model name was accepted");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("bad.postcard") && err.contains("model name") && err.contains("after 2 bytes"),
+        "{err}"
+    );
 }

@@ -29,9 +29,41 @@ pub struct Cmd {
 pub fn load(path: &std::path::Path) -> Result<BlobBytes> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let blob = BlobBytes::new(&bytes);
-    blob.model()
-        .map_err(|e| Error::data(path, format!("not a valid model blob: {e}")))?;
+    {
+        let model = blob
+            .model()
+            .map_err(|e| Error::data(path, format!("not a valid model blob: {e}")))?;
+        check_text(&model)
+            .map_err(|e| Error::data(path, format!("not a valid model blob: {e}")))?;
+    }
     Ok(blob)
+}
+
+/// Checks that the metadata strings are UTF-8 (the runtime reads them only on demand).
+///
+/// # Errors
+/// Which string is not, and after how many bytes.
+pub fn check_text(model: &Model<'_>) -> std::result::Result<(), String> {
+    let meta = model.meta();
+    let fields = [
+        ("model name", meta.name),
+        ("compiler version", meta.compiler),
+    ]
+    .into_iter()
+    .chain(meta.metrics.iter().map(|m| ("metric name", m.name)));
+    for (what, text) in fields {
+        text.as_str().map_err(|e| {
+            format!(
+                "the {what} in its metadata is not UTF-8 (invalid after {} bytes)",
+                e.valid_up_to()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn lossy(t: spikeslab_runtime::Text<'_>) -> String {
+    String::from_utf8_lossy(t.as_bytes()).into_owned()
 }
 
 /// Names of the raw features, from the report beside the blob, when there is one.
@@ -108,11 +140,11 @@ pub fn describe(model: &Model<'_>, bytes: usize, names: Option<&[String]>) -> Va
         .meta()
         .metrics
         .iter()
-        .map(|m| (m.name.to_string(), json!(m.value)))
+        .map(|m| (lossy(m.name), json!(m.value)))
         .collect();
     json!({
-        "name": model.meta().name,
-        "compiler": model.meta().compiler,
+        "name": lossy(model.meta().name),
+        "compiler": lossy(model.meta().compiler),
         "task": format!("{:?}", model.task()).to_lowercase(),
         "features": model.features(),
         "inputs": inputs,
