@@ -44,6 +44,42 @@ pub struct Compiled {
     pub data: Prepared,
 }
 
+/// Trains the dense and magnitude-pruned baselines against a model compiled without them
+/// and records their metrics in its report: what [`Options::baseline`] adds to [`compile`].
+///
+/// # Errors
+/// A tensor error or divergence of a baseline.
+pub fn add_baselines(spec: &Spec, compiled: &mut Compiled, quiet: bool) -> Result<()> {
+    let Compiled {
+        network,
+        report,
+        posterior,
+        data,
+        ..
+    } = compiled;
+    record_baselines(spec, data, &posterior.shape, network, report, quiet)
+}
+
+/// The baselines of `spec`, pruned to the node counts of `network` (inputs first, output
+/// layer left out), recorded in `report`.
+fn record_baselines(
+    spec: &Spec,
+    data: &Prepared,
+    shape: &Shape,
+    network: &Network,
+    report: &mut Report,
+    quiet: bool,
+) -> Result<()> {
+    let hidden = &network.layers[..network.layers.len().saturating_sub(1)];
+    let kept: Vec<usize> = std::iter::once(network.inputs.len())
+        .chain(hidden.iter().map(|l| l.bias.len()))
+        .collect();
+    let b = crate::baseline::baselines(spec, data, shape, &kept, quiet)?;
+    report.metrics.dense_baseline = Some(b.dense);
+    report.metrics.magnitude_baseline = Some(b.magnitude);
+    Ok(())
+}
+
 /// Monte Carlo draws for the full posterior's metrics (method §4 diagnostics).
 pub const POSTERIOR_DRAWS: usize = 30;
 /// Largest allowed difference between the runtime's and candle's outputs, relative to the
@@ -146,13 +182,7 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
         report.metrics.pruned_before_finetune = Some(p);
     }
     if opts.baseline {
-        let kept: Vec<usize> = emitted.kept[..emitted.kept.len() - 1]
-            .iter()
-            .map(Vec::len)
-            .collect();
-        let b = crate::baseline::baselines(spec, &data, &shape, &kept, opts.quiet)?;
-        report.metrics.dense_baseline = Some(b.dense);
-        report.metrics.magnitude_baseline = Some(b.magnitude);
+        record_baselines(spec, &data, &shape, &network, &mut report, opts.quiet)?;
     }
     report.input_relevance = input_relevance(&post);
     report.training_seconds = t0.elapsed().as_secs_f64();

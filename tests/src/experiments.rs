@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use spikeslab_compiler::compile::{Compiled, Options, compile};
+use spikeslab_compiler::compile::{Compiled, Options, add_baselines, compile};
 use spikeslab_compiler::metrics::Metrics;
 use spikeslab_compiler::spec::Spec;
 
@@ -114,28 +114,36 @@ pub enum Rule {
 }
 
 /// Fits `spec` with each λ of [`INCLUSIONS`], keeps the one `rule` picks on the validation
-/// rows, and refits it with the baselines. A λ that fails (every input pruned, or a network
-/// over the runtime's capacity) is never picked unless every λ fails.
+/// rows, and adds the baselines to it. A λ that fails (every input pruned, or a network over
+/// the runtime's capacity) is never picked unless every λ fails.
 ///
 /// # Errors
-/// Every λ failed (the first λ's error), or a compile error of the chosen one.
+/// Every λ failed (the first λ's error), or a baseline's error.
 pub fn fit_chosen(spec: &Spec, rule: Rule) -> anyhow::Result<(f64, Compiled)> {
     let with = |lam: f64| {
         let mut s = spec.clone();
         s.prior.inclusion = spikeslab_compiler::spec::Inclusion::Fixed(lam);
         s
     };
-    let scores: Vec<(f64, Option<Metrics>)> = INCLUSIONS
+    let mut fits: Vec<(f64, anyhow::Result<Compiled>)> = INCLUSIONS
         .iter()
-        .map(|&lam| {
-            let m = fit(&with(lam), false)
+        .map(|&lam| (lam, fit(&with(lam), false)))
+        .collect();
+    let scores: Vec<(f64, Option<Metrics>)> = fits
+        .iter()
+        .map(|(lam, c)| {
+            let m = c
+                .as_ref()
                 .ok()
                 .and_then(|c| c.report.metrics.emitted.validation);
-            (lam, m)
+            (*lam, m)
         })
         .collect();
     let lam = choose(&scores, rule).unwrap_or(INCLUSIONS[0]);
-    Ok((lam, fit(&with(lam), true)?))
+    let at = fits.iter().position(|(l, _)| *l == lam).unwrap_or(0);
+    let mut chosen = fits.swap_remove(at).1?;
+    add_baselines(&with(lam), &mut chosen, true)?;
+    Ok((lam, chosen))
 }
 
 /// The λ `rule` picks from `(λ, validation metrics)` in increasing λ; `None` when none has
