@@ -287,34 +287,9 @@ pub fn e3(s: Scale, out: &Output) -> anyhow::Result<Vec<Record>> {
     } else {
         &[20, 50, 100, 200, 500]
     };
-    let mut records = Vec::new();
-    for &d in ds {
-        records.push(record(
-            "e3",
-            d,
-            2.0,
-            "",
-            run("e3", d, 2.0, "", None, s.epochs, s)?,
-        ));
-    }
-    let mut header = SELECTION_HEADER;
-    header[0] = "D";
-    let md = table(
-        &header,
-        &selection_rows(&records, |r| r.features.to_string()),
-    );
-    let svg = selection_svg(
-        &format!(
-            "E3: selection and fit against D (alpha = 2{})",
-            s.lambda_label()
-        ),
-        "D",
-        &records,
-        |r| r.features as f64,
-    )?;
-    let md = s.with_choices(md, &records, |r| r.features.to_string());
-    out.write(&s.name("e3"), &md, &records, Some(&svg))?;
-    Ok(records)
+    let points: Vec<(usize, f64)> = ds.iter().map(|&d| (d, 2.0)).collect();
+    let title = "E3: selection and fit against D (alpha = 2";
+    sweep(s, out, "e3", &points, ("D", title), |r| r.features as f64)
 }
 
 /// E4: α ∈ {0.5, 1, 2, 4, 8} at D = 100 (quick: 1, 4).
@@ -327,30 +302,39 @@ pub fn e4(s: Scale, out: &Output) -> anyhow::Result<Vec<Record>> {
     } else {
         &[0.5, 1.0, 2.0, 4.0, 8.0]
     };
+    let points: Vec<(usize, f64)> = alphas.iter().map(|&a| (100, a)).collect();
+    let title = "E4: selection and fit against alpha (D = 100";
+    sweep(s, out, "e4", &points, ("alpha", title), |r| r.alpha)
+}
+
+/// Runs `design` at each `(D, α)` with fine-tuning and the baselines, and writes its table
+/// (plus the λ choices, when chosen), JSON and SVG against `x`: the axis label, the title up to
+/// the closing parenthesis, and the value of a record on the axis.
+fn sweep(
+    s: Scale,
+    out: &Output,
+    design: &str,
+    points: &[(usize, f64)],
+    (label, title): (&str, &str),
+    x: fn(&Record) -> f64,
+) -> anyhow::Result<Vec<Record>> {
     let mut records = Vec::new();
-    for &a in alphas {
+    for &(d, a) in points {
         records.push(record(
-            "e4",
-            100,
+            design,
+            d,
             a,
             "",
-            run("e4", 100, a, "", None, s.epochs, s)?,
+            run(design, d, a, "", None, s.epochs, s)?,
         ));
     }
     let mut header = SELECTION_HEADER;
-    header[0] = "alpha";
-    let md = table(&header, &selection_rows(&records, |r| r.alpha.to_string()));
-    let svg = selection_svg(
-        &format!(
-            "E4: selection and fit against alpha (D = 100{})",
-            s.lambda_label()
-        ),
-        "alpha",
-        &records,
-        |r| r.alpha,
-    )?;
-    let md = s.with_choices(md, &records, |r| r.alpha.to_string());
-    out.write(&s.name("e4"), &md, &records, Some(&svg))?;
+    header[0] = label;
+    let show = |r: &Record| x(r).to_string();
+    let md = table(&header, &selection_rows(&records, show));
+    let svg = selection_svg(&format!("{title}{})", s.lambda_label()), label, &records, x)?;
+    let md = s.with_choices(md, &records, show);
+    out.write(&s.name(design), &md, &records, Some(&svg))?;
     Ok(records)
 }
 
