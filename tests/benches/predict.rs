@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use spikeslab_runtime::{Activation, Scratch, Task};
+use spikeslab_runtime::Scratch;
 use spikeslab_tests::{Arch, random_inputs, random_network};
 
 fn bench(c: &mut Criterion) {
@@ -19,14 +19,7 @@ fn bench(c: &mut Criterion) {
         ("dense 64-128-64-10", 1.0),
         ("pruned 10% 64-128-64-10", 0.1),
     ] {
-        let arch = Arch {
-            task: Task::Classification,
-            features: 64,
-            inputs: 64,
-            widths: vec![128, 64, 10],
-            density,
-            activation: Activation::Relu,
-        };
+        let arch = Arch::classifier_64_128_64_10(density);
         let blob = random_network(&arch, 1).to_blob().expect("valid network");
         let model = blob.model().expect("valid blob");
         let bytes = blob.as_bytes().len();

@@ -26,6 +26,21 @@ pub struct Arch {
     pub activation: Activation,
 }
 
+impl Arch {
+    /// The reference classifier of the benchmarks: 64 inputs, relu 128-64, 10 classes, with
+    /// `density` of its edges kept.
+    pub fn classifier_64_128_64_10(density: f64) -> Self {
+        Self {
+            task: Task::Classification,
+            features: 64,
+            inputs: 64,
+            widths: vec![128, 64, 10],
+            density,
+            activation: Activation::Relu,
+        }
+    }
+}
+
 /// A random network of shape `arch`: weights uniform in `±2/√in`, pruned edges exactly 0,
 /// each layer stored dense or sparse, whichever is smaller.
 pub fn random_network(arch: &Arch, seed: u64) -> Network {

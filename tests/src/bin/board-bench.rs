@@ -48,14 +48,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("target/boards/bench");
     let demo = root().join("models/demo.postcard");
     let demo_blob = BlobBytes::new(&std::fs::read(&demo).expect("models/demo.postcard"));
-    let classifier = |density| Arch {
-        task: Task::Classification,
-        features: 64,
-        inputs: 64,
-        widths: vec![128, 64, 10],
-        density,
-        activation: Activation::Relu,
-    };
+    let classifier = Arch::classifier_64_128_64_10;
     let models = [
         Model {
             label: "demo (E3, 10-13-1 kept of 50-50-1)",
