@@ -109,7 +109,7 @@ pub enum Rule {
     Best,
     /// The sparsest (smallest λ) whose validation MSE is within one standard error of the
     /// best one, the standard error taken as `MSE·√(2/n)` (Gaussian residuals): the
-    /// one-standard-error rule, for selection (E3). Classification falls back to `Best`.
+    /// one-standard-error rule, for selection (E3, E4). Classification falls back to `Best`.
     OneSe,
 }
 

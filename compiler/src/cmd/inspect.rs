@@ -29,13 +29,11 @@ pub struct Cmd {
 pub fn load(path: &std::path::Path) -> Result<BlobBytes> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let blob = BlobBytes::new(&bytes);
-    {
-        let model = blob
-            .model()
-            .map_err(|e| Error::data(path, format!("not a valid model blob: {e}")))?;
-        check_text(&model)
-            .map_err(|e| Error::data(path, format!("not a valid model blob: {e}")))?;
-    }
+    let checked = blob
+        .model()
+        .map_err(|e| e.to_string())
+        .and_then(|model| check_text(&model));
+    checked.map_err(|e| Error::data(path, format!("not a valid model blob: {e}")))?;
     Ok(blob)
 }
 
