@@ -8,8 +8,10 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use spikeslab_compiler::bnn::{Bnn, Prior, Shape, normal};
-use spikeslab_compiler::train::{Rows, Settings, adam, step};
+use spikeslab_compiler::bnn::{Bnn, Prior, normal};
+use spikeslab_compiler::dataset::Rows;
+use spikeslab_compiler::network::Shape;
+use spikeslab_compiler::train::{adam, step};
 use spikeslab_runtime::Activation;
 
 const BATCH: usize = 128;
@@ -45,19 +47,11 @@ fn bench(c: &mut Criterion) {
         };
         let idx: Vec<usize> = (0..BATCH).collect();
         let (x, y) = rows.batch(&idx).expect("batch");
-        let settings = Settings {
-            epochs: 1,
-            batch: BATCH,
-            lr: 5e-3,
-            temperature: 0.5,
-            kl_warmup: 0,
-            prior: Prior {
-                sigma0: 1.3,
-                inclusion: 0.01,
-            },
-            eval_every: 1,
+        let prior = Prior {
+            sigma0: 1.3,
+            inclusion: 0.01,
         };
-        let mut opt = adam(bnn.vars(), settings.lr).expect("optimiser");
+        let mut opt = adam(bnn.vars(), 5e-3).expect("optimiser");
         group.bench_function(name, |b| {
             b.iter(|| {
                 step(
@@ -66,7 +60,8 @@ fn bench(c: &mut Criterion) {
                     black_box(&x),
                     &y,
                     1.0 / 2000.0,
-                    &settings,
+                    0.5,
+                    prior,
                     &mut rng,
                 )
                 .expect("step")

@@ -10,68 +10,13 @@ use candle::{D, DType, Device, Tensor, Var};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
-use spikeslab_runtime::Activation;
 
 use crate::Result;
-
-/// Parses a hidden activation name.
-pub fn parse_activation(name: &str) -> Option<Activation> {
-    match name {
-        "relu" => Some(Activation::Relu),
-        "tanh" => Some(Activation::Tanh),
-        "sigmoid" => Some(Activation::Sigmoid),
-        _ => None,
-    }
-}
-
-/// Applies an activation to a tensor.
-pub fn activate(t: &Tensor, act: Activation) -> Result<Tensor> {
-    Ok(match act {
-        Activation::Identity => t.clone(),
-        Activation::Relu => t.relu()?,
-        Activation::Tanh => t.tanh()?,
-        Activation::Sigmoid => candle_nn::ops::sigmoid(t)?,
-    })
-}
+use crate::network::{Shape, kaiming_uniform};
 
 /// `log(1 + e^x)` without overflow: `relu(x) + log(1 + e^{−|x|})`.
 pub fn softplus(x: &Tensor) -> Result<Tensor> {
     Ok((x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?)?)
-}
-
-/// Layer widths from the inputs to the outputs, and the hidden activation.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Shape {
-    /// `[inputs, hidden..., outputs]`.
-    pub widths: Vec<usize>,
-    /// Activation of the hidden layers (the output layer is identity).
-    pub activation: Activation,
-}
-
-impl Shape {
-    /// `(out, in)` of each layer.
-    pub fn layers(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.widths.windows(2).map(|w| (w[1], w[0]))
-    }
-
-    /// Number of weights T.
-    pub fn weights(&self) -> usize {
-        self.layers().map(|(o, i)| o * i).sum()
-    }
-
-    /// Number of biases.
-    pub fn biases(&self) -> usize {
-        self.widths[1..].iter().sum()
-    }
-
-    /// Activation of layer `l`.
-    pub fn act(&self, l: usize) -> Activation {
-        if l + 2 == self.widths.len() {
-            Activation::Identity
-        } else {
-            self.activation
-        }
-    }
 }
 
 /// The variational parameters.
@@ -101,11 +46,9 @@ pub struct Prior {
     pub inclusion: f64,
 }
 
-/// One draw of the weights, as tensors ready for a forward pass.
-pub struct Draw {
-    /// `(W, b)` per layer, `W` of shape `(out, in)`, `b` of shape `(out,)`.
-    pub layers: Vec<(Tensor, Tensor)>,
-}
+/// One draw of the weights, as tensors ready for [`forward`](crate::network::forward):
+/// `(W, b)` per layer, `W` of shape `(out, in)`, `b` of shape `(out,)`.
+pub type Draw = Vec<(Tensor, Tensor)>;
 
 impl Bnn {
     /// Initialises: μ Kaiming-uniform for the activation, ρ = −6, φ = 0.99, bias means 0.
@@ -113,16 +56,7 @@ impl Bnn {
     /// # Errors
     /// A tensor error.
     pub fn new(shape: Shape, regression: bool, rng: &mut Pcg64) -> Result<Self> {
-        let gain = match shape.activation {
-            Activation::Relu => 2f64.sqrt(),
-            Activation::Tanh => 5.0 / 3.0,
-            _ => 1.0,
-        };
-        let mut mu = Vec::with_capacity(shape.weights());
-        for (o, i) in shape.layers() {
-            let bound = gain * (3.0 / i as f64).sqrt();
-            mu.extend((0..o * i).map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * bound) as f32));
-        }
+        let mu = kaiming_uniform(&shape, rng);
         let (t, b) = (shape.weights(), shape.biases());
         let dev = &Device::Cpu;
         let xi0 = (0.99f64 / 0.01).ln() as f32;
@@ -198,7 +132,7 @@ impl Bnn {
             wo += o * i;
             bo += o;
         }
-        Ok(Draw { layers })
+        Ok(layers)
     }
 
     /// KL(q ‖ prior), closed form (method §2), summed over every weight and bias.
@@ -275,18 +209,6 @@ pub struct Posterior {
     pub noise: f32,
 }
 
-/// Forward pass with fixed weights: `h ← act(h·Wᵀ + b)` per layer.
-///
-/// # Errors
-/// A tensor error.
-pub fn forward(x: &Tensor, draw: &Draw, shape: &Shape) -> Result<Tensor> {
-    let mut h = x.clone();
-    for (l, (w, b)) in draw.layers.iter().enumerate() {
-        h = activate(&h.matmul(&w.t()?)?.broadcast_add(b)?, shape.act(l))?;
-    }
-    Ok(h)
-}
-
 /// Negative log-likelihood per row, averaged: Gaussian with `log σ_ε` (regression, targets
 /// standardised) or softmax cross-entropy (classification, targets class indices).
 ///
@@ -305,15 +227,5 @@ pub fn nll(out: &Tensor, y: &Tensor, log_noise: Option<&Var>) -> Result<Tensor> 
             out,
             &y.to_dtype(DType::U32)?,
         )?),
-    }
-}
-
-/// An activation on one host value (what a constant hidden node outputs).
-pub fn act_host(x: f32, act: Activation) -> f32 {
-    match act {
-        Activation::Identity => x,
-        Activation::Relu => x.max(0.0),
-        Activation::Tanh => x.tanh(),
-        Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
     }
 }

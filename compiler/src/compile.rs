@@ -1,83 +1,40 @@
-//! `compile`: data → train → PIPs → prune → (fine-tune) → blob → verify → report.
+//! `compile`, the pipeline: [`prepare`] → [`candidates`] → per candidate [`fit`] →
+//! [`select`] → [`finetune`] → [`evaluate`] → [`choose`] one → [`encode`] once →
+//! [`verify`] → [`Report`], each stage taking the previous one's value.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use spikeslab_runtime::{self as rt, Activation, Task};
+use serde::Serialize;
+use spikeslab_runtime::{self as rt, Task};
 
-use crate::blob::{BlobBytes, Network, OwnedLayer};
-use crate::bnn::{Bnn, Posterior, Prior, Shape, parse_activation};
-use crate::evaluate::{
-    median_metrics, posterior_metrics, pruned_outputs, runtime_metrics, runtime_outputs,
-};
+use crate::baseline::baselines;
+use crate::blob::{BlobBytes, Info, Packing, encode};
+use crate::dataset::{Dataset, Part, prepare};
+use crate::evaluate::{evaluate, network_outputs, posterior_metrics, runtime_outputs};
 use crate::metrics::Metrics;
-use crate::mlp::{Fit, Mlp};
-use crate::pip::{NodePips, input_relevance, node_pips};
-use crate::prepare::{Prepared, prepare};
-use crate::prune::{Pruned, prune};
-use crate::report::{self, Report};
-use crate::spec::{Spec, TaskKind};
-use crate::train::{Progress, Settings, train};
+use crate::network::Network;
+use crate::plan::{Settings, candidates};
+use crate::report::{AllMetrics, Report, SplitMetrics, Verify, ram_estimate};
+use crate::select::{Selection, select};
+use crate::spec::{Rule, Spec};
+use crate::train::{Bars, Fit, fit};
+use crate::tune::finetune;
 use crate::{Error, Result};
 
 /// Switches of one compile that are not part of the model.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// No progress bars or summary.
+    /// No progress bars.
     pub quiet: bool,
     /// Also train the dense and magnitude-pruned baselines and report their metrics.
     pub baseline: bool,
-}
-
-/// Everything a compile produced.
-pub struct Compiled {
-    /// The emitted network.
-    pub network: Network,
-    /// Its blob.
-    pub blob: BlobBytes,
-    /// The report.
-    pub report: Report,
-    /// The trained posterior.
-    pub posterior: Posterior,
-    /// The prepared data.
-    pub data: Prepared,
-}
-
-/// Trains the dense and magnitude-pruned baselines against a model compiled without them
-/// and records their metrics in its report: what [`Options::baseline`] adds to [`compile`].
-///
-/// # Errors
-/// A tensor error or divergence of a baseline.
-pub fn add_baselines(spec: &Spec, compiled: &mut Compiled, quiet: bool) -> Result<()> {
-    let Compiled {
-        network,
-        report,
-        posterior,
-        data,
-        ..
-    } = compiled;
-    record_baselines(spec, data, &posterior.shape, network, report, quiet)
-}
-
-/// The baselines of `spec`, pruned to the node counts of `network` (inputs first, output
-/// layer left out), recorded in `report`.
-fn record_baselines(
-    spec: &Spec,
-    data: &Prepared,
-    shape: &Shape,
-    network: &Network,
-    report: &mut Report,
-    quiet: bool,
-) -> Result<()> {
-    let hidden = &network.layers[..network.layers.len().saturating_sub(1)];
-    let kept: Vec<usize> = std::iter::once(network.inputs.len())
-        .chain(hidden.iter().map(|l| l.bias.len()))
-        .collect();
-    let b = crate::baseline::baselines(spec, data, shape, &kept, quiet)?;
-    report.metrics.dense_baseline = Some(b.dense);
-    report.metrics.magnitude_baseline = Some(b.magnitude);
-    Ok(())
+    /// Candidates trained at once (default: the cores available). The result does not
+    /// depend on it.
+    pub jobs: Option<usize>,
 }
 
 /// Monte Carlo draws for the full posterior's metrics (method §4 diagnostics).
@@ -86,249 +43,301 @@ pub const POSTERIOR_DRAWS: usize = 30;
 /// target's standard deviation (regression) or in probability (classification).
 pub const VERIFY_TOLERANCE: f64 = 1e-3;
 
+/// One trained candidate.
+#[derive(Clone, Debug)]
+pub struct Trained {
+    /// The variational fit.
+    pub fit: Fit,
+    /// What pruning kept.
+    pub selection: Selection,
+    /// The fine-tuned network (the selection's when not fine-tuned).
+    pub network: Network,
+    /// Its validation metrics.
+    pub validation: Option<Metrics>,
+}
+
+/// A candidate and how it went.
+#[derive(Debug)]
+pub struct Candidate {
+    /// Its settings.
+    pub settings: Settings,
+    /// The trained candidate, or why it cannot be emitted.
+    pub outcome: Result<Trained>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Everything a compile produced.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The emitted network.
+    pub network: Network,
+    /// Its blob.
+    pub blob: BlobBytes,
+    /// The report.
+    pub report: Report,
+    /// The chosen candidate's fit and selection.
+    pub chosen: Trained,
+    /// The data.
+    pub data: Dataset,
+}
+
 /// Runs a spec end to end, in memory.
 ///
 /// # Errors
-/// Any [`Error`]: bad data, divergence, no input left, budget or capacity exceeded, failed
-/// verification.
+/// Any [`Error`]: bad data, divergence, no input left under every candidate, budget or
+/// capacity exceeded, failed verification.
 pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     let t0 = Instant::now();
-    let data = prepare(spec)?;
-    let classify = spec.task == TaskKind::Classification;
-    let act = parse_activation(&spec.network.activation).unwrap_or(Activation::Relu);
-    let outputs = if classify { data.classes.len() } else { 1 };
-    let mut widths = vec![data.columns.len()];
-    widths.extend(&spec.network.hidden);
-    widths.push(outputs);
-    let shape = Shape {
-        widths,
-        activation: act,
-    };
-    let prior = Prior {
-        sigma0: spec.prior.sigma0,
-        inclusion: spec.inclusion(data.columns.len(), outputs, data.train.len()),
-    };
-    let mut rng = Pcg64::seed_from_u64(spec.train.seed);
-    let bnn = Bnn::new(shape.clone(), !classify, &mut rng)?;
-    let settings = Settings {
-        epochs: spec.train.epochs,
-        batch: spec.train.batch,
-        lr: spec.train.learning_rate,
-        temperature: spec.train.temperature,
-        kl_warmup: spec.train.kl_warmup,
-        prior,
-        eval_every: (spec.train.epochs / 50).max(1),
-    };
-    let progress = Progress::new(spec.train.epochs, "train", opts.quiet);
-    let monitor = if data.valid.is_empty() {
-        &data.train
+    let data = prepare(&spec.data, spec.train.seed)?;
+    let plans = candidates(spec, &data)?;
+    let bars = Bars::new(opts.quiet);
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let mut all = train_all(&data, &plans, jobs, &bars);
+    let scores: Vec<Option<Metrics>> = all
+        .iter()
+        .map(|c| c.outcome.as_ref().ok().and_then(|t| t.validation))
+        .collect();
+    let rule = spec.prior.rule;
+    let Some(at) = (if all.len() == 1 {
+        all[0].outcome.is_ok().then_some(0)
     } else {
-        &data.valid
+        choose(&scores, rule)
+    }) else {
+        let first = all.remove(0);
+        return Err(first
+            .outcome
+            .err()
+            .unwrap_or_else(|| unreachable!("no candidate succeeded")));
     };
-    let curve = train(&bnn, &data.train, &settings, &mut rng, &progress, |b| {
-        let m = median_metrics(b, &data, monitor)?;
-        let pips = node_pips(&b.posterior()?, prior.inclusion);
-        let kept = pips
-            .iter()
-            .flat_map(|p| &p.pip)
-            .filter(|&&v| v >= spec.prune.threshold)
-            .count();
-        Ok((m.headline(), kept))
-    })?;
-    progress.finish();
-    let post = bnn.posterior()?;
-    let pips = node_pips(&post, prior.inclusion);
-    let pruned = prune(&post, &pips, spec.prune.threshold)?;
-    let (emitted, noise, before_ft) =
-        finetune(spec, &data, &pruned, act, post.noise, opts.quiet, &mut rng)?;
-    let network = build_network(spec, &data, &emitted, &pips)?;
-    let blob = network
-        .to_blob()
-        .map_err(|e| capacity_message(e, &emitted))?;
-    let model = blob.model()?;
-    let verify = verify(&data, &emitted, act, &model)?;
-    let mut report = Report::new(
-        spec, &data, &post, &pips, &emitted, &blob, verify, prior, curve,
+    let summaries: Vec<CandidateInfo> = all
+        .iter()
+        .enumerate()
+        .map(|(i, c)| CandidateInfo::new(c, &data, i == at))
+        .collect::<Result<_>>()?;
+    let winner = all.swap_remove(at);
+    let settings = winner.settings;
+    let chosen = winner
+        .outcome
+        .unwrap_or_else(|_| unreachable!("the chosen candidate succeeded"));
+    let metrics = metrics(&data, &settings, &chosen, opts, &bars)?;
+    let info = Info {
+        name: spec.name.clone(),
+        metrics: blob_metrics(&metrics),
+    };
+    let network = chosen.network.clone();
+    let blob =
+        encode(&network, &info, Packing::Smaller).map_err(|e| capacity_message(e, &network))?;
+    let ram = ram_estimate(
+        network.feature_names.len(),
+        data.outputs(),
+        network.layers.len(),
     );
-    let mut eval_rng = Pcg64::seed_from_u64(spec.train.seed.wrapping_add(1));
-    report.metrics.full_posterior = both(&data, |rows| {
-        posterior_metrics(&post, &data, rows, POSTERIOR_DRAWS, &mut eval_rng)
-    })?;
-    let sigma = f64::from(noise.unwrap_or(1.0));
-    report.metrics.emitted.validation = non_empty(&data.raw.valid)
-        .then(|| {
-            Ok::<_, Error>(runtime_metrics(
-                &data,
-                &runtime_outputs(&model, &data.raw.valid)?,
-                &data.raw.valid,
-                sigma,
-            ))
-        })
-        .transpose()?;
-    report.metrics.emitted.test = data
-        .raw
-        .test
-        .as_ref()
-        .map(|t| {
-            Ok::<_, Error>(runtime_metrics(
-                &data,
-                &runtime_outputs(&model, t)?,
-                t,
-                sigma,
-            ))
-        })
-        .transpose()?;
-    if let Some(p) = before_ft {
-        report.metrics.pruned_before_finetune = Some(p);
-    }
-    if opts.baseline {
-        record_baselines(spec, &data, &shape, &network, &mut report, opts.quiet)?;
-    }
-    report.input_relevance = input_relevance(&post);
-    report.training_seconds = t0.elapsed().as_secs_f64();
-    check_budgets(spec, &report)?;
-    let network = Network {
-        metrics: report.blob_metrics(),
-        ..network
-    };
-    let blob = network.to_blob()?;
-    report.blob_bytes = blob.as_bytes().len();
-    check_budgets(spec, &report)?;
+    check_budgets(
+        spec,
+        &network,
+        &chosen.selection,
+        blob.as_bytes().len(),
+        ram,
+    )?;
+    let verify = verify(&data, &network, &blob)?;
+    let report = Report::new(
+        spec,
+        &data,
+        &settings,
+        Choice {
+            rule,
+            chosen: at,
+            candidates: summaries,
+        },
+        &chosen,
+        &blob,
+        verify,
+        metrics,
+        t0.elapsed().as_secs_f64(),
+    );
     Ok(Compiled {
         network,
         blob,
         report,
-        posterior: post,
+        chosen,
         data,
     })
 }
 
-fn non_empty(t: &crate::data::Table) -> bool {
-    t.rows() > 0
+/// Trains every candidate, `jobs` at a time; each is seeded by its settings alone, so the
+/// results do not depend on `jobs`.
+fn train_all(data: &Dataset, plans: &[Settings], jobs: usize, bars: &Bars) -> Vec<Candidate> {
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Candidate>>> = plans.iter().map(|_| Mutex::new(None)).collect();
+    let label = |s: &Settings, what: &str| {
+        if plans.len() > 1 {
+            format!("λ {} {what}", s.inclusion)
+        } else {
+            what.to_string()
+        }
+    };
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(s) = plans.get(i) else { break };
+            let t = Instant::now();
+            let outcome = train_one(data, s, bars, &label);
+            let c = Candidate {
+                settings: s.clone(),
+                outcome,
+                seconds: t.elapsed().as_secs_f64(),
+            };
+            *slots[i]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(c);
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..jobs.min(plans.len()) {
+            scope.spawn(work);
+        }
+        work();
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unwrap_or_else(|| unreachable!("every candidate ran"))
+        })
+        .collect()
 }
 
-/// Metrics on the validation and test rows.
-fn both(
-    data: &Prepared,
-    mut f: impl FnMut(&crate::train::Rows) -> Result<Metrics>,
-) -> Result<report::SplitMetrics> {
-    Ok(report::SplitMetrics {
-        validation: (!data.valid.is_empty())
-            .then(|| f(&data.valid))
-            .transpose()?,
-        test: data.test.as_ref().map(&mut f).transpose()?,
-    })
-}
-
-/// Fine-tunes the pruned network when the spec asks: `(emitted, noise, metrics before)`.
-fn finetune(
-    spec: &Spec,
-    data: &Prepared,
-    pruned: &Pruned,
-    act: Activation,
-    noise: f32,
-    quiet: bool,
-    rng: &mut Pcg64,
-) -> Result<(Pruned, Option<f32>, Option<report::SplitMetrics>)> {
-    let regression = spec.task == TaskKind::Regression;
-    let noise = regression.then_some(noise);
-    if spec.prune.finetune_epochs == 0 {
-        return Ok((pruned.clone(), noise, None));
+/// One candidate through fit → select → finetune → validation metrics.
+fn train_one(
+    data: &Dataset,
+    s: &Settings,
+    bars: &Bars,
+    label: &dyn Fn(&Settings, &str) -> String,
+) -> Result<Trained> {
+    let mut fit = fit(data, s, &bars.bar(s.epochs, &label(s, "train")))?;
+    let selection = select(&fit, data, s.threshold)?;
+    if let Some(w) = selection
+        .network
+        .widths()
+        .iter()
+        .find(|&&w| w > rt::MAX_WIDTH)
+    {
+        return Err(Error::Budget(format!(
+            "the pruned network keeps {w} nodes in one layer, more than the runtime's {} (kept inputs included): raise `prune.threshold`, lower `prior.inclusion` or narrow `network.hidden`",
+            rt::MAX_WIDTH
+        )));
     }
-    let before = both(data, |rows| pruned_metrics(data, pruned, act, rows, noise))?;
-    let mlp = Mlp::from_pruned(pruned, act, spec.prune.finetune == "edges", noise)?;
-    let progress = Progress::new(spec.prune.finetune_epochs, "fine-tune", quiet);
-    let rows = crate::baseline::select_columns(&data.train, &pruned.kept[0]);
-    mlp.fit(
-        &rows,
-        Fit {
-            epochs: spec.prune.finetune_epochs,
-            batch: spec.train.batch,
-            lr: spec.train.learning_rate,
-            sigma0: spec.prior.sigma0,
-        },
-        rng,
-        &progress,
+    let mut rng = fit.rng.clone();
+    let network = finetune(
+        data,
+        &selection,
+        s,
+        &mut rng,
+        &bars.bar(s.finetune_epochs, &label(s, "fine-tune")),
     )?;
-    progress.finish();
-    let tuned = mlp.to_pruned(pruned)?;
-    Ok((tuned, mlp.noise()?, Some(before)))
-}
-
-/// Candle metrics of a pruned network on standardised rows.
-pub fn pruned_metrics(
-    data: &Prepared,
-    pr: &Pruned,
-    act: Activation,
-    rows: &crate::train::Rows,
-    noise: Option<f32>,
-) -> Result<Metrics> {
-    let out = pruned_outputs(pr, act, rows, !data.classes.is_empty())?;
-    let preds: Vec<f64> = out.iter().map(|&v| f64::from(v)).collect();
-    Ok(crate::evaluate::score(
-        data,
-        &preds,
-        &rows.y,
-        f64::from(noise.unwrap_or(1.0)),
-    ))
-}
-
-/// The blob's network from a pruned network.
-fn build_network(spec: &Spec, data: &Prepared, pr: &Pruned, pips: &[NodePips]) -> Result<Network> {
-    let features = u16::try_from(data.names.len()).map_err(|_| {
-        Error::Budget(format!(
-            "{} feature columns; the blob format holds at most 65535",
-            data.names.len()
-        ))
-    })?;
-    let inputs = pr.kept[0].iter().map(|&j| data.columns[j] as u16).collect();
-    let mut layers = Vec::new();
-    for (l, (w, b)) in pr.weights.iter().zip(&pr.biases).enumerate() {
-        layers.push(OwnedLayer::from_matrix(
-            pr.activations[l],
-            b.clone(),
-            w,
-            pr.kept[l].len(),
-        ));
-    }
-    let mut node_pip: Vec<f32> = Vec::new();
-    for (l, kept) in pr.kept[..pr.kept.len() - 1].iter().enumerate() {
-        node_pip.extend(kept.iter().map(|&k| pips[l].pip[k] as f32));
-    }
-    let regression = spec.task == TaskKind::Regression;
-    Ok(Network {
-        task: if regression {
-            Task::Regression
-        } else {
-            Task::Classification
-        },
-        features,
-        inputs,
-        input_mean: pr.kept[0].iter().map(|&j| data.mean[j]).collect(),
-        input_scale: pr.kept[0].iter().map(|&j| 1.0 / data.std[j]).collect(),
-        layers,
-        output_mean: if regression {
-            vec![data.target.0]
-        } else {
-            vec![]
-        },
-        output_scale: if regression {
-            vec![data.target.1]
-        } else {
-            vec![]
-        },
-        pips: node_pip,
-        name: spec.name.clone(),
-        metrics: Vec::new(),
+    fit.rng = rng;
+    let validation = evaluate(&network, data, Part::Validation)?;
+    Ok(Trained {
+        fit,
+        selection,
+        network,
+        validation,
     })
+}
+
+/// The index `rule` picks from candidates' validation metrics (`None`: the candidate failed),
+/// ordered sparsest first; `None` when every candidate failed.
+pub fn choose(scores: &[Option<Metrics>], rule: Rule) -> Option<usize> {
+    let ok = || {
+        scores
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.map(|m| (i, m.loss())))
+    };
+    let (best, (loss, se)) =
+        ok().fold(None, |acc: Option<(usize, (f64, f64))>, (i, l)| match acc {
+            Some((_, b)) if l.0 >= b.0 => acc,
+            _ => Some((i, l)),
+        })?;
+    Some(match rule {
+        Rule::Best => best,
+        Rule::OneSe => ok()
+            .find(|(_, l)| l.0 <= loss + se)
+            .map_or(best, |(i, _)| i),
+    })
+}
+
+/// Metrics of the chosen candidate, its posterior and (when asked) the baselines.
+fn metrics(
+    data: &Dataset,
+    s: &Settings,
+    chosen: &Trained,
+    opts: &Options,
+    bars: &Bars,
+) -> Result<AllMetrics> {
+    let both = |net: &Network| -> Result<SplitMetrics> {
+        Ok(SplitMetrics {
+            validation: evaluate(net, data, Part::Validation)?,
+            test: evaluate(net, data, Part::Test)?,
+        })
+    };
+    let mut rng = Pcg64::seed_from_u64(s.seed.wrapping_add(1));
+    let post = &chosen.fit.posterior;
+    let full_posterior = SplitMetrics {
+        validation: posterior_metrics(post, data, Part::Validation, POSTERIOR_DRAWS, &mut rng)?,
+        test: posterior_metrics(post, data, Part::Test, POSTERIOR_DRAWS, &mut rng)?,
+    };
+    let tuned = chosen.network != chosen.selection.network;
+    let (dense, magnitude) = if opts.baseline {
+        let kept: Vec<usize> = chosen.network.widths()[..chosen.network.layers.len()].to_vec();
+        let b = baselines(data, s, &kept, bars)?;
+        (Some(both(&b.dense)?), Some(both(&b.magnitude)?))
+    } else {
+        (None, None)
+    };
+    Ok(AllMetrics {
+        emitted: SplitMetrics {
+            validation: chosen.validation,
+            test: evaluate(&chosen.network, data, Part::Test)?,
+        },
+        full_posterior,
+        pruned_before_finetune: tuned.then(|| both(&chosen.selection.network)).transpose()?,
+        dense_baseline: dense,
+        magnitude_baseline: magnitude,
+    })
+}
+
+/// The metrics stored in the blob's metadata (at most [`rt::MAX_METRICS`]).
+pub fn blob_metrics(m: &AllMetrics) -> Vec<(String, f32)> {
+    let mut out = Vec::new();
+    for (model, m) in [("emitted", &m.emitted), ("posterior", &m.full_posterior)] {
+        for (split, v) in [("val", m.validation), ("test", m.test)] {
+            if let Some(v) = v {
+                let what = if v.rmse().is_some() {
+                    "rmse"
+                } else {
+                    "accuracy"
+                };
+                out.push((format!("{model}_{split}_{what}"), v.headline() as f32));
+            }
+        }
+    }
+    out.truncate(rt::MAX_METRICS);
+    out
 }
 
 /// Turns a capacity refusal into a message that says what to change.
-fn capacity_message(e: Error, pr: &Pruned) -> Error {
+fn capacity_message(e: Error, net: &Network) -> Error {
     match e {
         Error::Runtime(rt::Error::Capacity | rt::Error::Shape { .. }) => Error::Budget(format!(
-            "the pruned network {:?} exceeds the runtime's capacity ({} layers, {} nodes per layer, kept inputs included): raise `prune.threshold` or narrow `network.hidden`",
-            pr.widths(),
+            "the pruned network {:?} on {} features exceeds the runtime's capacity ({} layers, {} nodes per layer, kept inputs included, 65535 features): raise `prune.threshold` or narrow `network.hidden`",
+            net.widths(),
+            net.feature_names.len(),
             rt::MAX_LAYERS,
             rt::MAX_WIDTH
         )),
@@ -336,26 +345,24 @@ fn capacity_message(e: Error, pr: &Pruned) -> Error {
     }
 }
 
-/// Compares the runtime's predictions with candle's on the validation rows.
-fn verify(
-    data: &Prepared,
-    pr: &Pruned,
-    act: Activation,
-    model: &rt::Model<'_>,
-) -> Result<report::Verify> {
-    let (rows, table) = if data.valid.is_empty() {
-        (&data.train, &data.raw.train)
-    } else {
-        (&data.valid, &data.raw.valid)
-    };
-    let classify = !data.classes.is_empty();
-    let reference = pruned_outputs(pr, act, rows, classify)?;
-    let got = runtime_outputs(model, table)?;
+/// Compares the runtime's predictions from the blob with candle's of the network, on the
+/// validation rows (the training rows when there are none).
+///
+/// # Errors
+/// [`Error::Verify`] when they differ by more than [`VERIFY_TOLERANCE`].
+pub fn verify(data: &Dataset, net: &Network, blob: &BlobBytes) -> Result<Verify> {
+    let model = blob.model()?;
+    let (rows, table) = data
+        .part(Part::Validation)
+        .unwrap_or((&data.train, &data.raw.train));
+    let classify = data.task == Task::Classification;
+    let reference = network_outputs(net, data, rows)?;
+    let got = runtime_outputs(&model, table)?;
     let k = model.outputs();
-    let scale = if classify {
-        1.0
+    let (mean, scale) = if classify {
+        (0.0, 1.0)
     } else {
-        f64::from(data.target.1)
+        (f64::from(data.target.0), f64::from(data.target.1))
     };
     let mut worst = (0.0f64, 0usize);
     for (i, (r, g)) in reference.chunks(k).zip(got.chunks(k)).enumerate() {
@@ -363,7 +370,7 @@ fn verify(
             let a = if classify {
                 f64::from(*a)
             } else {
-                f64::from(*a) * scale + f64::from(data.target.0)
+                f64::from(*a) * scale + mean
             };
             let d = (a - f64::from(*b)).abs() / scale;
             if d > worst.0 || d.is_nan() {
@@ -379,7 +386,7 @@ fn verify(
             row: worst.1,
         });
     }
-    Ok(report::Verify {
+    Ok(Verify {
         max_difference: worst.0,
         tolerance,
         rows: rows.len(),
@@ -392,28 +399,146 @@ fn verify(
 }
 
 /// Fails when the blob or the RAM estimate is over the spec's budget.
-fn check_budgets(spec: &Spec, r: &Report) -> Result<()> {
+fn check_budgets(
+    spec: &Spec,
+    net: &Network,
+    sel: &Selection,
+    bytes: usize,
+    ram: usize,
+) -> Result<()> {
     if let Some(max) = spec.budget.max_blob_bytes
-        && r.blob_bytes > max
+        && bytes > max
     {
+        let total: usize = sel.pips.iter().map(|p| p.pip.len()).sum::<usize>();
         return Err(Error::Budget(format!(
-            "the blob is {} bytes, {} over `budget.max_blob_bytes` = {max} ({} weights kept of {}): raise `prune.threshold`, lower `prior.inclusion` or narrow `network.hidden`",
-            r.blob_bytes,
-            r.blob_bytes - max,
-            r.weights_kept(),
-            r.weights_total()
+            "the blob is {bytes} bytes, {} over `budget.max_blob_bytes` = {max} ({} weights and {} of {total} input and hidden nodes kept): raise `prune.threshold`, lower `prior.inclusion` or narrow `network.hidden`",
+            bytes - max,
+            net.edges(),
+            net.widths()[..net.layers.len()].iter().sum::<usize>(),
         )));
     }
     if let Some(max) = spec.budget.max_ram_bytes
-        && r.ram_bytes > max
+        && ram > max
     {
         return Err(Error::Budget(format!(
-            "evaluation needs about {} bytes of RAM, {} over `budget.max_ram_bytes` = {max}: the runtime's activation buffers alone take {} bytes (capacity {} nodes), so the budget must be at least that",
-            r.ram_bytes,
-            r.ram_bytes - max,
+            "evaluation needs about {ram} bytes of RAM, {} over `budget.max_ram_bytes` = {max}: the runtime's activation buffers alone take {} bytes (capacity {} nodes), so the budget must be at least that",
+            ram - max,
             rt::EVAL_BUFFER_BYTES,
             rt::MAX_WIDTH
         )));
     }
     Ok(())
+}
+
+/// How λ was chosen, for the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Choice {
+    /// The rule.
+    pub rule: Rule,
+    /// Index of the chosen candidate.
+    pub chosen: usize,
+    /// Every candidate, sparsest first.
+    pub candidates: Vec<CandidateInfo>,
+}
+
+/// One candidate in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct CandidateInfo {
+    /// λ.
+    pub inclusion: f64,
+    /// Whether it was chosen.
+    pub chosen: bool,
+    /// Validation metrics of its emitted model (`null` when it failed).
+    pub validation: Option<Metrics>,
+    /// Test metrics of its emitted model, for the record: never used to choose.
+    pub test: Option<Metrics>,
+    /// Input features kept.
+    pub kept_inputs: usize,
+    /// Hidden nodes kept.
+    pub kept_hidden: usize,
+    /// Weights kept.
+    pub kept_weights: usize,
+    /// Wall-clock seconds to train, prune and fine-tune it.
+    pub seconds: f64,
+    /// Why it cannot be emitted, when it cannot.
+    pub error: Option<String>,
+}
+
+impl CandidateInfo {
+    fn new(c: &Candidate, data: &Dataset, chosen: bool) -> Result<Self> {
+        let (validation, test, widths, edges, error) = match &c.outcome {
+            Ok(t) => (
+                t.validation,
+                evaluate(&t.network, data, Part::Test)?,
+                t.network.widths(),
+                t.network.edges(),
+                None,
+            ),
+            Err(e) => (None, None, vec![0, 0], 0, Some(e.to_string())),
+        };
+        Ok(Self {
+            inclusion: c.settings.inclusion,
+            chosen,
+            validation,
+            test,
+            kept_inputs: widths[0],
+            kept_hidden: widths[1..widths.len() - 1].iter().sum(),
+            kept_weights: edges,
+            seconds: c.seconds,
+            error,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(mse: f64, se: f64) -> Option<Metrics> {
+        Some(Metrics::Regression {
+            rmse: mse.sqrt(),
+            mse,
+            mse_se: se,
+            log_likelihood: 0.0,
+            rows: 200,
+        })
+    }
+
+    #[test]
+    fn best_takes_the_lowest_loss_and_skips_failures() {
+        let s = [reg(100.0, 5.0), None, reg(90.0, 5.0)];
+        assert_eq!(choose(&s, Rule::Best), Some(2));
+        assert_eq!(choose(&[None, None], Rule::Best), None);
+        assert_eq!(
+            choose(&[reg(90.0, 1.0), reg(90.0, 1.0)], Rule::Best),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn one_se_takes_the_sparsest_within_one_standard_error_of_the_best() {
+        let s = [reg(98.0, 9.0), reg(95.0, 9.0), reg(90.0, 9.0)];
+        assert_eq!(choose(&s, Rule::OneSe), Some(0));
+        let s = [reg(100.0, 9.0), reg(95.0, 9.0), reg(90.0, 9.0)];
+        assert_eq!(choose(&s, Rule::OneSe), Some(1));
+        let s = [None, reg(120.0, 9.0), reg(90.0, 9.0)];
+        assert_eq!(choose(&s, Rule::OneSe), Some(2));
+    }
+
+    #[test]
+    fn one_se_reads_accuracy_as_an_error_rate() {
+        let acc = |a: f64, se: f64| {
+            Some(Metrics::Classification {
+                accuracy: a,
+                accuracy_se: se,
+                log_likelihood: 0.0,
+                rows: 200,
+            })
+        };
+        let s = [acc(0.90, 0.02), acc(0.95, 0.015), acc(0.93, 0.018)];
+        assert_eq!(choose(&s, Rule::OneSe), Some(1));
+        assert_eq!(choose(&s, Rule::Best), Some(1));
+        let s = [acc(0.94, 0.02), acc(0.95, 0.015)];
+        assert_eq!(choose(&s, Rule::OneSe), Some(0));
+    }
 }

@@ -1,20 +1,21 @@
-//! Metrics of the full posterior (Monte Carlo), of pruned networks (candle), and of emitted
-//! blobs (the runtime), all on the original target scale.
+//! Scoring: every [`Network`] by one [`evaluate`]; the full posterior by Monte Carlo; the
+//! median model during training. Metrics are on the original target scale.
 
 use candle::{DType, Device, Tensor};
 use rand::RngExt;
 use rand_pcg::Pcg64;
-use spikeslab_runtime::{Model, Scratch};
+use spikeslab_runtime::{Model, Scratch, Task};
 
 use crate::Result;
-use crate::bnn::{Bnn, Draw, Posterior, Shape, forward, normal};
+use crate::bnn::{Bnn, Draw, Posterior, normal};
 use crate::data::Table;
+use crate::dataset::{Dataset, Part, Rows};
 use crate::metrics::{Metrics, gaussian_log_density};
-use crate::prepare::Prepared;
-use crate::prune::Pruned;
-use crate::train::Rows;
+use crate::network::{Network, Shape, forward};
+use crate::tune::columns_of;
 
-/// Outputs of `draw` on `rows`: standardised regression outputs, or class probabilities.
+/// Outputs of `draw` on standardised `x`: standardised regression outputs, or class
+/// probabilities.
 ///
 /// # Errors
 /// A tensor error.
@@ -29,10 +30,10 @@ pub fn outputs(x: &Tensor, draw: &Draw, shape: &Shape, classify: bool) -> Result
 }
 
 /// Turns per-row outputs into metrics: `preds` are standardised means (regression, with
-/// `sigma` the standardised noise) or probabilities (classification).
-pub fn score(p: &Prepared, preds: &[f64], y: &[f32], sigma: f64) -> Metrics {
-    if p.classes.is_empty() {
-        let (m, s) = (f64::from(p.target.0), f64::from(p.target.1));
+/// `sigma` the standardised noise) or probabilities (classification); `y` as in [`Rows`].
+pub fn score(data: &Dataset, preds: &[f64], y: &[f32], sigma: f64) -> Metrics {
+    if data.task == Task::Regression {
+        let (m, s) = (f64::from(data.target.0), f64::from(data.target.1));
         let pred: Vec<f64> = preds.iter().map(|v| v * s + m).collect();
         let raw: Vec<f32> = y.iter().map(|v| (f64::from(*v) * s + m) as f32).collect();
         let ll: Vec<f64> = pred
@@ -42,48 +43,88 @@ pub fn score(p: &Prepared, preds: &[f64], y: &[f32], sigma: f64) -> Metrics {
             .collect();
         Metrics::regression(&pred, &raw, &ll)
     } else {
-        Metrics::classification(preds, p.classes.len(), y)
+        Metrics::classification(preds, data.classes.len(), y)
     }
+}
+
+/// Candle's outputs of `net` on standardised `rows` of `data` (only its inputs are read).
+///
+/// # Errors
+/// A tensor error.
+pub fn network_outputs(net: &Network, data: &Dataset, rows: &Rows) -> Result<Vec<f32>> {
+    let x = rows.select(&columns_of(net, data)).x_tensor()?;
+    outputs(
+        &x,
+        &net.tensors()?,
+        &net.shape(),
+        net.task == Task::Classification,
+    )
+}
+
+/// The metrics of `net` on `part` of `data`; `None` when there are no such rows.
+///
+/// # Errors
+/// A tensor error.
+pub fn evaluate(net: &Network, data: &Dataset, part: Part) -> Result<Option<Metrics>> {
+    let Some((rows, _)) = data.part(part) else {
+        return Ok(None);
+    };
+    let out = network_outputs(net, data, rows)?;
+    let preds: Vec<f64> = out.iter().map(|&v| f64::from(v)).collect();
+    Ok(Some(score(
+        data,
+        &preds,
+        &rows.y,
+        f64::from(net.noise.unwrap_or(1.0)),
+    )))
 }
 
 /// The median model of the current variational parameters (`μ·1[φ > 0.5]`, bias means) on `rows`.
 ///
 /// # Errors
 /// A tensor error.
-pub fn median_metrics(bnn: &Bnn, p: &Prepared, rows: &Rows) -> Result<Metrics> {
+pub fn median_metrics(bnn: &Bnn, data: &Dataset, rows: &Rows) -> Result<Metrics> {
     let keep = bnn.xi.as_tensor().gt(0.0)?.to_dtype(DType::F32)?;
     let draw = bnn.split(&bnn.mu.as_tensor().mul(&keep)?, bnn.bias_mu.as_tensor())?;
-    let out = outputs(&rows.x_tensor()?, &draw, &bnn.shape, !p.classes.is_empty())?;
+    let out = outputs(
+        &rows.x_tensor()?,
+        &draw,
+        &bnn.shape,
+        data.task == Task::Classification,
+    )?;
     let noise = match &bnn.log_noise {
         Some(v) => f64::from(v.exp()?.to_vec1::<f32>()?[0]),
         None => 1.0,
     };
     Ok(score(
-        p,
+        data,
         &out.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
         &rows.y,
         noise,
     ))
 }
 
-/// The full posterior's predictive, averaged over `draws` samples of `γ ~ Bernoulli(φ)` and
-/// `w ~ N(μ, s²)` (method's diagnostics (a)); regression log-likelihood of the mixture.
+/// The full posterior's predictive on `part`, averaged over `draws` samples of
+/// `γ ~ Bernoulli(φ)` and `w ~ N(μ, s²)` (method's diagnostics (a)); regression
+/// log-likelihood of the mixture. `None` when there are no such rows.
 ///
 /// # Errors
 /// A tensor error.
 pub fn posterior_metrics(
     post: &Posterior,
-    p: &Prepared,
-    rows: &Rows,
+    data: &Dataset,
+    part: Part,
     draws: usize,
     rng: &mut Pcg64,
-) -> Result<Metrics> {
+) -> Result<Option<Metrics>> {
+    let Some((rows, _)) = data.part(part) else {
+        return Ok(None);
+    };
     let dev = &Device::Cpu;
     let x = rows.x_tensor()?;
-    let classify = !p.classes.is_empty();
-    let k = if classify { p.classes.len() } else { 1 };
+    let classify = data.task == Task::Classification;
     let n = rows.len();
-    let mut sum = vec![0f64; n * k];
+    let mut sum = vec![0f64; n * data.outputs()];
     let mut densities = vec![Vec::with_capacity(draws); n];
     let sigma = f64::from(post.noise);
     for _ in 0..draws {
@@ -118,13 +159,23 @@ pub fn posterior_metrics(
         }
     }
     let mean: Vec<f64> = sum.iter().map(|s| s / draws as f64).collect();
-    let mut m = score(p, &mean, &rows.y, sigma);
-    if !classify {
-        let log_s = f64::from(p.target.1).ln();
-        let ll: f64 = densities.iter().map(|d| log_mean_exp(d) - log_s).sum();
-        m.log_likelihood = ll / n.max(1) as f64;
-    }
-    Ok(m)
+    let m = score(data, &mean, &rows.y, sigma);
+    Ok(Some(match m {
+        Metrics::Regression {
+            rmse, mse, mse_se, ..
+        } => {
+            let log_s = f64::from(data.target.1).ln();
+            let ll: f64 = densities.iter().map(|d| log_mean_exp(d) - log_s).sum();
+            Metrics::Regression {
+                rmse,
+                mse,
+                mse_se,
+                log_likelihood: ll / n.max(1) as f64,
+                rows: n,
+            }
+        }
+        c @ Metrics::Classification { .. } => c,
+    }))
 }
 
 fn log_mean_exp(v: &[f64]) -> f64 {
@@ -147,45 +198,7 @@ pub fn split_host(shape: &Shape, w: &[f32], b: &[f32], dev: &Device) -> Result<D
         wo += o * i;
         bo += o;
     }
-    Ok(Draw { layers })
-}
-
-/// Candle's outputs of a pruned network on standardised rows (only its kept inputs are read).
-///
-/// # Errors
-/// A tensor error.
-pub fn pruned_outputs(
-    pr: &Pruned,
-    activation: spikeslab_runtime::Activation,
-    rows: &Rows,
-    classify: bool,
-) -> Result<Vec<f32>> {
-    let dev = &Device::Cpu;
-    let x: Vec<f32> = rows
-        .x
-        .chunks(rows.d)
-        .flat_map(|r| pr.kept[0].iter().map(|&j| r[j]))
-        .collect();
-    let x = Tensor::from_vec(x, (rows.len(), pr.kept[0].len()), dev)?;
-    let shape = Shape {
-        widths: pr.widths(),
-        activation,
-    };
-    let draw = Draw {
-        layers: pr
-            .weights
-            .iter()
-            .zip(&pr.biases)
-            .zip(shape.layers())
-            .map(|((w, b), (o, i))| {
-                Ok((
-                    Tensor::from_slice(w, (o, i), dev)?,
-                    Tensor::from_slice(b, o, dev)?,
-                ))
-            })
-            .collect::<Result<_>>()?,
-    };
-    outputs(&x, &draw, &shape, classify)
+    Ok(layers)
 }
 
 /// The runtime's outputs for every row of a raw table (original scale, or probabilities).
@@ -200,24 +213,4 @@ pub fn runtime_outputs(model: &Model<'_>, t: &Table) -> Result<Vec<f32>> {
         model.predict_with(&mut scratch, t.row(i), o)?;
     }
     Ok(out)
-}
-
-/// Metrics of the runtime's outputs on a raw table; regression noise `sigma` standardised.
-pub fn runtime_metrics(p: &Prepared, outputs: &[f32], t: &Table, sigma: f64) -> Metrics {
-    if p.classes.is_empty() {
-        let s = f64::from(p.target.1);
-        let pred: Vec<f64> = outputs.iter().map(|&v| f64::from(v)).collect();
-        let ll: Vec<f64> = pred
-            .iter()
-            .zip(&t.y)
-            .map(|(q, y)| gaussian_log_density(f64::from(*y), *q, sigma * s))
-            .collect();
-        Metrics::regression(&pred, &t.y, &ll)
-    } else {
-        Metrics::classification(
-            &outputs.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
-            p.classes.len(),
-            &t.y,
-        )
-    }
 }

@@ -4,25 +4,33 @@
 //! The method is specified in the repository's method notes: a fully connected network with
 //! an edge-level spike-and-slab prior, mean-field variational inference with a binary-concrete
 //! relaxation and the straight-through estimator, node PIPs in log space, pruning with a
-//! cascade to a fixed point, and optional MAP fine-tuning.
+//! cascade to a fixed point, and MAP fine-tuning.
+//!
+//! [`compile::compile`] is a pipeline of stage values: [`dataset::prepare`] gives a
+//! [`dataset::Dataset`]; [`plan::candidates`] the [`plan::Settings`] of each λ; per candidate
+//! [`train::fit`] gives a [`train::Fit`], [`select::select`] a [`select::Selection`] and
+//! [`tune::finetune`] a [`network::Network`], scored by [`evaluate::evaluate`]; one is
+//! chosen, encoded once ([`blob::encode`], the runtime owns the format), verified against
+//! the runtime, and described by a [`report::Report`] assembled last.
 
 pub mod baseline;
 pub mod blob;
 pub mod bnn;
-pub mod cmd;
 pub mod compile;
 pub mod data;
+pub mod dataset;
 mod error;
 pub mod evaluate;
 pub mod metrics;
-pub mod mlp;
+pub mod network;
 pub mod pip;
-pub mod prepare;
-pub mod prune;
+pub mod plan;
 pub mod report;
+pub mod select;
 pub mod simulate;
 pub mod spec;
 pub mod train;
+pub mod tune;
 
 pub use error::{Error, Result};
 

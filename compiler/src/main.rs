@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use spikeslab_compiler::cmd;
+mod cmd;
 
 /// Train, prune and emit spike-and-slab neural networks for microcontrollers.
 #[derive(Parser)]
@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Simulate(cmd::simulate::Cmd),
-    Compile(cmd::compile::Cmd),
+    Compile(Box<cmd::compile::Cmd>),
     Inspect(cmd::inspect::Cmd),
     Eval(cmd::eval::Cmd),
 }

@@ -63,7 +63,7 @@ pub fn input_relevance(post: &Posterior) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bnn::Shape;
+    use crate::network::Shape;
     use spikeslab_runtime::Activation;
 
     #[test]

@@ -4,12 +4,12 @@ pub mod svg;
 
 use serde::Serialize;
 
-use crate::blob::BlobBytes;
-use crate::bnn::{Posterior, Prior};
+use crate::blob::{BlobBytes, sparse_layers};
+use crate::compile::{Choice, Trained};
+use crate::dataset::{DataInfo, Dataset};
 use crate::metrics::Metrics;
-use crate::pip::NodePips;
-use crate::prepare::{DataInfo, Prepared};
-use crate::prune::Pruned;
+use crate::pip::input_relevance;
+use crate::plan::Settings;
 use crate::spec::Spec;
 use crate::train::Curve;
 
@@ -24,10 +24,12 @@ pub struct Report {
     pub task: String,
     /// The data.
     pub data: DataInfo,
-    /// The spec as used (after command-line overrides).
+    /// The spec as given (after command-line overrides).
     pub spec: Spec,
-    /// σ0 and λ as used.
-    pub prior: PriorInfo,
+    /// Every setting as used, the chosen λ included.
+    pub settings: Settings,
+    /// The λ candidates and which one won.
+    pub choice: Choice,
     /// Every input feature: PIP, prior inclusion, kept.
     pub inputs: Vec<InputNode>,
     /// Every hidden node, per layer.
@@ -60,15 +62,6 @@ pub struct Report {
     pub training_seconds: f64,
     /// The training curve.
     pub curve: Curve,
-}
-
-/// σ0 and λ.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct PriorInfo {
-    /// Slab standard deviation.
-    pub sigma0: f64,
-    /// Inclusion probability λ.
-    pub inclusion: f64,
 }
 
 /// An input feature.
@@ -174,20 +167,26 @@ pub struct Verify {
 }
 
 impl Report {
-    /// Assembles the report of a compile (metrics are filled in by the caller).
+    /// Assembles the report of a compile from its stages' values.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         spec: &Spec,
-        data: &Prepared,
-        post: &Posterior,
-        pips: &[NodePips],
-        emitted: &Pruned,
+        data: &Dataset,
+        settings: &Settings,
+        choice: Choice,
+        chosen: &Trained,
         blob: &BlobBytes,
         verify: Verify,
-        prior: Prior,
-        curve: Curve,
+        metrics: AllMetrics,
+        seconds: f64,
     ) -> Self {
-        let t = spec.prune.threshold;
+        let t = settings.threshold;
+        let (pips, kept, net) = (
+            &chosen.selection.pips,
+            &chosen.selection.kept,
+            &chosen.network,
+        );
+        let post = &chosen.fit.posterior;
         let inputs: Vec<InputNode> = (0..data.names.len())
             .map(|col| {
                 let j = data.columns.iter().position(|&c| c == col);
@@ -197,7 +196,7 @@ impl Report {
                     pip: j.map(|j| pips[0].pip[j]),
                     prior: j.map(|j| pips[0].prior[j]),
                     pip_above_threshold: j.is_some_and(|j| pips[0].pip[j] >= t),
-                    kept: j.is_some_and(|j| emitted.kept[0].contains(&j)),
+                    kept: j.is_some_and(|j| kept[0].contains(&j)),
                 }
             })
             .collect();
@@ -209,37 +208,28 @@ impl Report {
                     .map(|k| Node {
                         pip: p.pip[k],
                         prior: p.prior[k],
-                        kept: emitted.kept[l + 1].contains(&k),
+                        kept: kept[l + 1].contains(&k),
                     })
                     .collect()
             })
             .collect();
-        let shape = &post.shape;
-        let model = blob.model().ok();
-        let layers = shape
+        let sparse = sparse_layers(net);
+        let layers = post
+            .shape
             .layers()
             .enumerate()
             .map(|(l, (o, i))| LayerInfo {
-                inputs: [i, emitted.kept[l].len()],
-                outputs: [o, emitted.kept[l + 1].len()],
-                weights: [
-                    o * i,
-                    emitted.weights[l].iter().filter(|&&w| w != 0.0).count(),
-                ],
-                storage: match model.as_ref().map(|m| m.layers()[l].weights) {
-                    Some(spikeslab_runtime::Weights::Sparse { .. }) => "sparse".into(),
-                    _ => "dense".into(),
-                },
+                inputs: [i, kept[l].len()],
+                outputs: [o, kept[l + 1].len()],
+                weights: [o * i, net.layers[l].edges()],
+                storage: if sparse[l] { "sparse" } else { "dense" }.into(),
             })
             .collect();
-        let kept_features: Vec<String> = emitted.kept[0]
-            .iter()
-            .map(|&j| data.names[data.columns[j]].clone())
-            .collect();
+        let kept_features: Vec<String> =
+            net.inputs.iter().map(|&j| data.names[j].clone()).collect();
         let selection = data.truth.as_ref().map(|(truth, noise)| {
-            let kept: Vec<usize> = emitted.kept[0].iter().map(|&j| data.columns[j]).collect();
-            let tp = kept.iter().filter(|k| truth.contains(k)).count();
-            let fp = kept.len() - tp;
+            let tp = net.inputs.iter().filter(|k| truth.contains(k)).count();
+            let fp = net.inputs.len() - tp;
             let d = data.names.len();
             Selection {
                 true_features: truth.iter().map(|&j| data.names[j].clone()).collect(),
@@ -268,37 +258,36 @@ impl Report {
                 warnings.push(format!("the prior alone gives the {what} an inclusion probability of {pi:.2} > 0.5: \"PIP >= 0.5\" says little there, and the edge rule (phi > 0.5) decides"));
             }
         }
-        let dense_blob_bytes = dense_bytes(&shape.widths);
-        let ram_bytes = ram_estimate(
-            data.names.len(),
-            emitted.widths().last().copied().unwrap_or(1),
-            emitted.widths().len() - 1,
-        );
+        for c in choice.candidates.iter().filter(|c| c.error.is_some()) {
+            warnings.push(format!(
+                "λ = {} was not chosen: {}",
+                c.inclusion,
+                c.error.as_deref().unwrap_or("")
+            ));
+        }
         Self {
             name: spec.name.clone(),
             compiler: crate::VERSION.into(),
-            task: format!("{:?}", spec.task).to_lowercase(),
+            task: format!("{:?}", data.task).to_lowercase(),
             data: data.info.clone(),
             spec: spec.clone(),
-            prior: PriorInfo {
-                sigma0: prior.sigma0,
-                inclusion: prior.inclusion,
-            },
+            settings: settings.clone(),
+            choice,
             inputs,
             hidden,
             layers,
             kept_features,
             selection,
-            metrics: AllMetrics::default(),
-            input_relevance: Vec::new(),
+            metrics,
+            input_relevance: input_relevance(post),
             blob_bytes: blob.as_bytes().len(),
-            dense_blob_bytes,
-            ram_bytes,
+            dense_blob_bytes: dense_bytes(&post.shape.widths),
+            ram_bytes: ram_estimate(data.names.len(), data.outputs(), net.layers.len()),
             verify,
             classes: data.classes.clone(),
             warnings,
-            training_seconds: 0.0,
-            curve,
+            training_seconds: seconds,
+            curve: chosen.fit.curve.clone(),
         }
     }
 
@@ -310,24 +299,6 @@ impl Report {
     /// Weights of the full network.
     pub fn weights_total(&self) -> usize {
         self.layers.iter().map(|l| l.weights[0]).sum()
-    }
-
-    /// The metrics stored in the blob's metadata (at most eight).
-    pub fn blob_metrics(&self) -> Vec<(String, f32)> {
-        let mut out = Vec::new();
-        for (model, m) in [
-            ("emitted", &self.metrics.emitted),
-            ("posterior", &self.metrics.full_posterior),
-        ] {
-            for (split, v) in [("val", m.validation), ("test", m.test)] {
-                if let Some(v) = v {
-                    let what = if v.rmse.is_some() { "rmse" } else { "accuracy" };
-                    out.push((format!("{model}_{split}_{what}"), v.headline() as f32));
-                }
-            }
-        }
-        out.truncate(spikeslab_runtime::MAX_METRICS);
-        out
     }
 
     /// A few lines for people: what was kept, how much smaller, what it costs.
@@ -368,6 +339,35 @@ impl Report {
             self.dense_blob_bytes,
             self.ram_bytes
         ));
+        let c = &self.choice;
+        if c.candidates.len() > 1 {
+            let list: Vec<String> = c
+                .candidates
+                .iter()
+                .map(|k| {
+                    let v = k.validation.map_or("failed".into(), |m| {
+                        let (loss, se) = m.loss();
+                        format!("{loss:.4} ± {se:.4}")
+                    });
+                    format!("{} {v}{}", k.inclusion, if k.chosen { " *" } else { "" })
+                })
+                .collect();
+            let what = if self.classes.is_empty() {
+                "MSE"
+            } else {
+                "error"
+            };
+            s.push_str(&format!(
+                "  lambda {} chosen by the {} rule on {} validation rows (validation {what}: {})\n",
+                self.settings.inclusion,
+                match c.rule {
+                    crate::spec::Rule::OneSe => "one-standard-error",
+                    crate::spec::Rule::Best => "best-validation",
+                },
+                self.data.validation_rows,
+                list.join(", ")
+            ));
+        }
         for (what, m) in [
             ("emitted model", &self.metrics.emitted),
             ("full posterior", &self.metrics.full_posterior),
@@ -392,17 +392,14 @@ impl Report {
 }
 
 fn describe(m: &SplitMetrics) -> String {
-    let one = |name: &str, v: &Option<Metrics>| {
-        v.map(|v| match v.rmse {
-            Some(r) => format!("{name} RMSE {r:.4} (MSE {:.3})", r * r),
-            None => format!("{name} accuracy {:.4}", v.accuracy.unwrap_or(f64::NAN)),
-        })
-    };
-    [one("validation", &m.validation), one("test", &m.test)]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ")
+    [
+        m.validation.map(|v| v.describe("validation")),
+        m.test.map(|v| v.describe("test")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 fn abbreviate(names: &[String]) -> String {

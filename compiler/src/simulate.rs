@@ -11,11 +11,77 @@ use rand_pcg::Pcg64;
 use crate::data::Table;
 use crate::{Error, Result};
 
-/// What to simulate.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Design {
+/// One of the method's designs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DesignKind {
+    /// y = (1 − ψ2)·f(x1) + ψ2·f(x2) + ε.
+    E1,
+    /// Five features with random weights, through g (linear or f).
+    E2,
+    /// The first 20% of D features through f (D = 50 by default).
+    E3,
+    /// As E3 with D = 100.
+    E4,
+    /// Bai et al.'s 200-feature design on U(−1, 1).
+    E5,
+}
+
+impl DesignKind {
     /// `e1` .. `e5`.
-    pub name: String,
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "e1" => Self::E1,
+            "e2" => Self::E2,
+            "e3" => Self::E3,
+            "e4" => Self::E4,
+            "e5" => Self::E5,
+            _ => return None,
+        })
+    }
+
+    /// `e1` .. `e5`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::E1 => "e1",
+            Self::E2 => "e2",
+            Self::E3 => "e3",
+            Self::E4 => "e4",
+            Self::E5 => "e5",
+        }
+    }
+
+    /// Default features D: 10, 20, 50, 100, 200.
+    pub fn default_features(self) -> usize {
+        match self {
+            Self::E1 => 10,
+            Self::E2 => 20,
+            Self::E3 => 50,
+            Self::E4 => 100,
+            Self::E5 => 200,
+        }
+    }
+
+    /// The fewest features the design can be drawn with.
+    pub fn min_features(self) -> usize {
+        match self {
+            Self::E1 => 2,
+            Self::E2 | Self::E5 => 5,
+            Self::E3 | Self::E4 => 1,
+        }
+    }
+
+    /// Default training rows: 3000 for E5, else 2000.
+    pub fn default_rows(self) -> usize {
+        if self == Self::E5 { 3000 } else { 2000 }
+    }
+}
+
+/// What to simulate.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Design {
+    /// The design.
+    pub kind: DesignKind,
     /// Features D.
     pub features: usize,
     /// Signal-to-noise variance ratio α (E1–E4).
@@ -70,37 +136,14 @@ pub fn var_f() -> f64 {
 
 impl Design {
     /// The design's defaults: D = 10, 20, 50, 100, 200 for E1..E5; α = 2; ψ2 = 0.5; g = f.
-    ///
-    /// # Errors
-    /// [`Error::SpecValue`] for an unknown design name.
-    pub fn new(name: &str) -> Result<Self> {
-        let features = match name {
-            "e1" => 10,
-            "e2" => 20,
-            "e3" => 50,
-            "e4" => 100,
-            "e5" => 200,
-            _ => {
-                return Err(Error::SpecValue {
-                    path: "data.simulate".into(),
-                    key: "simulate".into(),
-                    value: format!("{name:?}"),
-                    expected: "one of e1, e2, e3, e4, e5".into(),
-                });
-            }
-        };
-        Ok(Self {
-            name: name.into(),
-            features,
+    pub fn new(kind: DesignKind) -> Self {
+        Self {
+            kind,
+            features: kind.default_features(),
             alpha: 2.0,
             psi2: 0.5,
             linear: false,
-        })
-    }
-
-    /// Default training rows: 3000 for E5, else 2000.
-    pub fn default_rows(&self) -> usize {
-        if self.name == "e5" { 3000 } else { 2000 }
+        }
     }
 
     /// Generates `rows` training and `test_rows` test rows from `seed`.
@@ -109,39 +152,35 @@ impl Design {
     /// [`Error::SpecValue`] when D is too small for the design.
     pub fn generate(&self, rows: usize, test_rows: usize, seed: u64) -> Result<Simulated> {
         let d = self.features;
-        let min = match self.name.as_str() {
-            "e1" => 2,
-            "e2" | "e5" => 5,
-            _ => 1,
-        };
+        let min = self.kind.min_features();
         if d < min || d > usize::from(u16::MAX) {
             return Err(Error::SpecValue {
                 path: "data".into(),
                 key: "features".into(),
                 value: d.to_string(),
-                expected: format!("from {min} to 65535 for design {}", self.name),
+                expected: format!("from {min} to 65535 for design {}", self.kind.name()),
             });
         }
         let mut rng = Pcg64::seed_from_u64(seed);
-        let (coef, signal_var): (Vec<f64>, f64) = match self.name.as_str() {
-            "e1" => {
+        let (coef, signal_var): (Vec<f64>, f64) = match self.kind {
+            DesignKind::E1 => {
                 let c = vec![1.0 - self.psi2, self.psi2];
                 let v = c.iter().map(|b| b * b).sum::<f64>() * var_f();
                 (c, v)
             }
-            "e2" => {
+            DesignKind::E2 => {
                 let c: Vec<f64> = (0..5).map(|_| rng.random::<f64>()).collect();
                 let v =
                     c.iter().map(|b| b * b).sum::<f64>() * if self.linear { 1.0 } else { var_f() };
                 (c, v)
             }
-            "e5" => (vec![1.0; 5], 0.0),
+            DesignKind::E5 => (vec![1.0; 5], 0.0),
             _ => {
                 let k = (0.2 * d as f64).ceil() as usize;
                 (vec![1.0; k], k as f64 * var_f())
             }
         };
-        let noise_var = if self.name == "e5" {
+        let noise_var = if self.kind == DesignKind::E5 {
             1.0
         } else {
             signal_var / self.alpha
@@ -171,19 +210,19 @@ impl Design {
         let mut x = Vec::with_capacity(n * d);
         let mut y = Vec::with_capacity(n);
         for _ in 0..n {
-            let row: Vec<f64> = if self.name == "e5" {
+            let row: Vec<f64> = if self.kind == DesignKind::E5 {
                 (0..d).map(|_| uniform.sample(rng)).collect()
             } else {
                 (0..d).map(|_| StandardNormal.sample(rng)).collect()
             };
             let eps: f64 = StandardNormal.sample(rng);
-            let signal = match self.name.as_str() {
-                "e5" => {
+            let signal = match self.kind {
+                DesignKind::E5 => {
                     7.0 * row[1] / (1.0 + row[0] * row[0])
                         + 5.0 * (row[2] * row[3]).sin()
                         + 2.0 * row[4]
                 }
-                "e2" if self.linear => coef.iter().zip(&row).map(|(b, v)| b * v).sum(),
+                DesignKind::E2 if self.linear => coef.iter().zip(&row).map(|(b, v)| b * v).sum(),
                 _ => coef.iter().zip(&row).map(|(b, v)| b * f(*v)).sum(),
             };
             y.push((signal + noise_var.sqrt() * eps) as f32);
@@ -220,14 +259,14 @@ mod tests {
 
     #[test]
     fn noise_floor_of_e3_is_the_reference_one() {
-        let s = Design::new("e3").unwrap().generate(10, 10, 1).unwrap();
+        let s = Design::new(DesignKind::E3).generate(10, 10, 1).unwrap();
         assert!((s.noise_var - 56.2).abs() < 0.1, "{}", s.noise_var);
         assert_eq!(s.truth, (0..10).collect::<Vec<_>>());
     }
 
     #[test]
     fn same_seed_same_rows() {
-        let d = Design::new("e5").unwrap();
+        let d = Design::new(DesignKind::E5);
         let (a, b) = (d.generate(50, 5, 7).unwrap(), d.generate(50, 5, 7).unwrap());
         assert_eq!(a.train, b.train);
         assert_ne!(a.train, d.generate(50, 5, 8).unwrap().train);

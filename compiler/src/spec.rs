@@ -1,7 +1,11 @@
 //! Model specs: the TOML files in `models/` that say what to train and how.
 //!
+//! Only `[data]` is required. Every other setting has a default, and the ones marked
+//! *chosen* below are picked by `compile` for the data unless the spec fixes them (see
+//! [`crate::plan`]).
+//!
 //! ```toml
-//! name = "demo"
+//! name = "demo"                       # default: the spec's file stem
 //! task = "regression"                 # or "classification"
 //!
 //! [data]                              # exactly one of simulate, csv, uci
@@ -11,6 +15,8 @@
 //! test_rows = 2000
 //! alpha = 2.0
 //! seed = 1
+//! # csv = "train.csv", target = "y", test_csv = "test.csv"
+//! # uci = "path/to/concrete", split = 0
 //! validation = 0.2                    # fraction of the training rows held out
 //!
 //! [network]
@@ -19,20 +25,23 @@
 //!
 //! [prior]
 //! sigma0 = 1.3
-//! inclusion = "auto"                  # or a probability, e.g. 0.01
+//! inclusion = "auto"                  # chosen: λ from 0.01, 0.1, 0.5 on the validation rows;
+//!                                     # or a probability (0.01), a grid ([0.01, 0.05]),
+//!                                     # or "bai" (Bai et al.'s rate from the architecture)
+//! rule = "one-se"                     # how a grid is decided: "one-se" or "best"
 //!
 //! [train]
-//! epochs = 400
-//! batch = 128
+//! epochs = 400                        # chosen: about 8000 steps, 160 to 2000 epochs
+//! batch = 128                         # chosen: 128, or every training row when fewer
 //! learning_rate = 5e-3
 //! temperature = 0.5
-//! kl_warmup = 0                       # epochs of linear KL warm-up
+//! kl_warmup = 100                     # chosen: a quarter of the epochs (0: none)
 //! seed = 1
 //!
 //! [prune]
 //! threshold = 0.5
-//! finetune_epochs = 100
-//! finetune = "edges"                  # or "nodes"
+//! finetune = "nodes"                  # chosen: "nodes" (reconnect the kept nodes), "edges", "none"
+//! finetune_epochs = 100               # chosen: as many as the training epochs
 //!
 //! [budget]
 //! max_blob_bytes = 16384
@@ -42,198 +51,161 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use spikeslab_runtime::{Activation, Task};
 
+use crate::simulate::{Design, DesignKind};
 use crate::{Error, Result};
 
-/// A whole model spec.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// The λ grid that `inclusion = "auto"` (the default) searches.
+pub const DEFAULT_GRID: [f64; 3] = [0.01, 0.1, 0.5];
+
+/// A whole model spec, every value checked.
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Spec {
-    /// Model name (the blob's file stem); defaults to the spec's file stem.
-    #[serde(default)]
+    /// Model name (the blob's file stem).
     pub name: String,
-    /// `regression` or `classification`.
-    #[serde(default = "default_task")]
-    pub task: TaskKind,
-    /// Where the rows come from.
+    /// Where the rows come from, and what the target is.
     pub data: DataSpec,
     /// Architecture.
-    #[serde(default)]
     pub network: NetworkSpec,
     /// Spike-and-slab prior.
-    #[serde(default)]
     pub prior: PriorSpec,
     /// Optimisation.
-    #[serde(default)]
     pub train: TrainSpec,
     /// Pruning and fine-tuning.
-    #[serde(default)]
     pub prune: PruneSpec,
     /// Size limits the compile must meet.
-    #[serde(default)]
     pub budget: BudgetSpec,
 }
 
-/// Regression or classification.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskKind {
-    /// Real-valued target.
-    Regression,
-    /// Class labels.
-    Classification,
-}
-
-fn default_task() -> TaskKind {
-    TaskKind::Regression
-}
-
-/// The data source: one of `simulate`, `csv`, `uci`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// The data: its source, its task, the validation fraction.
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct DataSpec {
-    /// A simulated design: `e1` .. `e5`.
-    pub simulate: Option<String>,
-    /// A CSV file with a header row (relative to the spec).
-    pub csv: Option<PathBuf>,
-    /// The target column of the CSV.
-    pub target: Option<String>,
-    /// A CSV of test rows with the same columns (optional).
-    pub test_csv: Option<PathBuf>,
-    /// A UCI-suite folder (relative to the spec).
-    pub uci: Option<PathBuf>,
-    /// The UCI split number.
-    pub split: Option<usize>,
-    /// Simulated features D.
-    pub features: Option<usize>,
-    /// Simulated training rows.
-    pub rows: Option<usize>,
-    /// Simulated test rows.
-    pub test_rows: Option<usize>,
-    /// Simulated signal-to-noise variance ratio.
-    pub alpha: Option<f64>,
-    /// E1: weight of x2 (x1 gets 1 − psi2).
-    pub psi2: Option<f64>,
-    /// E2: `linear` or `f`.
-    pub g: Option<String>,
-    /// Seed of the simulation.
-    pub seed: Option<u64>,
-    /// Fraction of training rows held out for validation.
-    #[serde(default = "default_validation")]
+    /// Regression or classification.
+    pub task: Task,
+    /// Where the rows come from.
+    pub source: Source,
+    /// Fraction of the training rows held out for validation.
     pub validation: f64,
 }
 
-fn default_validation() -> f64 {
-    0.2
+/// Where the rows come from.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub enum Source {
+    /// A simulated design, generated from a seed.
+    Simulate(Simulation),
+    /// A CSV file with a header row.
+    Csv {
+        /// The training rows.
+        path: PathBuf,
+        /// Name of the target column.
+        target: String,
+        /// Test rows with the same columns.
+        test: Option<PathBuf>,
+    },
+    /// A UCI-suite folder and one of its standard splits (0-based, as its index files count).
+    Uci {
+        /// The folder.
+        dir: PathBuf,
+        /// The split.
+        split: usize,
+    },
+}
+
+/// A simulated data set.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Simulation {
+    /// The design and its parameters.
+    pub design: Design,
+    /// Training rows.
+    pub rows: usize,
+    /// Test rows.
+    pub test_rows: usize,
+    /// Seed of the simulation.
+    pub seed: u64,
 }
 
 /// Architecture.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct NetworkSpec {
     /// Hidden layer widths.
     pub hidden: Vec<usize>,
-    /// Hidden activation: `relu`, `tanh`, `sigmoid`.
-    pub activation: String,
-}
-
-impl Default for NetworkSpec {
-    fn default() -> Self {
-        Self {
-            hidden: vec![50],
-            activation: "relu".into(),
-        }
-    }
+    /// Hidden activation.
+    pub activation: Activation,
 }
 
 /// The spike-and-slab prior.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PriorSpec {
     /// Slab standard deviation σ0.
     pub sigma0: f64,
-    /// Prior inclusion probability λ: `"auto"` (Bai's rate) or a number in (0, 1).
+    /// Prior inclusion probability λ.
     pub inclusion: Inclusion,
+    /// How a grid of λ is decided on the validation rows.
+    pub rule: Rule,
 }
 
-impl Default for PriorSpec {
-    fn default() -> Self {
-        Self {
-            sigma0: 1.3,
-            inclusion: Inclusion::Auto(Auto::Auto),
-        }
-    }
-}
-
-/// `"auto"` or a probability.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(untagged)]
+/// λ, fixed or chosen.
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub enum Inclusion {
-    /// Bai's rate from the architecture and the row count.
-    Auto(Auto),
-    /// A fixed λ.
+    /// Every value is trained; [`Rule`] picks one on the validation rows.
+    Grid(Vec<f64>),
+    /// This value.
     Fixed(f64),
+    /// Bai et al.'s rate from the architecture and the row count ([`bai_inclusion`]).
+    Bai,
 }
 
-/// The word `auto`.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Auto {
-    /// `auto`.
-    Auto,
+/// How one λ of a grid is chosen from the emitted models' validation loss (squared error for
+/// regression, 0/1 error for classification), candidates ordered by λ, sparsest first.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// The sparsest candidate whose mean validation loss is within one standard error of the
+    /// best one's, the standard error being that of the best one's per-row losses.
+    OneSe,
+    /// The lowest mean validation loss; the sparser of equals.
+    Best,
 }
 
-/// Optimisation settings.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+/// Optimisation; `None` means chosen by [`crate::plan`].
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct TrainSpec {
     /// Passes over the training rows.
-    pub epochs: usize,
+    pub epochs: Option<usize>,
     /// Rows per step.
-    pub batch: usize,
+    pub batch: Option<usize>,
     /// Adam learning rate.
     pub learning_rate: f64,
     /// Binary-concrete temperature τ.
     pub temperature: f64,
     /// Epochs of linear KL warm-up (0: none).
-    pub kl_warmup: usize,
-    /// Seed of every random choice (initialisation, shuffling, noise).
+    pub kl_warmup: Option<usize>,
+    /// Seed of every random choice (validation split, initialisation, shuffling, noise).
     pub seed: u64,
 }
 
-impl Default for TrainSpec {
-    fn default() -> Self {
-        Self {
-            epochs: 400,
-            batch: 128,
-            learning_rate: 5e-3,
-            temperature: 0.5,
-            kl_warmup: 0,
-            seed: 1,
-        }
-    }
+/// How the kept network is fine-tuned after pruning.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Finetune {
+    /// Not at all: the slab means are the weights.
+    None,
+    /// The kept edges only.
+    Edges,
+    /// Every edge between kept nodes (pruned edges start at zero).
+    Nodes,
 }
 
-/// Pruning and fine-tuning.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+/// Pruning and fine-tuning; `None` means chosen by [`crate::plan`].
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PruneSpec {
     /// Nodes with PIP below this are dropped.
     pub threshold: f64,
-    /// Epochs of MAP fine-tuning of the pruned network (0: none).
-    pub finetune_epochs: usize,
-    /// `edges`: retrain the kept edges; `nodes`: reconnect every edge between kept nodes.
-    pub finetune: String,
-}
-
-impl Default for PruneSpec {
-    fn default() -> Self {
-        Self {
-            threshold: 0.5,
-            finetune_epochs: 0,
-            finetune: "edges".into(),
-        }
-    }
+    /// How to fine-tune.
+    pub finetune: Option<Finetune>,
+    /// Epochs of MAP fine-tuning.
+    pub finetune_epochs: Option<usize>,
 }
 
 /// Size limits.
@@ -246,6 +218,9 @@ pub struct BudgetSpec {
     pub max_ram_bytes: Option<usize>,
 }
 
+/// A spec value set on the command line: a dotted key (`train.epochs`) and its value.
+pub type Override = (&'static str, toml::Value);
+
 impl Spec {
     /// Reads and checks a spec file; relative data paths become relative to its folder.
     ///
@@ -253,164 +228,113 @@ impl Spec {
     /// [`Error::Io`], [`Error::Spec`] (syntax, unknown key, with line and column) or
     /// [`Error::SpecValue`] (a value out of range).
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let mut spec: Self = toml::from_str(&text).map_err(|e| Error::Spec {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
-        if spec.name.is_empty() {
-            spec.name = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("model")
-                .to_string();
-        }
-        let dir = path.parent().unwrap_or(Path::new("."));
-        for p in [
-            &mut spec.data.csv,
-            &mut spec.data.test_csv,
-            &mut spec.data.uci,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if p.is_relative() {
-                *p = dir.join(&*p);
-            }
-        }
-        spec.check(path)?;
-        Ok(spec)
+        Self::load_with(path, &[])
     }
 
-    /// Checks every value's range.
+    /// [`Spec::load`] with `overrides` set on top of the file; an error in an overridden
+    /// value names the command line.
     ///
     /// # Errors
-    /// [`Error::SpecValue`] naming the first key out of range.
-    pub fn check(&self, path: &Path) -> Result<()> {
-        let bad = |key: &str, value: String, expected: &str| {
-            Err(Error::SpecValue {
-                path: path.into(),
-                key: key.into(),
-                value,
-                expected: expected.into(),
-            })
+    /// As [`Spec::load`].
+    pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let syntax = |message: String| Error::Spec {
+            path: path.into(),
+            message,
         };
-        let d = &self.data;
-        let sources = usize::from(d.simulate.is_some())
-            + usize::from(d.csv.is_some())
-            + usize::from(d.uci.is_some());
-        if sources != 1 {
-            return bad(
-                "data",
-                format!("{sources} sources"),
-                "exactly one of `simulate`, `csv`, `uci`",
-            );
+        // The file alone first, so that its errors carry their line and column.
+        let mut raw: file::Raw = toml::from_str(&text).map_err(|e| syntax(e.to_string()))?;
+        if !overrides.is_empty() {
+            let mut table: toml::Table =
+                toml::from_str(&text).map_err(|e| syntax(e.to_string()))?;
+            for (key, value) in overrides {
+                set(&mut table, key, value.clone());
+            }
+            raw = file::Raw::deserialize(table).map_err(|e| Error::Spec {
+                path: "command line".into(),
+                message: e.to_string(),
+            })?;
         }
-        if d.csv.is_some() && d.target.is_none() {
-            return bad(
-                "data.target",
-                "missing".into(),
-                "the name of the target column of the CSV",
-            );
-        }
-        if !(0.0..0.9).contains(&d.validation) {
-            return bad(
-                "data.validation",
-                d.validation.to_string(),
-                "a fraction in [0, 0.9)",
-            );
-        }
-        if let Some(a) = d.alpha.filter(|a| !(a.is_finite() && *a > 0.0)) {
-            return bad("data.alpha", a.to_string(), "a positive number");
-        }
-        let n = &self.network;
-        if n.hidden.is_empty() || n.hidden.len() >= spikeslab_runtime::MAX_LAYERS {
-            return bad(
-                "network.hidden",
-                format!("{:?}", n.hidden),
-                "1 to 7 hidden layers",
-            );
-        }
-        if let Some(w) = n
-            .hidden
-            .iter()
-            .find(|&&w| w == 0 || w > spikeslab_runtime::MAX_WIDTH)
-        {
-            return bad(
-                "network.hidden",
-                w.to_string(),
-                "widths from 1 to 256 (the runtime's capacity)",
-            );
-        }
-        if crate::bnn::parse_activation(&n.activation).is_none() {
-            return bad(
-                "network.activation",
-                format!("{:?}", n.activation),
-                "relu, tanh or sigmoid",
-            );
-        }
-        let p = &self.prior;
-        if !(p.sigma0.is_finite() && p.sigma0 > 0.0) {
-            return bad("prior.sigma0", p.sigma0.to_string(), "a positive number");
-        }
-        if let Inclusion::Fixed(l) = p.inclusion
-            && !(l > 0.0 && l < 1.0)
-        {
-            return bad(
-                "prior.inclusion",
-                l.to_string(),
-                "\"auto\" or a probability in (0, 1)",
-            );
-        }
-        let t = &self.train;
-        if t.epochs == 0 || t.epochs > 1_000_000 {
-            return bad("train.epochs", t.epochs.to_string(), "from 1 to 1000000");
-        }
-        if t.batch == 0 {
-            return bad("train.batch", t.batch.to_string(), "at least 1");
-        }
-        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0 && t.learning_rate < 10.0) {
-            return bad(
-                "train.learning_rate",
-                t.learning_rate.to_string(),
-                "in (0, 10)",
-            );
-        }
-        if !(t.temperature.is_finite() && t.temperature > 0.0) {
-            return bad(
-                "train.temperature",
-                t.temperature.to_string(),
-                "a positive number",
-            );
-        }
-        let r = &self.prune;
-        if !(0.0..=1.0).contains(&r.threshold) {
-            return bad(
-                "prune.threshold",
-                r.threshold.to_string(),
-                "a probability in [0, 1]",
-            );
-        }
-        if r.finetune != "edges" && r.finetune != "nodes" {
-            return bad(
-                "prune.finetune",
-                format!("{:?}", r.finetune),
-                "\"edges\" or \"nodes\"",
-            );
-        }
-        Ok(())
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+        let dir = path.parent().unwrap_or(Path::new("."));
+        raw.check(stem, dir).map_err(|e| match e {
+            Error::SpecValue {
+                key,
+                value,
+                expected,
+                ..
+            } => Error::SpecValue {
+                path: if overrides.iter().any(|(k, _)| *k == key) {
+                    PathBuf::from("command line")
+                } else {
+                    path.into()
+                },
+                key,
+                value,
+                expected,
+            },
+            other => other,
+        })
     }
 
-    /// λ: the fixed value, or Bai's rate `exp(−a)`, `a = log T + 0.1·[(L+1)·log N + log(√n·D)]`.
-    pub fn inclusion(&self, inputs: usize, outputs: usize, rows: usize) -> f64 {
-        match self.prior.inclusion {
-            Inclusion::Fixed(l) => l,
-            Inclusion::Auto(_) => bai_inclusion(inputs, &self.network.hidden, outputs, rows),
+    /// Parses and checks spec text, with data paths relative to `dir`: for specs built in
+    /// memory.
+    ///
+    /// # Errors
+    /// As [`Spec::load`], with `name` as the file.
+    pub fn parse(text: &str, name: &str, dir: &Path) -> Result<Self> {
+        let raw: file::Raw = toml::from_str(text).map_err(|e| Error::Spec {
+            path: name.into(),
+            message: e.to_string(),
+        })?;
+        raw.check(name, dir).map_err(|e| match e {
+            Error::SpecValue {
+                key,
+                value,
+                expected,
+                ..
+            } => Error::SpecValue {
+                path: name.into(),
+                key,
+                value,
+                expected,
+            },
+            other => other,
+        })
+    }
+
+    /// A spec of only `data`, every other setting at its default: what `compile` does for a
+    /// spec file holding just a `[data]` section.
+    pub fn for_data(name: &str, data: DataSpec) -> Self {
+        let mut s = Self::parse("[data]\nsimulate = \"e1\"", name, Path::new("."))
+            .unwrap_or_else(|_| unreachable!("the default spec is valid"));
+        s.data = data;
+        s
+    }
+}
+
+/// Sets `table[a][b] = value` for the dotted key `a.b` (or `a`).
+fn set(table: &mut toml::Table, key: &str, value: toml::Value) {
+    match key.split_once('.') {
+        None => {
+            table.insert(key.into(), value);
+        }
+        Some((section, rest)) => {
+            let entry = table
+                .entry(section)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(t) = entry {
+                set(t, rest, value);
+            }
         }
     }
 }
 
-/// Bai et al.'s prior inclusion rate for a network `inputs`-`hidden`-`outputs` and `rows` rows.
+/// Bai et al.'s prior inclusion rate for a network `inputs`-`hidden`-`outputs` and `rows` rows:
+/// `exp(−a)`, `a = log T + 0.1·[(L+1)·log N + log(√n·D)]`.
 pub fn bai_inclusion(inputs: usize, hidden: &[usize], outputs: usize, rows: usize) -> f64 {
     let mut widths = vec![inputs];
     widths.extend(hidden);
@@ -423,9 +347,373 @@ pub fn bai_inclusion(inputs: usize, hidden: &[usize], outputs: usize, rows: usiz
     (-a).exp()
 }
 
+/// The spec file as written: every key optional, unknown keys refused; [`file::Raw::check`]
+/// turns it into a [`Spec`].
+mod file {
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Raw {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        task: Option<String>,
+        data: Data,
+        #[serde(default)]
+        network: Network,
+        #[serde(default)]
+        prior: Prior,
+        #[serde(default)]
+        train: Train,
+        #[serde(default)]
+        prune: Prune,
+        #[serde(default)]
+        budget: BudgetSpec,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Data {
+        simulate: Option<String>,
+        csv: Option<PathBuf>,
+        target: Option<String>,
+        test_csv: Option<PathBuf>,
+        uci: Option<PathBuf>,
+        split: Option<usize>,
+        features: Option<usize>,
+        rows: Option<usize>,
+        test_rows: Option<usize>,
+        alpha: Option<f64>,
+        psi2: Option<f64>,
+        g: Option<String>,
+        seed: Option<u64>,
+        validation: Option<f64>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Network {
+        hidden: Option<Vec<usize>>,
+        activation: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum RawInclusion {
+        Value(f64),
+        Grid(Vec<f64>),
+        Word(String),
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Prior {
+        sigma0: Option<f64>,
+        inclusion: Option<RawInclusion>,
+        rule: Option<String>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Train {
+        epochs: Option<usize>,
+        batch: Option<usize>,
+        learning_rate: Option<f64>,
+        temperature: Option<f64>,
+        kl_warmup: Option<usize>,
+        seed: Option<u64>,
+    }
+
+    #[derive(Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Prune {
+        threshold: Option<f64>,
+        finetune: Option<String>,
+        finetune_epochs: Option<usize>,
+    }
+
+    fn bad<T>(key: &str, value: impl std::fmt::Display, expected: &str) -> Result<T> {
+        Err(Error::SpecValue {
+            path: PathBuf::new(),
+            key: key.into(),
+            value: value.to_string(),
+            expected: expected.into(),
+        })
+    }
+
+    fn positive(key: &str, v: Option<f64>, default: f64) -> Result<f64> {
+        match v {
+            None => Ok(default),
+            Some(x) if x.is_finite() && x > 0.0 => Ok(x),
+            Some(x) => bad(key, x, "a positive number"),
+        }
+    }
+
+    fn probability(key: &str, l: f64) -> Result<f64> {
+        if l > 0.0 && l < 1.0 {
+            Ok(l)
+        } else {
+            bad(
+                key,
+                l,
+                "\"auto\", \"bai\", a probability in (0, 1) or a list of them",
+            )
+        }
+    }
+
+    fn epochs(key: &str, v: Option<usize>) -> Result<Option<usize>> {
+        match v {
+            Some(e) if e == 0 || e > 1_000_000 => bad(key, e, "from 1 to 1000000"),
+            _ => Ok(v),
+        }
+    }
+
+    impl Raw {
+        /// Checks every value's range (the error's path is filled in by the caller).
+        pub(super) fn check(self, stem: &str, dir: &Path) -> Result<Spec> {
+            let task = match self.task.as_deref() {
+                None | Some("regression") => Task::Regression,
+                Some("classification") => Task::Classification,
+                Some(t) => {
+                    return bad(
+                        "task",
+                        format!("{t:?}"),
+                        "\"regression\" or \"classification\"",
+                    );
+                }
+            };
+            let at = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
+            let d = self.data;
+            let sources = usize::from(d.simulate.is_some())
+                + usize::from(d.csv.is_some())
+                + usize::from(d.uci.is_some());
+            if sources != 1 {
+                return bad(
+                    "data",
+                    format!("{sources} sources"),
+                    "exactly one of `simulate`, `csv`, `uci`",
+                );
+            }
+            let source = if let Some(name) = d.simulate {
+                let kind = DesignKind::parse(&name).map_or_else(
+                    || {
+                        bad(
+                            "data.simulate",
+                            format!("{name:?}"),
+                            "one of e1, e2, e3, e4, e5",
+                        )
+                    },
+                    Ok,
+                )?;
+                let mut design = Design::new(kind);
+                if let Some(f) = d.features {
+                    design.features = f;
+                }
+                let (min, max) = (design.kind.min_features(), usize::from(u16::MAX));
+                if !(min..=max).contains(&design.features) {
+                    return bad(
+                        "data.features",
+                        design.features,
+                        &format!("from {min} to {max} for design {name}"),
+                    );
+                }
+                design.alpha = positive("data.alpha", d.alpha, design.alpha)?;
+                if let Some(p) = d.psi2 {
+                    if !(0.0..=1.0).contains(&p) {
+                        return bad("data.psi2", p, "a weight in [0, 1]");
+                    }
+                    design.psi2 = p;
+                }
+                design.linear = match d.g.as_deref() {
+                    None | Some("f") => false,
+                    Some("linear") => true,
+                    Some(g) => return bad("data.g", format!("{g:?}"), "\"f\" or \"linear\""),
+                };
+                let rows = d.rows.unwrap_or(design.kind.default_rows());
+                if rows == 0 {
+                    return bad("data.rows", rows, "at least 1");
+                }
+                Source::Simulate(Simulation {
+                    design,
+                    rows,
+                    test_rows: d.test_rows.unwrap_or(2000),
+                    seed: d.seed.unwrap_or(1),
+                })
+            } else if let Some(path) = d.csv {
+                let Some(target) = d.target else {
+                    return bad(
+                        "data.target",
+                        "missing",
+                        "the name of the target column of the CSV",
+                    );
+                };
+                Source::Csv {
+                    path: at(path),
+                    target,
+                    test: d.test_csv.map(at),
+                }
+            } else {
+                Source::Uci {
+                    dir: at(d.uci.unwrap_or_default()),
+                    split: d.split.unwrap_or(0),
+                }
+            };
+            let validation = d.validation.unwrap_or(0.2);
+            if !(0.0..0.9).contains(&validation) {
+                return bad("data.validation", validation, "a fraction in [0, 0.9)");
+            }
+            let hidden = self.network.hidden.unwrap_or_else(|| vec![50]);
+            if hidden.is_empty() || hidden.len() >= spikeslab_runtime::MAX_LAYERS {
+                return bad(
+                    "network.hidden",
+                    format!("{hidden:?}"),
+                    "1 to 7 hidden layers",
+                );
+            }
+            if let Some(w) = hidden
+                .iter()
+                .find(|&&w| w == 0 || w > spikeslab_runtime::MAX_WIDTH)
+            {
+                return bad(
+                    "network.hidden",
+                    w,
+                    "widths from 1 to 256 (the runtime's capacity)",
+                );
+            }
+            let activation = match self.network.activation.as_deref() {
+                None | Some("relu") => Activation::Relu,
+                Some("tanh") => Activation::Tanh,
+                Some("sigmoid") => Activation::Sigmoid,
+                Some(a) => {
+                    return bad(
+                        "network.activation",
+                        format!("{a:?}"),
+                        "relu, tanh or sigmoid",
+                    );
+                }
+            };
+            let sigma0 = positive("prior.sigma0", self.prior.sigma0, 1.3)?;
+            let inclusion = match self.prior.inclusion {
+                None => Inclusion::Grid(DEFAULT_GRID.to_vec()),
+                Some(RawInclusion::Word(w)) if w == "auto" => {
+                    Inclusion::Grid(DEFAULT_GRID.to_vec())
+                }
+                Some(RawInclusion::Word(w)) if w == "bai" => Inclusion::Bai,
+                Some(RawInclusion::Word(w)) => {
+                    return bad(
+                        "prior.inclusion",
+                        format!("{w:?}"),
+                        "\"auto\", \"bai\", a probability in (0, 1) or a list of them",
+                    );
+                }
+                Some(RawInclusion::Value(l)) => {
+                    Inclusion::Fixed(probability("prior.inclusion", l)?)
+                }
+                Some(RawInclusion::Grid(g)) => {
+                    if g.is_empty() || g.len() > 16 {
+                        return bad(
+                            "prior.inclusion",
+                            format!("{g:?}"),
+                            "a list of 1 to 16 probabilities",
+                        );
+                    }
+                    let mut g = g
+                        .into_iter()
+                        .map(|l| probability("prior.inclusion", l))
+                        .collect::<Result<Vec<_>>>()?;
+                    g.sort_by(f64::total_cmp);
+                    g.dedup();
+                    if g.len() == 1 {
+                        Inclusion::Fixed(g[0])
+                    } else {
+                        Inclusion::Grid(g)
+                    }
+                }
+            };
+            let rule = match self.prior.rule.as_deref() {
+                None | Some("one-se") => Rule::OneSe,
+                Some("best") => Rule::Best,
+                Some(r) => return bad("prior.rule", format!("{r:?}"), "\"one-se\" or \"best\""),
+            };
+            let t = self.train;
+            let epochs = epochs("train.epochs", t.epochs)?;
+            if t.batch == Some(0) {
+                return bad("train.batch", 0, "at least 1");
+            }
+            let learning_rate = t.learning_rate.unwrap_or(5e-3);
+            if !(learning_rate.is_finite() && learning_rate > 0.0 && learning_rate < 10.0) {
+                return bad("train.learning_rate", learning_rate, "in (0, 10)");
+            }
+            let temperature = positive("train.temperature", t.temperature, 0.5)?;
+            let r = self.prune;
+            let threshold = r.threshold.unwrap_or(0.5);
+            if !(0.0..=1.0).contains(&threshold) {
+                return bad("prune.threshold", threshold, "a probability in [0, 1]");
+            }
+            let finetune = match r.finetune.as_deref() {
+                None => None,
+                Some("none") => Some(Finetune::None),
+                Some("edges") => Some(Finetune::Edges),
+                Some("nodes") => Some(Finetune::Nodes),
+                Some(f) => {
+                    return bad(
+                        "prune.finetune",
+                        format!("{f:?}"),
+                        "\"nodes\", \"edges\" or \"none\"",
+                    );
+                }
+            };
+            // `finetune_epochs = 0` is how specs have always said "no fine-tuning".
+            let (finetune, finetune_epochs) = match r.finetune_epochs {
+                Some(0) => (Some(Finetune::None), None),
+                Some(e) if e > 1_000_000 => {
+                    return bad("prune.finetune_epochs", e, "from 0 to 1000000");
+                }
+                e => (finetune, e),
+            };
+            Ok(Spec {
+                name: self
+                    .name
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| stem.into()),
+                data: DataSpec {
+                    task,
+                    source,
+                    validation,
+                },
+                network: NetworkSpec { hidden, activation },
+                prior: PriorSpec {
+                    sigma0,
+                    inclusion,
+                    rule,
+                },
+                train: TrainSpec {
+                    epochs,
+                    batch: t.batch,
+                    learning_rate,
+                    temperature,
+                    kl_warmup: t.kl_warmup,
+                    seed: t.seed.unwrap_or(1),
+                },
+                prune: PruneSpec {
+                    threshold,
+                    finetune,
+                    finetune_epochs,
+                },
+                budget: self.budget,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Result<Spec> {
+        Spec::parse(text, "test", Path::new("/specs"))
+    }
 
     #[test]
     fn bai_rate_matches_the_reference_for_e3() {
@@ -434,16 +722,114 @@ mod tests {
     }
 
     #[test]
-    fn parses_defaults_and_auto() {
-        let s: Spec =
-            toml::from_str("[data]\nsimulate = \"e3\"\n[prior]\ninclusion = \"auto\"").unwrap();
-        assert_eq!(s.prior.inclusion, Inclusion::Auto(Auto::Auto));
-        let s: Spec =
-            toml::from_str("[data]\nsimulate = \"e3\"\n[prior]\ninclusion = 0.01").unwrap();
-        assert_eq!(s.prior.inclusion, Inclusion::Fixed(0.01));
-        assert!(
-            toml::from_str::<Spec>("[data]\nsimulate = \"e3\"\n[prior]\ninclusion = \"often\"")
-                .is_err()
+    fn a_data_section_alone_leaves_the_choices_to_compile() {
+        let s = parse("[data]\nuci = \"concrete\"\nsplit = 3").unwrap();
+        assert_eq!(
+            s.data.source,
+            Source::Uci {
+                dir: "/specs/concrete".into(),
+                split: 3
+            }
         );
+        assert_eq!(s.prior.inclusion, Inclusion::Grid(DEFAULT_GRID.to_vec()));
+        assert_eq!(s.prior.rule, Rule::OneSe);
+        assert_eq!(
+            (s.train.epochs, s.train.batch, s.train.kl_warmup),
+            (None, None, None)
+        );
+        assert_eq!((s.prune.finetune, s.prune.finetune_epochs), (None, None));
+        assert_eq!(s.name, "test");
+        assert_eq!(s, Spec::for_data("test", s.data.clone()));
+    }
+
+    #[test]
+    fn inclusion_words_values_and_grids() {
+        let inc = |v: &str| {
+            parse(&format!(
+                "[data]\nsimulate = \"e3\"\n[prior]\ninclusion = {v}"
+            ))
+            .map(|s| s.prior.inclusion)
+        };
+        assert_eq!(
+            inc("\"auto\"").unwrap(),
+            Inclusion::Grid(DEFAULT_GRID.to_vec())
+        );
+        assert_eq!(inc("\"bai\"").unwrap(), Inclusion::Bai);
+        assert_eq!(inc("0.01").unwrap(), Inclusion::Fixed(0.01));
+        assert_eq!(
+            inc("[0.1, 0.01, 0.1]").unwrap(),
+            Inclusion::Grid(vec![0.01, 0.1])
+        );
+        assert_eq!(inc("[0.2]").unwrap(), Inclusion::Fixed(0.2));
+        for v in ["\"often\"", "1.5", "[0.1, 0]", "[]"] {
+            let e = inc(v).unwrap_err().to_string();
+            assert!(e.contains("prior.inclusion"), "{v}: {e}");
+        }
+    }
+
+    #[test]
+    fn finetune_epochs_zero_means_no_finetuning() {
+        let s = parse("[data]\nsimulate = \"e3\"\n[prune]\nfinetune_epochs = 0").unwrap();
+        assert_eq!(s.prune.finetune, Some(Finetune::None));
+    }
+
+    #[test]
+    fn values_out_of_range_name_their_key() {
+        for (text, key) in [
+            ("[data]\nsimulate = \"e9\"", "data.simulate"),
+            ("[data]\nsimulate = \"e1\"\nfeatures = 1", "data.features"),
+            ("[data]\ncsv = \"a.csv\"", "data.target"),
+            (
+                "[data]\nsimulate = \"e3\"\nvalidation = 0.95",
+                "data.validation",
+            ),
+            (
+                "[data]\nsimulate = \"e3\"\n[network]\nhidden = []",
+                "network.hidden",
+            ),
+            (
+                "[data]\nsimulate = \"e3\"\n[network]\nactivation = \"gelu\"",
+                "network.activation",
+            ),
+            (
+                "[data]\nsimulate = \"e3\"\n[train]\nepochs = 0",
+                "train.epochs",
+            ),
+            (
+                "[data]\nsimulate = \"e3\"\n[prune]\nfinetune = \"all\"",
+                "prune.finetune",
+            ),
+            (
+                "[data]\nsimulate = \"e3\"\n[prior]\nrule = \"worst\"",
+                "prior.rule",
+            ),
+            ("task = \"ranking\"\n[data]\nsimulate = \"e3\"", "task"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{key}`")), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn command_line_overrides_are_checked_and_blamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.toml");
+        std::fs::write(&path, "[data]\nsimulate = \"e3\"\n[train]\nepochs = 10\n").unwrap();
+        let s = Spec::load_with(&path, &[("train.epochs", toml::Value::Integer(20))]).unwrap();
+        assert_eq!(s.train.epochs, Some(20));
+        let e = Spec::load_with(&path, &[("train.epochs", toml::Value::Integer(0))])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("command line: `train.epochs` = 0"), "{e}");
+        let e = Spec::load_with(
+            &path,
+            &[
+                ("data.split", toml::Value::Integer(1)),
+                ("prune.threshold", toml::Value::Float(2.0)),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("command line: `prune.threshold`"), "{e}");
     }
 }

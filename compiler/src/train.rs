@@ -1,85 +1,22 @@
-//! Variational training of the spike-and-slab network (method §2): Adam on the negative ELBO
-//! per row, `mean NLL + KL / n`, one weight sample per minibatch step.
+//! The second stage: variational training of the spike-and-slab network (method §2), Adam on
+//! the negative ELBO per row, `mean NLL + w·KL / n`, one weight sample per minibatch step,
+//! with the KL weight `w` warmed up linearly over the first epochs. Also the one epoch loop
+//! that every network is trained with, and the progress bars.
 
-use candle::{Device, Tensor};
+use candle::Tensor;
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64;
 
-use crate::bnn::{Bnn, Prior, forward, nll};
+use crate::bnn::{Bnn, Posterior, Prior, nll};
+use crate::dataset::{Dataset, Part, Rows};
+use crate::evaluate::median_metrics;
+use crate::network::{Shape, forward};
+use crate::pip::node_pips;
+use crate::plan::Settings;
 use crate::{Error, Result};
-
-/// Rows on the host, features standardised, targets standardised (regression) or class indices.
-#[derive(Clone, Debug)]
-pub struct Rows {
-    /// Row-major features.
-    pub x: Vec<f32>,
-    /// Targets.
-    pub y: Vec<f32>,
-    /// Feature count.
-    pub d: usize,
-}
-
-impl Rows {
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.y.len()
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
-    }
-
-    /// All features as an `n × d` tensor.
-    ///
-    /// # Errors
-    /// A tensor error.
-    pub fn x_tensor(&self) -> Result<Tensor> {
-        Ok(Tensor::from_slice(
-            &self.x,
-            (self.len(), self.d),
-            &Device::Cpu,
-        )?)
-    }
-
-    /// The rows at `idx` as tensors.
-    ///
-    /// # Errors
-    /// A tensor error.
-    pub fn batch(&self, idx: &[usize]) -> Result<(Tensor, Tensor)> {
-        let mut x = Vec::with_capacity(idx.len() * self.d);
-        for &i in idx {
-            x.extend_from_slice(&self.x[i * self.d..(i + 1) * self.d]);
-        }
-        let y: Vec<f32> = idx.iter().map(|&i| self.y[i]).collect();
-        let dev = &Device::Cpu;
-        Ok((
-            Tensor::from_vec(x, (idx.len(), self.d), dev)?,
-            Tensor::from_vec(y, idx.len(), dev)?,
-        ))
-    }
-}
-
-/// Optimisation settings.
-#[derive(Clone, Copy, Debug)]
-pub struct Settings {
-    /// Passes over the rows.
-    pub epochs: usize,
-    /// Rows per step.
-    pub batch: usize,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Binary-concrete temperature.
-    pub temperature: f64,
-    /// Epochs of linear KL warm-up.
-    pub kl_warmup: usize,
-    /// The prior.
-    pub prior: Prior,
-    /// Evaluate the validation metric every this many epochs (and at the end).
-    pub eval_every: usize,
-}
 
 /// The training curve.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -94,33 +31,46 @@ pub struct Curve {
     pub kept_nodes: Vec<usize>,
 }
 
-/// A progress bar, or nothing with `--quiet`.
-pub struct Progress(ProgressBar);
+/// Where progress bars go: nowhere (`quiet`), or one terminal display shared by the bars of
+/// candidates trained at the same time.
+#[derive(Clone, Debug)]
+pub struct Bars(Option<MultiProgress>);
 
-impl Progress {
-    /// A bar of `len` steps labelled `what`; hidden when `quiet`.
-    pub fn new(len: usize, what: &str, quiet: bool) -> Self {
-        if quiet {
-            return Self(ProgressBar::hidden());
-        }
-        let bar = ProgressBar::new(len as u64);
+impl Bars {
+    /// Bars on the terminal, or none when `quiet`.
+    pub fn new(quiet: bool) -> Self {
+        Self((!quiet).then(MultiProgress::new))
+    }
+
+    /// A bar of `len` steps labelled `what`.
+    pub fn bar(&self, len: usize, what: &str) -> Progress {
+        let Some(multi) = &self.0 else {
+            return Progress(ProgressBar::hidden());
+        };
+        let bar = multi.add(ProgressBar::new(len as u64));
         let style =
-            ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+            ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(what.to_string());
-        Self(bar)
+        Progress(bar)
     }
+}
 
+/// A progress bar (hidden when quiet); removed when dropped.
+pub struct Progress(ProgressBar);
+
+impl Progress {
     /// Moves to `pos` with a message.
     pub fn set(&self, pos: usize, msg: String) {
         self.0.set_position(pos as u64);
         self.0.set_message(msg);
     }
+}
 
-    /// Removes the bar.
-    pub fn finish(&self) {
+impl Drop for Progress {
+    fn drop(&mut self) {
         self.0.finish_and_clear();
     }
 }
@@ -140,53 +90,36 @@ pub fn adam(vars: Vec<candle::Var>, lr: f64) -> Result<AdamW> {
     )?)
 }
 
-/// One step on rows `(x, y)`: returns the loss before the update.
-///
-/// # Errors
-/// A tensor error.
-pub fn step(
-    bnn: &Bnn,
-    opt: &mut AdamW,
-    x: &Tensor,
-    y: &Tensor,
-    kl_scale: f64,
-    s: &Settings,
-    rng: &mut Pcg64,
-) -> Result<f32> {
-    let draw = bnn.sample(s.temperature, rng)?;
-    let out = forward(x, &draw, &bnn.shape)?;
-    let loss = (nll(&out, y, bnn.log_noise.as_ref())? + (bnn.kl(s.prior)? * kl_scale)?)?;
-    opt.backward_step(&loss)?;
-    Ok(loss.to_scalar::<f32>()?)
+/// How long and in what steps a network is trained.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    /// Passes over the rows.
+    pub epochs: usize,
+    /// Rows per step.
+    pub batch: usize,
+    /// Adam learning rate (named in a divergence error).
+    pub lr: f64,
 }
 
-/// Trains `bnn` on `train`; `evaluate` gives `(validation metric, kept nodes)` for the curve.
+/// The epoch loop of every network: per epoch, shuffle the row order with `rng`, call
+/// `step(epoch, rows, rng)` on each batch of it (the loss before the update), then
+/// `end(epoch, mean loss)`.
 ///
 /// # Errors
-/// [`Error::Diverged`] when the loss becomes NaN or infinite; a tensor error.
-pub fn train(
-    bnn: &Bnn,
-    train: &Rows,
-    s: &Settings,
+/// [`Error::Diverged`] when a step's loss is not finite; the callbacks' errors.
+pub fn run_epochs(
+    rows: usize,
+    s: Schedule,
     rng: &mut Pcg64,
-    progress: &Progress,
-    mut evaluate: impl FnMut(&Bnn) -> Result<(f64, usize)>,
-) -> Result<Curve> {
-    let mut opt = adam(bnn.vars(), s.lr)?;
-    let n = train.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut curve = Curve::default();
+    mut step: impl FnMut(usize, &[usize], &mut Pcg64) -> Result<f32>,
+    mut end: impl FnMut(usize, f64) -> Result<()>,
+) -> Result<()> {
+    let mut order: Vec<usize> = (0..rows).collect();
     for epoch in 1..=s.epochs {
-        let warm = if s.kl_warmup > 0 {
-            (epoch as f64 / s.kl_warmup as f64).min(1.0)
-        } else {
-            1.0
-        };
         order.shuffle(rng);
         let (mut total, mut steps) = (0f64, 0usize);
         for idx in order.chunks(s.batch) {
-            let (x, y) = train.batch(idx)?;
-            let loss = step(bnn, &mut opt, &x, &y, warm / n as f64, s, rng)?;
+            let loss = step(epoch, idx, rng)?;
             if !loss.is_finite() {
                 return Err(Error::Diverged {
                     epoch,
@@ -197,24 +130,142 @@ pub fn train(
             total += f64::from(loss);
             steps += 1;
         }
-        let loss = total / steps.max(1) as f64;
-        let (val, kept) = if epoch % s.eval_every == 0 || epoch == s.epochs {
-            evaluate(bnn)?
-        } else {
-            (f64::NAN, 0)
-        };
-        curve.epoch.push(epoch);
-        curve.loss.push(loss);
-        curve.validation.push(val);
-        curve.kept_nodes.push(kept);
-        if val.is_finite() {
+        end(epoch, total / steps.max(1) as f64)?;
+    }
+    Ok(())
+}
+
+/// One variational step on rows `(x, y)`: returns the loss before the update.
+///
+/// # Errors
+/// A tensor error.
+#[allow(clippy::too_many_arguments)]
+pub fn step(
+    bnn: &Bnn,
+    opt: &mut AdamW,
+    x: &Tensor,
+    y: &Tensor,
+    kl_scale: f64,
+    temperature: f64,
+    prior: Prior,
+    rng: &mut Pcg64,
+) -> Result<f32> {
+    let draw = bnn.sample(temperature, rng)?;
+    let out = forward(x, &draw, &bnn.shape)?;
+    let loss = (nll(&out, y, bnn.log_noise.as_ref())? + (bnn.kl(prior)? * kl_scale)?)?;
+    opt.backward_step(&loss)?;
+    Ok(loss.to_scalar::<f32>()?)
+}
+
+/// What training produced: the posterior, and the random stream to go on with.
+#[derive(Clone, Debug)]
+pub struct Fit {
+    /// The trained variational posterior.
+    pub posterior: Posterior,
+    /// σ0 and λ as used.
+    pub prior: Prior,
+    /// The training curve.
+    pub curve: Curve,
+    /// The random stream after training (fine-tuning continues it).
+    pub rng: Pcg64,
+}
+
+/// Trains the spike-and-slab network of `s` on `data`'s training rows.
+///
+/// # Errors
+/// [`Error::Diverged`]; a tensor error.
+pub fn fit(data: &Dataset, s: &Settings, progress: &Progress) -> Result<Fit> {
+    let mut widths = vec![data.columns.len()];
+    widths.extend(&s.hidden);
+    widths.push(data.outputs());
+    let shape = Shape {
+        widths,
+        activation: s.activation,
+    };
+    let prior = Prior {
+        sigma0: s.sigma0,
+        inclusion: s.inclusion,
+    };
+    let mut rng = Pcg64::seed_from_u64(s.seed);
+    let regression = data.task == spikeslab_runtime::Task::Regression;
+    let bnn = Bnn::new(shape, regression, &mut rng)?;
+    let mut opt = adam(bnn.vars(), s.learning_rate)?;
+    let monitor = data
+        .part(Part::Validation)
+        .map_or(&data.train, |(rows, _)| rows);
+    let n = data.train.len();
+    let eval_every = (s.epochs / 50).max(1);
+    let mut curve = Curve::default();
+    let schedule = Schedule {
+        epochs: s.epochs,
+        batch: s.batch,
+        lr: s.learning_rate,
+    };
+    run_epochs(
+        n,
+        schedule,
+        &mut rng,
+        |epoch, idx, rng| {
+            let warm = if s.kl_warmup > 0 {
+                (epoch as f64 / s.kl_warmup as f64).min(1.0)
+            } else {
+                1.0
+            };
+            let (x, y) = data.train.batch(idx)?;
+            step(
+                &bnn,
+                &mut opt,
+                &x,
+                &y,
+                warm / n as f64,
+                s.temperature,
+                prior,
+                rng,
+            )
+        },
+        |epoch, loss| {
+            let (val, kept) = if epoch % eval_every == 0 || epoch == s.epochs {
+                monitor_point(&bnn, data, monitor, prior, s.threshold)?
+            } else {
+                (f64::NAN, 0)
+            };
+            curve.epoch.push(epoch);
+            curve.loss.push(loss);
+            curve.validation.push(val);
+            curve.kept_nodes.push(kept);
             progress.set(
                 epoch,
-                format!("loss {loss:.4} val {val:.4} nodes kept {kept}"),
+                if val.is_finite() {
+                    format!("loss {loss:.4} val {val:.4} nodes kept {kept}")
+                } else {
+                    format!("loss {loss:.4}")
+                },
             );
-        } else {
-            progress.set(epoch, format!("loss {loss:.4}"));
-        }
-    }
-    Ok(curve)
+            Ok(())
+        },
+    )?;
+    Ok(Fit {
+        posterior: bnn.posterior()?,
+        prior,
+        curve,
+        rng,
+    })
+}
+
+/// The median model's validation metric and the nodes at or above the threshold.
+fn monitor_point(
+    bnn: &Bnn,
+    data: &Dataset,
+    rows: &Rows,
+    prior: Prior,
+    threshold: f64,
+) -> Result<(f64, usize)> {
+    let m = median_metrics(bnn, data, rows)?;
+    let pips = node_pips(&bnn.posterior()?, prior.inclusion);
+    let kept = pips
+        .iter()
+        .flat_map(|p| &p.pip)
+        .filter(|&&v| v >= threshold)
+        .count();
+    Ok((m.headline(), kept))
 }

@@ -10,7 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use spikeslab_runtime::Scratch;
-use spikeslab_tests::{Arch, random_inputs, random_network};
+use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("predict");

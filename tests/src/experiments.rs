@@ -1,14 +1,13 @@
 //! The method's evaluation (E1–E7): runners, aggregation (mean ± standard error) and the
 //! Markdown, JSON and SVG files under `tests/results/`.
 
-use std::cmp::Ordering;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
-use spikeslab_compiler::compile::{Compiled, Options, add_baselines, compile};
-use spikeslab_compiler::metrics::Metrics;
-use spikeslab_compiler::spec::Spec;
+use spikeslab_compiler::compile::{Compiled, Options, compile};
+pub use spikeslab_compiler::spec::Rule;
+use spikeslab_compiler::spec::{Inclusion, Spec};
 
 pub mod classify;
 pub mod sim;
@@ -84,92 +83,35 @@ impl Output {
     }
 }
 
-/// Compiles a spec in memory with both baselines.
+/// Compiles a spec in memory, with both baselines when `baselines`.
 ///
 /// # Errors
 /// The compile's error.
 pub fn fit(spec: &Spec, baselines: bool) -> anyhow::Result<Compiled> {
-    spec.check(Path::new("experiment"))?;
     Ok(compile(
         spec,
         &Options {
             quiet: true,
             baseline: baselines,
+            jobs: None,
         },
     )?)
 }
 
 /// Prior inclusion probabilities tried by [`fit_chosen`].
-pub const INCLUSIONS: [f64; 3] = [0.01, 0.1, 0.5];
+pub const INCLUSIONS: [f64; 3] = spikeslab_compiler::spec::DEFAULT_GRID;
 
-/// How [`fit_chosen`] picks λ from the validation metric of the emitted model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rule {
-    /// The best: lowest RMSE, or highest accuracy (prediction: E6, E7).
-    Best,
-    /// The sparsest (smallest λ) whose validation MSE is within one standard error of the
-    /// best one, the standard error taken as `MSE·√(2/n)` (Gaussian residuals): the
-    /// one-standard-error rule, for selection (E3, E4). Classification falls back to `Best`.
-    OneSe,
-}
-
-/// Fits `spec` with each λ of [`INCLUSIONS`], keeps the one `rule` picks on the validation
-/// rows, and adds the baselines to it. A λ that fails (every input pruned, or a network over
-/// the runtime's capacity) is never picked unless every λ fails.
+/// Compiles `spec` with λ chosen from [`INCLUSIONS`] on the validation rows by `rule` (what
+/// `compile` does for a spec that leaves λ open), with both baselines.
 ///
 /// # Errors
-/// Every λ failed (the first λ's error), or a baseline's error.
+/// The compile's error (every λ failed, or a baseline's error).
 pub fn fit_chosen(spec: &Spec, rule: Rule) -> anyhow::Result<(f64, Compiled)> {
-    let with = |lam: f64| {
-        let mut s = spec.clone();
-        s.prior.inclusion = spikeslab_compiler::spec::Inclusion::Fixed(lam);
-        s
-    };
-    let mut fits: Vec<(f64, anyhow::Result<Compiled>)> = INCLUSIONS
-        .iter()
-        .map(|&lam| (lam, fit(&with(lam), false)))
-        .collect();
-    let scores: Vec<(f64, Option<Metrics>)> = fits
-        .iter()
-        .map(|(lam, c)| {
-            let m = c
-                .as_ref()
-                .ok()
-                .and_then(|c| c.report.metrics.emitted.validation);
-            (*lam, m)
-        })
-        .collect();
-    let lam = choose(&scores, rule).unwrap_or(INCLUSIONS[0]);
-    let at = fits.iter().position(|(l, _)| *l == lam).unwrap_or(0);
-    let mut chosen = fits.swap_remove(at).1?;
-    add_baselines(&with(lam), &mut chosen, true)?;
-    Ok((lam, chosen))
-}
-
-/// The λ `rule` picks from `(λ, validation metrics)` in increasing λ; `None` when none has
-/// metrics.
-pub fn choose(scores: &[(f64, Option<Metrics>)], rule: Rule) -> Option<f64> {
-    let ok = || scores.iter().filter_map(|(l, m)| m.map(|m| (*l, m)));
-    let regression = ok().all(|(_, m)| m.mse.is_some());
-    if rule == Rule::OneSe && regression {
-        let (_, best) =
-            ok().min_by(|a, b| a.1.mse.partial_cmp(&b.1.mse).unwrap_or(Ordering::Equal))?;
-        let mse = best.mse?;
-        let limit = mse * (1.0 + (2.0 / best.rows.max(1) as f64).sqrt());
-        return ok()
-            .find(|(_, m)| m.mse.is_some_and(|v| v <= limit))
-            .map(|(l, _)| l);
-    }
-    // Higher is better: −RMSE or accuracy; the first of equals wins.
-    let score = |m: &Metrics| {
-        m.rmse
-            .map_or_else(|| m.accuracy.unwrap_or(f64::NEG_INFINITY), |r| -r)
-    };
-    ok().fold(None, |acc: Option<(f64, f64)>, (l, m)| match acc {
-        Some((_, b)) if score(&m) <= b => acc,
-        _ => Some((l, score(&m))),
-    })
-    .map(|(l, _)| l)
+    let mut s = spec.clone();
+    s.prior.inclusion = Inclusion::Grid(INCLUSIONS.to_vec());
+    s.prior.rule = rule;
+    let c = fit(&s, true)?;
+    Ok((c.report.settings.inclusion, c))
 }
 
 /// A Markdown table from a header and rows.
@@ -255,55 +197,4 @@ pub fn line_svg(panels: &[(String, String, Series)]) -> anyhow::Result<String> {
         root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(svg)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Metrics, Rule, choose};
-
-    fn reg(mse: f64) -> Option<Metrics> {
-        Some(Metrics {
-            rmse: Some(mse.sqrt()),
-            mse: Some(mse),
-            accuracy: None,
-            log_likelihood: 0.0,
-            rows: 200,
-        })
-    }
-
-    #[test]
-    fn best_takes_the_lowest_rmse_and_skips_failures() {
-        let s = [(0.01, reg(100.0)), (0.1, None), (0.5, reg(90.0))];
-        assert_eq!(choose(&s, Rule::Best), Some(0.5));
-        assert_eq!(choose(&[(0.01, None), (0.1, None)], Rule::Best), None);
-        // Ties keep the sparser.
-        let s = [(0.01, reg(90.0)), (0.1, reg(90.0))];
-        assert_eq!(choose(&s, Rule::Best), Some(0.01));
-    }
-
-    #[test]
-    fn one_se_takes_the_sparsest_within_one_standard_error() {
-        // n = 200: se = 10% of the best MSE (90): the limit is 99.
-        let s = [(0.01, reg(98.0)), (0.1, reg(95.0)), (0.5, reg(90.0))];
-        assert_eq!(choose(&s, Rule::OneSe), Some(0.01));
-        let s = [(0.01, reg(100.0)), (0.1, reg(95.0)), (0.5, reg(90.0))];
-        assert_eq!(choose(&s, Rule::OneSe), Some(0.1));
-        let s = [(0.01, None), (0.1, reg(120.0)), (0.5, reg(90.0))];
-        assert_eq!(choose(&s, Rule::OneSe), Some(0.5));
-    }
-
-    #[test]
-    fn one_se_falls_back_to_best_for_classification() {
-        let acc = |a: f64| {
-            Some(Metrics {
-                rmse: None,
-                mse: None,
-                accuracy: Some(a),
-                log_likelihood: 0.0,
-                rows: 200,
-            })
-        };
-        let s = [(0.01, acc(0.90)), (0.1, acc(0.95)), (0.5, acc(0.93))];
-        assert_eq!(choose(&s, Rule::OneSe), Some(0.1));
-    }
 }

@@ -6,7 +6,8 @@ pub mod experiments;
 
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
-use spikeslab_compiler::blob::{Network, OwnedLayer};
+use spikeslab_compiler::blob::{BlobBytes, Info, Packing, encode};
+use spikeslab_compiler::network::{Layer, Network};
 use spikeslab_runtime::{Activation, Task};
 
 /// Shape of a random network.
@@ -70,26 +71,67 @@ pub fn random_network(arch: &Arch, seed: u64) -> Network {
         } else {
             arch.activation
         };
-        layers.push(OwnedLayer::from_matrix(act, bias, &w, in_width));
+        layers.push(Layer {
+            activation: act,
+            weights: w,
+            bias,
+        });
         in_width = width;
     }
-    let k = if arch.task == Task::Regression {
-        in_width
+    let input_mean = (0..n).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect();
+    let input_std = (0..n)
+        .map(|_| 1.0 / (0.2 + rng.random::<f32>() * 2.0))
+        .collect();
+    let target = if arch.task == Task::Regression {
+        (
+            rng.random::<f32>() * 100.0,
+            0.5 + rng.random::<f32>() * 10.0,
+        )
     } else {
-        0
+        (0.0, 1.0)
     };
     Network {
         task: arch.task,
-        features: arch.features as u16,
-        inputs,
-        input_mean: (0..n).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect(),
-        input_scale: (0..n).map(|_| 0.2 + rng.random::<f32>() * 2.0).collect(),
+        feature_names: (0..arch.features).map(|j| format!("f{j}")).collect(),
+        inputs: inputs.iter().map(|&i| usize::from(i)).collect(),
+        input_mean,
+        input_std,
         layers,
-        output_mean: (0..k).map(|_| rng.random::<f32>() * 100.0).collect(),
-        output_scale: (0..k).map(|_| 0.5 + rng.random::<f32>() * 10.0).collect(),
+        target,
+        classes: if arch.task == Task::Classification {
+            (0..in_width).map(|c| c as f32).collect()
+        } else {
+            vec![]
+        },
+        noise: None,
         pips: Vec::new(),
-        name: format!("random-{seed}"),
-        metrics: vec![("seed".into(), seed as f32)],
+    }
+}
+
+/// Blobs of test networks.
+pub trait ToBlob {
+    /// The blob, each layer dense or sparse whichever is smaller, named `random`.
+    ///
+    /// # Errors
+    /// The encoder's refusal.
+    fn to_blob(&self) -> spikeslab_compiler::Result<BlobBytes> {
+        self.to_blob_as(Packing::Smaller)
+    }
+
+    /// The blob with layers packed as `packing` says.
+    ///
+    /// # Errors
+    /// The encoder's refusal.
+    fn to_blob_as(&self, packing: Packing) -> spikeslab_compiler::Result<BlobBytes>;
+}
+
+impl ToBlob for Network {
+    fn to_blob_as(&self, packing: Packing) -> spikeslab_compiler::Result<BlobBytes> {
+        let info = Info {
+            name: "random".into(),
+            metrics: vec![("seed".into(), 1.0)],
+        };
+        encode(self, &info, packing)
     }
 }
 
@@ -109,11 +151,11 @@ pub fn reference(net: &Network, features: &[f32]) -> Vec<f64> {
     let mut x: Vec<f64> = net
         .inputs
         .iter()
-        .zip(net.input_mean.iter().zip(&net.input_scale))
-        .map(|(&i, (&m, &s))| (f64::from(features[usize::from(i)]) - f64::from(m)) * f64::from(s))
+        .zip(net.input_mean.iter().zip(&net.input_std))
+        .map(|(&i, (&m, &s))| (f64::from(features[i]) - f64::from(m)) * f64::from(1.0 / s))
         .collect();
     for layer in &net.layers {
-        let w = layer.dense_matrix(x.len());
+        let w = &layer.weights;
         let mut y: Vec<f64> = w
             .chunks(x.len())
             .zip(&layer.bias)
@@ -138,8 +180,7 @@ pub fn reference(net: &Network, features: &[f32]) -> Vec<f64> {
     match net.task {
         Task::Regression => x
             .iter()
-            .zip(net.output_mean.iter().zip(&net.output_scale))
-            .map(|(&z, (&m, &s))| z * f64::from(s) + f64::from(m))
+            .map(|&z| z * f64::from(net.target.1) + f64::from(net.target.0))
             .collect(),
         Task::Classification => {
             let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -158,7 +199,12 @@ pub fn reference(net: &Network, features: &[f32]) -> Vec<f64> {
 /// A message naming the first output out of tolerance.
 pub fn within_tolerance(net: &Network, got: &[f32], want: &[f64]) -> Result<(), String> {
     for (k, (&a, &b)) in got.iter().zip(want).enumerate() {
-        let scale = net.output_scale.get(k).map_or(1.0, |&s| f64::from(s));
+        let scale = if net.task == Task::Regression {
+            f64::from(net.target.1)
+        } else {
+            1.0
+        };
+        let _ = k;
         let a = f64::from(a);
         let tol = (1e-4 * (a + b).abs()).max(1e-4 * scale);
         if (a - b).abs() > tol || a.is_nan() {

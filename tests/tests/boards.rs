@@ -9,7 +9,7 @@ use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Task};
 use spikeslab_tests::board::{QEMU_BOARDS, build, root, run};
-use spikeslab_tests::{Arch, expected_lines, random_inputs, random_network, read_rows};
+use spikeslab_tests::{Arch, ToBlob, expected_lines, random_inputs, random_network, read_rows};
 
 fn check_board(board: usize, model: &Path, expected: &[String]) {
     let b = QEMU_BOARDS[board];

@@ -3,24 +3,20 @@
 //! (`models/demo.expected`, written by `cargo run -p spikeslab-tests --bin golden -- models/demo.toml`).
 
 use spikeslab_compiler::blob::BlobBytes;
-use spikeslab_compiler::cmd;
 use spikeslab_compiler::compile::{Options, compile};
+use spikeslab_compiler::spec::Spec;
 use spikeslab_tests::board::root;
 use spikeslab_tests::{expected_lines, read_rows};
 
 #[test]
 fn recompiling_the_demo_reproduces_the_blob_and_outputs() {
-    let spec = cmd::compile::Cmd {
-        spec: root().join("models/demo.toml"),
-        ..Default::default()
-    }
-    .spec()
-    .unwrap();
+    let spec = Spec::load(&root().join("models/demo.toml")).unwrap();
     let compiled = compile(
         &spec,
         &Options {
             quiet: true,
             baseline: false,
+            jobs: None,
         },
     )
     .unwrap();

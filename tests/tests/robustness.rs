@@ -7,7 +7,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Error, Model, Task};
-use spikeslab_tests::{Arch, random_inputs, random_network};
+use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network};
 
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 

@@ -5,9 +5,10 @@
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use spikeslab_compiler::blob::{BlobBytes, Network, OwnedLayer};
+use spikeslab_compiler::blob::{BlobBytes, Packing};
+use spikeslab_compiler::network::Network;
 use spikeslab_runtime::{Activation, Error, Model, Task, Text, Weights};
-use spikeslab_tests::{Arch, random_inputs, random_network, reference, within_tolerance};
+use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network, reference, within_tolerance};
 
 fn arch() -> impl Strategy<Value = Arch> {
     let acts = prop_oneof![
@@ -49,12 +50,12 @@ fn check_predictions(net: &Network, blob: &BlobBytes, seed: u64) -> Result<(), T
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut rng = Pcg64::seed_from_u64(seed);
     let mut out = vec![0.0; model.outputs()];
-    for x in random_inputs(net.features.into(), 8, &mut rng) {
+    for x in random_inputs(net.feature_names.len(), 8, &mut rng) {
         model
             .predict(&x, &mut out)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         within_tolerance(net, &out, &reference(net, &x)).map_err(TestCaseError::fail)?;
-        let kept: Vec<f32> = net.inputs.iter().map(|&i| x[usize::from(i)]).collect();
+        let kept: Vec<f32> = net.inputs.iter().map(|&i| x[i]).collect();
         let mut out2 = vec![0.0; model.outputs()];
         model
             .predict_inputs(&kept, &mut out2)
@@ -75,25 +76,22 @@ proptest! {
         let net = random_network(&arch, seed);
         let blob = net.to_blob().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let model = blob.model().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let parts = net.parts(spikeslab_compiler::VERSION).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(model.parts(), &parts);
+        let parts = model.parts();
         prop_assert_eq!(blob.as_bytes().len(), parts.encoded_len().map_err(|e| TestCaseError::fail(e.to_string()))?);
+        let mut again = vec![0u32; blob.as_bytes().len().div_ceil(4)];
+        let n = parts.encode(bytemuck_bytes(&mut again)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&bytemuck_bytes(&mut again)[..n], blob.as_bytes());
+        prop_assert_eq!(model.inputs().iter().map(|&i| usize::from(i)).collect::<Vec<_>>(), net.inputs.clone());
         check_predictions(&net, &blob, seed ^ 1)?;
     }
 
     #[test]
     fn dense_and_sparse_storage_give_identical_outputs(arch in arch(), seed in any::<u64>()) {
         let sparse = random_network(&Arch { density: 0.1, ..arch }, seed);
-        let mut dense = sparse.clone();
-        let mut in_width = dense.inputs.len();
-        for l in &mut dense.layers {
-            *l = OwnedLayer::dense(l.activation, l.bias.clone(), &l.dense_matrix(in_width), in_width);
-            in_width = l.bias.len();
-        }
-        let (a, b) = (sparse.to_blob().unwrap(), dense.to_blob().unwrap());
+        let (a, b) = (sparse.to_blob().unwrap(), sparse.to_blob_as(Packing::Dense).unwrap());
         let (ma, mb) = (a.model().unwrap(), b.model().unwrap());
         let mut rng = Pcg64::seed_from_u64(seed);
-        for x in random_inputs(sparse.features.into(), 4, &mut rng) {
+        for x in random_inputs(sparse.feature_names.len(), 4, &mut rng) {
             let (mut ya, mut yb) = (vec![0.0; ma.outputs()], vec![0.0; mb.outputs()]);
             ma.predict(&x, &mut ya).unwrap();
             mb.predict(&x, &mut yb).unwrap();
@@ -171,8 +169,8 @@ fn non_finite_read_inputs_propagate_and_unread_ones_are_ignored() {
         let net = small(task);
         let blob = net.to_blob().unwrap();
         let model = blob.model().unwrap();
-        let unread = (0..6u16).find(|i| !net.inputs.contains(i)).unwrap() as usize;
-        let read = usize::from(net.inputs[0]);
+        let unread = (0..6).find(|i| !net.inputs.contains(i)).unwrap();
+        let read = net.inputs[0];
         let base = [0.5f32; 6];
         let mut y0 = vec![0.0; model.outputs()];
         model.predict(&base, &mut y0).unwrap();
@@ -188,7 +186,15 @@ fn non_finite_read_inputs_propagate_and_unread_ones_are_ignored() {
             if bad.is_nan() {
                 assert!(y.iter().any(|v| v.is_nan()), "NaN did not propagate: {y:?}");
             }
-            assert!(y.iter().any(|v| !v.is_finite()) || y.iter().all(|v| v.is_finite()));
+            // The same non-finite input through the kept-inputs entry point: the same bits.
+            let kept: Vec<f32> = model.inputs().iter().map(|&i| x[usize::from(i)]).collect();
+            let mut y2 = vec![0.0; model.outputs()];
+            model.predict_inputs(&kept, &mut y2).unwrap();
+            assert_eq!(
+                y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                y2.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "input {read} = {bad}"
+            );
         }
         let mut x = base;
         x[read] = f32::NAN;
@@ -281,12 +287,12 @@ fn over_capacity_models_are_refused() {
 #[test]
 fn misaligned_blob_is_refused_and_aligned_copy_accepted() {
     let blob = small(Task::Regression).to_blob().unwrap();
-    let mut shifted = vec![0u8; blob.as_bytes().len() + 1];
-    shifted[1..].copy_from_slice(blob.as_bytes());
-    let bytes = &shifted[1..];
-    if !(bytes.as_ptr() as usize).is_multiple_of(4) {
-        assert_eq!(Model::from_bytes(bytes), Err(Error::Align));
-    }
+    let n = blob.as_bytes().len();
+    let mut buf = spikeslab_runtime::Aligned([0u8; 4100]);
+    buf.0[1..=n].copy_from_slice(blob.as_bytes());
+    let bytes = &buf.0[1..=n];
+    assert!(!(bytes.as_ptr() as usize).is_multiple_of(4));
+    assert_eq!(Model::from_bytes(bytes), Err(Error::Align));
     assert!(BlobBytes::new(bytes).model().is_ok());
 }
 
@@ -295,7 +301,7 @@ fn metadata_text_is_checked_when_read_not_when_loaded() {
     let net = small(Task::Regression);
     let blob = net.to_blob().unwrap();
     let model = blob.model().unwrap();
-    assert_eq!(model.meta().name.as_str(), Ok(net.name.as_str()));
+    assert_eq!(model.meta().name.as_str(), Ok("random"));
     let mut parts = model.parts().clone();
     parts.meta.name = Text::from_bytes(b"ok\xff");
     let mut buf = spikeslab_runtime::Aligned([0u8; 4096]);
@@ -310,7 +316,7 @@ fn metadata_text_is_checked_when_read_not_when_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.postcard");
     std::fs::write(&path, &buf.0[..n]).unwrap();
-    let Err(err) = spikeslab_compiler::cmd::inspect::load(&path) else {
+    let Err(err) = spikeslab_compiler::blob::read(&path) else {
         panic!("a non-UTF-8 model name was accepted");
     };
     let err = err.to_string();
@@ -318,4 +324,8 @@ fn metadata_text_is_checked_when_read_not_when_loaded() {
         err.contains("bad.postcard") && err.contains("model name") && err.contains("after 2 bytes"),
         "{err}"
     );
+}
+
+fn bytemuck_bytes(words: &mut [u32]) -> &mut [u8] {
+    bytemuck::cast_slice_mut(words)
 }

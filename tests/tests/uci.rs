@@ -13,17 +13,17 @@ fn concrete_split_0_compiles_and_fits() {
         "{} is missing: this test reads the shared benchmark data (put shared/ beside the repository)",
         dir.display()
     );
-    let spec: Spec = toml::from_str(&format!(
+    let spec = Spec::parse(&format!(
         "name = \"concrete\"\n[data]\nuci = {:?}\nsplit = 0\n[network]\nhidden = [50]\n[prior]\ninclusion = 0.05\n[train]\nepochs = 150\nbatch = 64\n",
         dir.display().to_string()
-    ))
+    ), "concrete", &dir)
     .unwrap();
-    spec.check(std::path::Path::new("concrete")).unwrap();
     let c = compile(
         &spec,
         &Options {
             quiet: true,
             baseline: false,
+            jobs: None,
         },
     )
     .unwrap();
@@ -32,7 +32,7 @@ fn concrete_split_0_compiles_and_fits() {
         c.report.data.train_rows + c.report.data.validation_rows + c.report.data.test_rows,
         1030
     );
-    let rmse = c.report.metrics.emitted.test.unwrap().rmse.unwrap();
+    let rmse = c.report.metrics.emitted.test.unwrap().rmse().unwrap();
     let y = &c.data.raw.train.y;
     let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / y.len() as f64;
     let std = (y

@@ -3,13 +3,15 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use spikeslab_compiler::compile::{Options, compile};
+use spikeslab_compiler::spec::{Override, Spec};
+use spikeslab_compiler::{Result, write_atomic};
+use toml::Value;
 
-use crate::compile::{Options, compile};
-use crate::spec::{Inclusion, Spec};
-use crate::{Error, Result, write_atomic};
-
-/// Compile a model spec: train the spike-and-slab network, prune it by node PIPs, write the
-/// blob (verified with the runtime) and a report (`<name>.report.json`, `<name>.svg`) beside it.
+/// Compile a model spec: train the spike-and-slab network (for each λ of the grid, choosing
+/// one on the validation rows), prune it by node PIPs, write the blob (verified with the
+/// runtime) and a report (`<name>.report.json`, `<name>.svg`) beside it. A spec needs only a
+/// `[data]` section; every flag below sets the spec key it names, fixing that choice.
 #[derive(Args, Debug, Default)]
 pub struct Cmd {
     /// The model spec (TOML).
@@ -23,74 +25,110 @@ pub struct Cmd {
     /// Also train the dense baseline and its magnitude-pruned twin (same node counts) and report both.
     #[arg(long)]
     pub baseline: bool,
-    /// Override `train.epochs`.
+    /// Candidates trained at once (default: the cores available); the blob does not depend on it.
     #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Override `train.seed`.
+    pub jobs: Option<usize>,
+    /// `data.split`: the UCI split (0-based).
     #[arg(long)]
-    pub seed: Option<u64>,
-    /// Override `train.batch`.
+    pub split: Option<i64>,
+    /// `data.seed`: the simulation's seed.
     #[arg(long)]
-    pub batch: Option<usize>,
-    /// Override `train.learning_rate`.
-    #[arg(long)]
-    pub learning_rate: Option<f64>,
-    /// Override `prune.threshold`.
-    #[arg(long)]
-    pub threshold: Option<f64>,
-    /// Override `prior.inclusion`: `auto` or a probability.
+    pub data_seed: Option<i64>,
+    /// `prior.inclusion`: `auto` (a grid chosen on validation), `bai`, a probability, or a
+    /// comma-separated grid such as `0.01,0.05,0.1`.
     #[arg(long)]
     pub inclusion: Option<String>,
-    /// Override `network.hidden`, e.g. `50` or `64,32`.
+    /// `prior.rule`: how a λ grid is decided, `one-se` or `best`.
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// `network.hidden`, e.g. `50` or `64,32`.
     #[arg(long, value_delimiter = ',')]
-    pub hidden: Option<Vec<usize>>,
-    /// Override `prune.finetune_epochs`.
+    pub hidden: Option<Vec<i64>>,
+    /// `network.activation`: relu, tanh or sigmoid.
     #[arg(long)]
-    pub finetune_epochs: Option<usize>,
-    /// Override `data.seed` (simulated data).
+    pub activation: Option<String>,
+    /// `train.epochs`.
     #[arg(long)]
-    pub data_seed: Option<u64>,
-    /// Override `budget.max_blob_bytes`.
+    pub epochs: Option<i64>,
+    /// `train.batch`.
     #[arg(long)]
-    pub max_blob_bytes: Option<usize>,
+    pub batch: Option<i64>,
+    /// `train.learning_rate`.
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// `train.kl_warmup`: epochs of linear KL warm-up (0: none).
+    #[arg(long)]
+    pub kl_warmup: Option<i64>,
+    /// `train.seed`.
+    #[arg(long)]
+    pub seed: Option<i64>,
+    /// `prune.threshold`.
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// `prune.finetune`: nodes, edges or none.
+    #[arg(long)]
+    pub finetune: Option<String>,
+    /// `prune.finetune_epochs`.
+    #[arg(long)]
+    pub finetune_epochs: Option<i64>,
+    /// `budget.max_blob_bytes`.
+    #[arg(long)]
+    pub max_blob_bytes: Option<i64>,
+    /// `budget.max_ram_bytes`.
+    #[arg(long)]
+    pub max_ram_bytes: Option<i64>,
 }
 
 impl Cmd {
-    /// The spec with the command line's overrides applied and checked.
+    /// The spec keys the flags set.
+    fn overrides(&self) -> Vec<Override> {
+        let int = |v: Option<i64>| v.map(Value::Integer);
+        let text = |v: &Option<String>| v.clone().map(Value::String);
+        let inclusion = self.inclusion.as_ref().map(|i| {
+            let numbers: Option<Vec<Value>> = i
+                .split(',')
+                .map(|p| p.trim().parse::<f64>().ok().map(Value::Float))
+                .collect();
+            match numbers {
+                Some(mut n) if n.len() == 1 => n.remove(0),
+                Some(n) => Value::Array(n),
+                None => Value::String(i.clone()),
+            }
+        });
+        [
+            ("data.split", int(self.split)),
+            ("data.seed", int(self.data_seed)),
+            ("prior.inclusion", inclusion),
+            ("prior.rule", text(&self.rule)),
+            (
+                "network.hidden",
+                self.hidden
+                    .as_ref()
+                    .map(|h| Value::Array(h.iter().map(|&w| Value::Integer(w)).collect())),
+            ),
+            ("network.activation", text(&self.activation)),
+            ("train.epochs", int(self.epochs)),
+            ("train.batch", int(self.batch)),
+            ("train.learning_rate", self.learning_rate.map(Value::Float)),
+            ("train.kl_warmup", int(self.kl_warmup)),
+            ("train.seed", int(self.seed)),
+            ("prune.threshold", self.threshold.map(Value::Float)),
+            ("prune.finetune", text(&self.finetune)),
+            ("prune.finetune_epochs", int(self.finetune_epochs)),
+            ("budget.max_blob_bytes", int(self.max_blob_bytes)),
+            ("budget.max_ram_bytes", int(self.max_ram_bytes)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
+
+    /// The spec with the command line's settings applied and checked.
     ///
     /// # Errors
-    /// The spec's errors, or an override out of range.
+    /// The spec's errors, or a setting out of range (naming the command line).
     pub fn spec(&self) -> Result<Spec> {
-        let mut s = Spec::load(&self.spec)?;
-        let t = &mut s.train;
-        t.epochs = self.epochs.unwrap_or(t.epochs);
-        t.seed = self.seed.unwrap_or(t.seed);
-        t.batch = self.batch.unwrap_or(t.batch);
-        t.learning_rate = self.learning_rate.unwrap_or(t.learning_rate);
-        s.prune.threshold = self.threshold.unwrap_or(s.prune.threshold);
-        s.prune.finetune_epochs = self.finetune_epochs.unwrap_or(s.prune.finetune_epochs);
-        if let Some(h) = &self.hidden {
-            s.network.hidden.clone_from(h);
-        }
-        if let Some(seed) = self.data_seed {
-            s.data.seed = Some(seed);
-        }
-        s.budget.max_blob_bytes = self.max_blob_bytes.or(s.budget.max_blob_bytes);
-        if let Some(i) = &self.inclusion {
-            let bad = || Error::SpecValue {
-                path: "command line".into(),
-                key: "--inclusion".into(),
-                value: i.clone(),
-                expected: "auto or a probability in (0, 1)".into(),
-            };
-            s.prior.inclusion = if i == "auto" {
-                Inclusion::Auto(crate::spec::Auto::Auto)
-            } else {
-                Inclusion::Fixed(i.parse().map_err(|_| bad())?)
-            };
-        }
-        s.check(Path::new("command line"))?;
-        Ok(s)
+        Spec::load_with(&self.spec, &self.overrides())
     }
 
     /// Runs the subcommand.
@@ -108,11 +146,12 @@ impl Cmd {
             &Options {
                 quiet: self.quiet,
                 baseline: self.baseline,
+                jobs: self.jobs,
             },
         )?;
-        let json =
-            serde_json::to_string_pretty(&c.report).map_err(|e| Error::Report(e.to_string()))?;
-        let svg = crate::report::svg::render(&c.report)?;
+        let json = serde_json::to_string_pretty(&c.report)
+            .map_err(|e| spikeslab_compiler::Error::Report(e.to_string()))?;
+        let svg = spikeslab_compiler::report::svg::render(&c.report)?;
         write_atomic(&report_path(&blob_path, "report.json"), json.as_bytes())?;
         write_atomic(&report_path(&blob_path, "svg"), svg.as_bytes())?;
         write_atomic(&blob_path, c.blob.as_bytes())?;

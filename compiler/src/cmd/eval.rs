@@ -7,11 +7,11 @@ use clap::Args;
 use spikeslab_runtime::Task;
 
 use crate::cmd::compile::report_path;
-use crate::cmd::inspect::load;
-use crate::data::read_csv;
-use crate::evaluate::runtime_outputs;
-use crate::metrics::Metrics;
-use crate::{Error, Result, write_atomic};
+use spikeslab_compiler::blob::read as load;
+use spikeslab_compiler::data::read_csv;
+use spikeslab_compiler::evaluate::runtime_outputs;
+use spikeslab_compiler::metrics::Metrics;
+use spikeslab_compiler::{Error, Result, write_atomic};
 
 /// Evaluate a blob on a CSV with the runtime (exactly as a board would) and print the metric,
 /// or write the predictions.
@@ -83,13 +83,14 @@ impl Cmd {
             }
             write_atomic(path, s.as_bytes())?;
         }
-        match metrics.rmse {
-            Some(r) => println!("{} rows: RMSE {r:.6} (MSE {:.6})", metrics.rows, r * r),
-            None => println!(
-                "{} rows: accuracy {:.4}",
-                metrics.rows,
-                metrics.accuracy.unwrap_or(f64::NAN)
-            ),
+        let rows = table.rows();
+        match metrics {
+            Metrics::Regression { rmse, mse, .. } => {
+                println!("{rows} rows: RMSE {rmse:.6} (MSE {mse:.6})");
+            }
+            Metrics::Classification { accuracy, .. } => {
+                println!("{rows} rows: accuracy {accuracy:.4}");
+            }
         }
         Ok(())
     }

@@ -7,9 +7,9 @@ use clap::Args;
 use serde_json::{Value, json};
 use spikeslab_runtime::{Model, Weights};
 
-use crate::blob::BlobBytes;
 use crate::cmd::compile::report_path;
-use crate::{Error, Result};
+use spikeslab_compiler::blob::read as load;
+use spikeslab_compiler::{Error, Result};
 
 /// Show a blob's structure: layers, kept nodes, kept inputs (with names and PIPs when the
 /// report is beside it), storage, bytes, estimated RAM and the stored metrics.
@@ -20,44 +20,6 @@ pub struct Cmd {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Reads and validates a blob file.
-///
-/// # Errors
-/// [`Error::Io`] or the runtime's reason for rejecting it, with the path.
-pub fn load(path: &std::path::Path) -> Result<BlobBytes> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let blob = BlobBytes::new(&bytes);
-    let checked = blob
-        .model()
-        .map_err(|e| e.to_string())
-        .and_then(|model| check_text(&model));
-    checked.map_err(|e| Error::data(path, format!("not a valid model blob: {e}")))?;
-    Ok(blob)
-}
-
-/// Checks that the metadata strings are UTF-8 (the runtime reads them only on demand).
-///
-/// # Errors
-/// Which string is not, and after how many bytes.
-pub fn check_text(model: &Model<'_>) -> std::result::Result<(), String> {
-    let meta = model.meta();
-    let fields = [
-        ("model name", meta.name),
-        ("compiler version", meta.compiler),
-    ]
-    .into_iter()
-    .chain(meta.metrics.iter().map(|m| ("metric name", m.name)));
-    for (what, text) in fields {
-        text.as_str().map_err(|e| {
-            format!(
-                "the {what} in its metadata is not UTF-8 (invalid after {} bytes)",
-                e.valid_up_to()
-            )
-        })?;
-    }
-    Ok(())
 }
 
 fn lossy(t: spikeslab_runtime::Text<'_>) -> String {
@@ -150,7 +112,7 @@ pub fn describe(model: &Model<'_>, bytes: usize, names: Option<&[String]>) -> Va
         "outputs": model.outputs(),
         "weights": model.weight_count(),
         "blob_bytes": bytes,
-        "ram_bytes": crate::report::ram_estimate(model.features(), model.outputs(), p.layers.len()),
+        "ram_bytes": spikeslab_compiler::report::ram_estimate(model.features(), model.outputs(), p.layers.len()),
         "metrics": metrics,
     })
 }

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::Result;
-use crate::simulate::{Design, write_csv};
+use spikeslab_compiler::Error;
+use spikeslab_compiler::Result;
+use spikeslab_compiler::simulate::{Design, DesignKind, write_csv};
 
 /// Generate a synthetic data set (designs e1..e5 of the method's evaluation) as CSV with a
 /// header `x1,...,xD,y`.
@@ -49,12 +50,18 @@ impl Cmd {
     /// # Errors
     /// An unknown design, too few features, or a file that cannot be written.
     pub fn run(self) -> Result<()> {
-        let mut d = Design::new(&self.design)?;
+        let kind = DesignKind::parse(&self.design).ok_or_else(|| Error::SpecValue {
+            path: "command line".into(),
+            key: "design".into(),
+            value: format!("{:?}", self.design),
+            expected: "one of e1, e2, e3, e4, e5".into(),
+        })?;
+        let mut d = Design::new(kind);
         d.features = self.features.unwrap_or(d.features);
         d.alpha = self.alpha;
         d.psi2 = self.psi2;
         d.linear = self.linear;
-        let rows = self.rows.unwrap_or(d.default_rows());
+        let rows = self.rows.unwrap_or(kind.default_rows());
         let sim = d.generate(rows, self.test_rows.unwrap_or(0), self.seed)?;
         write_csv(&self.out, &sim.train)?;
         if let Some(p) = &self.test_out {

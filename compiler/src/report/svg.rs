@@ -33,7 +33,7 @@ pub fn render(r: &Report) -> Result<String> {
                 r.inputs.len()
             ),
             &inputs,
-            r.spec.prune.threshold,
+            r.settings.threshold,
         )?;
         for (l, layer) in r.hidden.iter().enumerate() {
             let nodes: Vec<(f64, bool)> = layer.iter().map(|n| (n.pip, n.kept)).collect();
@@ -46,7 +46,7 @@ pub fn render(r: &Report) -> Result<String> {
                     nodes.len()
                 ),
                 &nodes,
-                r.spec.prune.threshold,
+                r.settings.threshold,
             )?;
         }
         curve(&areas[panels - 1], r)?;

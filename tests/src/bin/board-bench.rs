@@ -12,7 +12,7 @@ use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Task};
 use spikeslab_tests::board::{Board, QEMU_BOARDS, build, root, run};
-use spikeslab_tests::{Arch, random_inputs, random_network};
+use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network};
 
 struct Model {
     label: &'static str,

@@ -9,7 +9,7 @@ use clap::Parser;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use spikeslab_runtime::{Activation, Task};
-use spikeslab_tests::{Arch, random_inputs, random_network, write_atomic};
+use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network, write_atomic};
 
 #[derive(Parser)]
 struct Args {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use spikeslab_compiler::blob::BlobBytes;
-use spikeslab_compiler::prepare::prepare;
+use spikeslab_compiler::dataset::prepare;
 use spikeslab_compiler::spec::Spec;
 use spikeslab_tests::{expected_lines, write_atomic};
 
@@ -22,7 +22,7 @@ fn main() -> anyhow::Result<()> {
             .context("usage: golden models/<name>.toml")?,
     );
     let spec = Spec::load(&spec_path)?;
-    let data = prepare(&spec)?;
+    let data = prepare(&spec.data, spec.train.seed)?;
     let test = data.raw.test.as_ref().unwrap_or(&data.raw.valid);
     let rows: Vec<Vec<f32>> = (0..ROWS.min(test.rows()))
         .map(|i| test.row(i).to_vec())

@@ -96,21 +96,21 @@ fn run(name: &str, rows: &Rows, hidden: usize, splits: u64) -> anyhow::Result<Re
             dir.path().join("train.csv").display().to_string(),
             dir.path().join("test.csv").display().to_string()
         );
-        let spec: Spec = toml::from_str(&text)?;
+        let spec = Spec::parse(&text, "experiment", Path::new("."))?;
         let (lam, c) = fit_chosen(&spec, Rule::Best)?;
         inclusion.push(lam);
         let r = c.report;
         let a = |m: &Option<spikeslab_compiler::report::SplitMetrics>| {
             m.as_ref()
                 .and_then(|m| m.test)
-                .and_then(|m| m.accuracy)
+                .and_then(|m| m.accuracy())
                 .unwrap_or(f64::NAN)
         };
         acc.push(
             r.metrics
                 .emitted
                 .test
-                .and_then(|m| m.accuracy)
+                .and_then(|m| m.accuracy())
                 .unwrap_or(f64::NAN),
         );
         dense.push(a(&r.metrics.dense_baseline));

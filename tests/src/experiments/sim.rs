@@ -189,7 +189,7 @@ fn replicate(
                 settings = settings.replace("hidden = [50]", &format!("hidden = {h}"));
             }
             let text = format!("name = \"{design}\"\n[data]\nsimulate = \"{design}\"\nfeatures = {features}\nalpha = {alpha}\nseed = {seed}\n{extra}\n{settings}");
-            let mut spec: Spec = toml::from_str(&text)?;
+            let mut spec = Spec::parse(&text, "experiment", std::path::Path::new("."))?;
             spec.train.seed = seed;
             let fitted = if s.choose_inclusion && full {
                 fit_chosen(&spec, Rule::OneSe).map(|(lam, c)| (Some(lam), c))
@@ -202,7 +202,7 @@ fn replicate(
             };
             let r = &c.report;
             let sel = r.selection.as_ref().ok_or_else(|| anyhow::anyhow!("no selection for a simulated design"))?;
-            let mse = |m: Option<spikeslab_compiler::metrics::Metrics>| m.and_then(|m| m.mse).unwrap_or(f64::NAN);
+            let mse = |m: Option<spikeslab_compiler::metrics::Metrics>| m.and_then(|m| m.mse()).unwrap_or(f64::NAN);
             Ok(Rep {
                 seed,
                 selection_accuracy: sel.accuracy,
@@ -573,7 +573,9 @@ pub fn e2(s: Scale, out: &Output) -> anyhow::Result<Vec<E2Record>> {
         let reps = run_plain("e2", 20, 2.0, &format!("g = \"{g}\""), s)?;
         let (mut p, mut sp) = (Vec::new(), Vec::new());
         for r in &reps {
-            let mut design = spikeslab_compiler::simulate::Design::new("e2")?;
+            let mut design = spikeslab_compiler::simulate::Design::new(
+                spikeslab_compiler::simulate::DesignKind::E2,
+            );
             design.linear = g == "linear";
             let truth = design.generate(1, 1, r.seed)?.importance;
             p.push(pearson(&truth, &r.relevance));
@@ -614,7 +616,7 @@ pub fn e2(s: Scale, out: &Output) -> anyhow::Result<Vec<E2Record>> {
 /// A replication in which pruning removed every input: nothing selected, and the emitted
 /// model would be the constant training mean.
 fn nothing_kept(spec: &Spec, seed: u64) -> anyhow::Result<Rep> {
-    let data = spikeslab_compiler::prepare::prepare(spec)?;
+    let data = spikeslab_compiler::dataset::prepare(&spec.data, spec.train.seed)?;
     let (truth, noise) = data
         .truth
         .clone()

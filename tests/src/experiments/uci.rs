@@ -109,7 +109,11 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
         .count();
     let train_rows = rows * 9 / 10 * 8 / 10;
     let e = epochs(train_rows);
-    let spec: Spec = toml::from_str(&spec_text(dir, split, hidden, e))?;
+    let spec = Spec::parse(
+        &spec_text(dir, split, hidden, e),
+        "experiment",
+        Path::new("."),
+    )?;
     let (lam, c) = fit_chosen(&spec, Rule::Best)?;
     let r = &c.report;
     let test = |m: &Option<spikeslab_compiler::report::SplitMetrics>| {
@@ -187,8 +191,8 @@ pub fn e6(
             ("magnitude", &|s| s.magnitude, true),
         ];
         for (method, m, pruned) in methods {
-            let rmse = stat(&|s| m(s).rmse.unwrap_or(f64::NAN));
-            let ll = stat(&|s| m(s).log_likelihood);
+            let rmse = stat(&|s| m(s).rmse().unwrap_or(f64::NAN));
+            let ll = stat(&|s| m(s).log_likelihood());
             let rec = Record {
                 dataset: folder.into(),
                 method: method.into(),

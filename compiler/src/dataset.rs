@@ -1,18 +1,97 @@
-//! From a spec's data section to standardised training, validation and test rows.
+//! The first stage: from a spec's data section to standardised training, validation and
+//! test rows ([`prepare`]).
 
+use candle::{Device, Tensor};
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde::Serialize;
+use spikeslab_runtime::Task;
 
 use crate::data::{Table, moments, read_csv, read_uci};
-use crate::simulate::Design;
-use crate::spec::{Spec, TaskKind};
-use crate::train::Rows;
+use crate::spec::{DataSpec, Source};
 use crate::{Error, Result};
+
+/// Rows on the host, features standardised, targets standardised (regression) or class indices.
+#[derive(Clone, Debug)]
+pub struct Rows {
+    /// Row-major features.
+    pub x: Vec<f32>,
+    /// Targets.
+    pub y: Vec<f32>,
+    /// Feature count.
+    pub d: usize,
+}
+
+impl Rows {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    /// The rows restricted to the columns `cols`.
+    pub fn select(&self, cols: &[usize]) -> Self {
+        Self {
+            x: self
+                .x
+                .chunks(self.d)
+                .flat_map(|r| cols.iter().map(|&j| r[j]))
+                .collect(),
+            y: self.y.clone(),
+            d: cols.len(),
+        }
+    }
+
+    /// All features as an `n × d` tensor.
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn x_tensor(&self) -> Result<Tensor> {
+        Ok(Tensor::from_slice(
+            &self.x,
+            (self.len(), self.d),
+            &Device::Cpu,
+        )?)
+    }
+
+    /// The rows at `idx` as tensors.
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn batch(&self, idx: &[usize]) -> Result<(Tensor, Tensor)> {
+        let mut x = Vec::with_capacity(idx.len() * self.d);
+        for &i in idx {
+            x.extend_from_slice(&self.x[i * self.d..(i + 1) * self.d]);
+        }
+        let y: Vec<f32> = idx.iter().map(|&i| self.y[i]).collect();
+        let dev = &Device::Cpu;
+        Ok((
+            Tensor::from_vec(x, (idx.len(), self.d), dev)?,
+            Tensor::from_vec(y, idx.len(), dev)?,
+        ))
+    }
+}
+
+/// Which rows of a [`Dataset`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The training rows.
+    Train,
+    /// The held-out validation rows.
+    Validation,
+    /// The test rows.
+    Test,
+}
 
 /// Data ready for training.
 #[derive(Clone, Debug)]
-pub struct Prepared {
+pub struct Dataset {
+    /// Regression or classification.
+    pub task: Task,
     /// Names of all raw feature columns (D of them).
     pub names: Vec<String>,
     /// Raw column of each network input (constant columns left out).
@@ -67,64 +146,76 @@ pub struct DataInfo {
     pub dropped_constant: Vec<String>,
 }
 
-/// Loads and prepares the spec's data.
+impl Dataset {
+    /// The standardised rows and the raw table of `part`; `None` when there are none.
+    pub fn part(&self, part: Part) -> Option<(&Rows, &Table)> {
+        let (rows, table) = match part {
+            Part::Train => (&self.train, &self.raw.train),
+            Part::Validation => (&self.valid, &self.raw.valid),
+            Part::Test => (self.test.as_ref()?, self.raw.test.as_ref()?),
+        };
+        (!rows.is_empty()).then_some((rows, table))
+    }
+
+    /// Outputs of the network: 1 for regression, one per class.
+    pub fn outputs(&self) -> usize {
+        if self.task == Task::Regression {
+            1
+        } else {
+            self.classes.len()
+        }
+    }
+}
+
+/// Loads and prepares the data; `seed` draws the validation rows.
 ///
 /// # Errors
-/// [`Error::Data`] for unreadable or malformed data, a classification target with one class,
-/// or fewer training rows than the batch; [`Error::Io`] for missing files.
-pub fn prepare(spec: &Spec) -> Result<Prepared> {
-    let d = &spec.data;
-    let (train, test, truth, source) = if let Some(name) = &d.simulate {
-        let mut design = Design::new(name)?;
-        design.features = d.features.unwrap_or(design.features);
-        design.alpha = d.alpha.unwrap_or(design.alpha);
-        design.psi2 = d.psi2.unwrap_or(design.psi2);
-        design.linear = d.g.as_deref() == Some("linear");
-        let rows = d.rows.unwrap_or(design.default_rows());
-        let sim = design.generate(rows, d.test_rows.unwrap_or(2000), d.seed.unwrap_or(1))?;
-        let src = format!(
-            "simulated {name}, D = {}, seed {}",
-            design.features,
-            d.seed.unwrap_or(1)
-        );
-        (
-            sim.train,
-            Some(sim.test),
-            Some((sim.truth, sim.noise_var)),
-            src,
-        )
-    } else if let Some(path) = &d.csv {
-        let target = d.target.as_deref().unwrap_or("y");
-        let train = read_csv(path, target)?;
-        let test = d
-            .test_csv
-            .as_ref()
-            .map(|p| read_csv(p, target))
-            .transpose()?;
-        if let Some(t) = &test
-            && t.names != train.names
-        {
-            return Err(Error::data(
-                d.test_csv.clone().unwrap_or_default(),
-                "the test CSV's columns differ from the training CSV's",
-            ));
+/// [`Error::Data`] for unreadable or malformed data or a classification target with one
+/// class; [`Error::Io`] for missing files.
+pub fn prepare(d: &DataSpec, seed: u64) -> Result<Dataset> {
+    let (train, test, truth, source) = match &d.source {
+        Source::Simulate(s) => {
+            let sim = s.design.generate(s.rows, s.test_rows, s.seed)?;
+            let src = format!(
+                "simulated {}, D = {}, seed {}",
+                s.design.kind.name(),
+                s.design.features,
+                s.seed
+            );
+            (
+                sim.train,
+                Some(sim.test),
+                Some((sim.truth, sim.noise_var)),
+                src,
+            )
         }
-        (train, test, None, path.display().to_string())
-    } else {
-        let dir = d.uci.clone().unwrap_or_default();
-        let split = d.split.unwrap_or(0);
-        let (train, test) = read_uci(&dir, split)?;
-        (
-            train,
-            Some(test),
-            None,
-            format!("{} split {split}", dir.display()),
-        )
+        Source::Csv { path, target, test } => {
+            let train = read_csv(path, target)?;
+            let test_rows = test.as_ref().map(|p| read_csv(p, target)).transpose()?;
+            if let (Some(t), Some(p)) = (&test_rows, test)
+                && t.names != train.names
+            {
+                return Err(Error::data(
+                    p,
+                    "the test CSV's columns differ from the training CSV's",
+                ));
+            }
+            (train, test_rows, None, path.display().to_string())
+        }
+        Source::Uci { dir, split } => {
+            let (train, test) = read_uci(dir, *split)?;
+            (
+                train,
+                Some(test),
+                None,
+                format!("{} split {split}", dir.display()),
+            )
+        }
     };
-    let mut rng = Pcg64::seed_from_u64(spec.train.seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
+    let mut rng = Pcg64::seed_from_u64(seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
     let (mut train, mut valid) = train.split(d.validation, &mut rng);
     let mut test = test;
-    let classes = if spec.task == TaskKind::Classification {
+    let classes = if d.task == Task::Classification {
         let classes = class_values(&train);
         if classes.len() < 2 {
             return Err(Error::data(
@@ -152,17 +243,6 @@ pub fn prepare(spec: &Spec) -> Result<Prepared> {
     } else {
         Vec::new()
     };
-    if train.rows() < spec.train.batch {
-        return Err(Error::data(
-            &source,
-            format!(
-                "{} training rows (after holding out {} for validation) is fewer than the batch of {}; lower `train.batch`",
-                train.rows(),
-                valid.rows(),
-                spec.train.batch
-            ),
-        ));
-    }
     let constant = train.constant_columns();
     let columns: Vec<usize> = (0..train.features())
         .filter(|j| !constant.contains(j))
@@ -214,7 +294,8 @@ pub fn prepare(spec: &Spec) -> Result<Prepared> {
         test_rows: test.as_ref().map_or(0, Table::rows),
         dropped_constant: constant.iter().map(|&j| train.names[j].clone()).collect(),
     };
-    Ok(Prepared {
+    Ok(Dataset {
+        task: d.task,
         names: train.names.clone(),
         train: rows(&train),
         valid: rows(&valid),

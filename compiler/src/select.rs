@@ -1,4 +1,4 @@
-//! Pruning (method §4): the emitted network from the posterior and the node PIPs.
+//! The third stage, pruning (method §4): node PIPs, then the network of the kept nodes.
 //!
 //! 1. An edge is kept iff `φ > 0.5` (`ξ > 0`); its weight is the slab mean μ.
 //! 2. Inputs and hidden nodes with PIP below the threshold are dropped.
@@ -6,42 +6,52 @@
 //!    kept incoming edge is the constant `act(b_k)`, folded into the next layer's biases.
 //! 4. The selected features are the inputs that survive.
 
-use spikeslab_runtime::Activation;
-
-use crate::bnn::{Posterior, Shape};
-use crate::pip::NodePips;
+use crate::bnn::Posterior;
+use crate::dataset::Dataset;
+use crate::network::{Layer, Network, act_host};
+use crate::pip::{NodePips, node_pips};
+use crate::train::Fit;
 use crate::{Error, Result};
 
-/// A pruned network on the host: only kept nodes, pruned edges exactly zero.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Pruned {
-    /// Kept node indices (into the full network) of every node layer, inputs first, outputs last.
+/// What pruning kept.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    /// PIPs of every node layer but the output (inputs first).
+    pub pips: Vec<NodePips>,
+    /// Kept node indices (into the full network) of every node layer, inputs (as columns of
+    /// the dataset) first, outputs last.
     pub kept: Vec<Vec<usize>>,
-    /// Per layer, the row-major `kept_out × kept_in` weights (0 for pruned edges).
-    pub weights: Vec<Vec<f32>>,
-    /// Per layer, the biases of the kept nodes (constants folded in).
-    pub biases: Vec<Vec<f32>>,
-    /// Activation of each layer.
-    pub activations: Vec<Activation>,
+    /// The kept network: slab means of kept edges, constant nodes folded into biases.
+    pub network: Network,
 }
 
-impl Pruned {
-    /// Widths of the kept network, inputs first.
-    pub fn widths(&self) -> Vec<usize> {
-        self.kept.iter().map(Vec::len).collect()
-    }
-
-    /// Number of non-zero weights.
-    pub fn edges(&self) -> usize {
-        self.weights.iter().flatten().filter(|&&w| w != 0.0).count()
-    }
-}
-
-/// Applies §4 to `post` with node PIPs `pips` (inputs and hidden layers) and threshold `t`.
+/// Prunes `fit`'s posterior at PIP threshold `t`.
 ///
 /// # Errors
 /// [`Error::NoInputs`] when no input feature survives.
-pub fn prune(post: &Posterior, pips: &[NodePips], t: f64) -> Result<Pruned> {
+pub fn select(fit: &Fit, data: &Dataset, t: f64) -> Result<Selection> {
+    let post = &fit.posterior;
+    let pips = node_pips(post, fit.prior.inclusion);
+    let (kept, layers) = prune(post, &pips, t)?;
+    let mut network = Network::on(data, &kept[0], layers, Some(post.noise));
+    for (l, k) in kept[..kept.len() - 1].iter().enumerate() {
+        network
+            .pips
+            .extend(k.iter().map(|&k| pips[l].pip[k] as f32));
+    }
+    Ok(Selection {
+        pips,
+        kept,
+        network,
+    })
+}
+
+/// Applies §4 to `post` with node PIPs `pips` (inputs and hidden layers) and threshold `t`:
+/// the kept nodes of every node layer and the kept layers.
+///
+/// # Errors
+/// [`Error::NoInputs`] when no input feature survives.
+pub fn prune(post: &Posterior, pips: &[NodePips], t: f64) -> Result<(Vec<Vec<usize>>, Vec<Layer>)> {
     let shape = &post.shape;
     let layers: Vec<(usize, usize)> = shape.layers().collect();
     let (mut w_off, mut b_off) = (Vec::new(), Vec::new());
@@ -84,7 +94,7 @@ pub fn prune(post: &Posterior, pips: &[NodePips], t: f64) -> Result<Pruned> {
                 {
                     continue;
                 }
-                let c = crate::bnn::act_host(bias[l - 1][k], shape.act(l - 1));
+                let c = act_host(bias[l - 1][k], shape.act(l - 1));
                 for (o, b) in bias[l].iter_mut().enumerate() {
                     if kept_edge(l, o, k) {
                         *b += c * weight(l, o, k);
@@ -105,8 +115,7 @@ pub fn prune(post: &Posterior, pips: &[NodePips], t: f64) -> Result<Pruned> {
     if kept[0].is_empty() {
         return Err(Error::NoInputs { threshold: t });
     }
-    let mut weights = Vec::new();
-    let mut biases = Vec::new();
+    let mut layers = Vec::new();
     for l in 0..last {
         let mut w = Vec::with_capacity(kept[l + 1].len() * kept[l].len());
         for &o in &kept[l + 1] {
@@ -118,31 +127,24 @@ pub fn prune(post: &Posterior, pips: &[NodePips], t: f64) -> Result<Pruned> {
                 }
             }));
         }
-        weights.push(w);
-        biases.push(kept[l + 1].iter().map(|&o| bias[l][o]).collect());
+        layers.push(Layer {
+            activation: shape.act(l),
+            weights: w,
+            bias: kept[l + 1].iter().map(|&o| bias[l][o]).collect(),
+        });
     }
-    Ok(Pruned {
-        kept,
-        weights,
-        biases,
-        activations: (0..last).map(|l| shape.act(l)).collect(),
-    })
-}
-
-/// Every node of `shape` kept, weights zero: the frame of a dense network.
-pub fn full(shape: &Shape) -> Pruned {
-    Pruned {
-        kept: shape.widths.iter().map(|&w| (0..w).collect()).collect(),
-        weights: shape.layers().map(|(o, i)| vec![0.0; o * i]).collect(),
-        biases: shape.widths[1..].iter().map(|&o| vec![0.0; o]).collect(),
-        activations: (0..shape.widths.len() - 1).map(|l| shape.act(l)).collect(),
-    }
+    Ok((kept, layers))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pip::node_pips;
+    use crate::network::Shape;
+    use spikeslab_runtime::Activation;
+
+    fn widths(p: &(Vec<Vec<usize>>, Vec<Layer>)) -> Vec<usize> {
+        p.0.iter().map(Vec::len).collect()
+    }
 
     fn post(xi: Vec<f32>, mu: Vec<f32>, bias: Vec<f32>) -> Posterior {
         Posterior {
@@ -166,8 +168,8 @@ mod tests {
     fn zero_threshold_keeps_every_node_with_an_edge_path() {
         let p = post(vec![ON; 8], vec![1.0; 8], vec![0.0; 3]);
         let pr = prune(&p, &node_pips(&p, 0.1), 0.0).unwrap();
-        assert_eq!(pr.widths(), [3, 2, 1]);
-        assert_eq!(pr.edges(), 8);
+        assert_eq!(widths(&pr), [3, 2, 1]);
+        assert_eq!(pr.1.iter().map(Layer::edges).sum::<usize>(), 8);
     }
 
     #[test]
@@ -178,9 +180,9 @@ mod tests {
         let mu = vec![1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0];
         let p = post(xi, mu, vec![0.0, 2.0, 0.5]);
         let pr = prune(&p, &node_pips(&p, 1e-3), 0.5).unwrap();
-        assert_eq!(pr.kept, vec![vec![0, 1], vec![0], vec![0]]);
-        assert_eq!(pr.biases[1], vec![0.5 + 2.0 * 3.0]);
-        assert_eq!(pr.weights[0], vec![1.0, 1.0]);
+        assert_eq!(pr.0, vec![vec![0, 1], vec![0], vec![0]]);
+        assert_eq!(pr.1[1].bias, vec![0.5 + 2.0 * 3.0]);
+        assert_eq!(pr.1[0].weights, vec![1.0, 1.0]);
     }
 
     #[test]
@@ -200,7 +202,7 @@ mod tests {
         xi[3] = logit(0.6);
         let p = post(xi, vec![1.0; 8], vec![0.0; 3]);
         let pips = node_pips(&p, 0.1);
-        assert_eq!(prune(&p, &pips, 0.5).unwrap().widths(), [3, 2, 1]);
-        assert_eq!(prune(&p, &pips, 0.9).unwrap().kept[0], vec![1, 2]);
+        assert_eq!(widths(&prune(&p, &pips, 0.5).unwrap()), [3, 2, 1]);
+        assert_eq!(prune(&p, &pips, 0.9).unwrap().0[0], vec![1, 2]);
     }
 }

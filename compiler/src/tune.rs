@@ -1,0 +1,164 @@
+//! The fourth stage: point-estimate training of a [`Network`], Adam on
+//! `mean NLL + Σ w²/(2σ0²n)` (the slab prior as L2). It fine-tunes the pruned network (MAP)
+//! and trains the dense baseline.
+
+use candle::{Device, Tensor, Var};
+use candle_nn::Optimizer as _;
+use rand_pcg::Pcg64;
+use spikeslab_runtime::Task;
+
+use crate::Result;
+use crate::bnn::nll;
+use crate::dataset::Dataset;
+use crate::network::{Network, forward};
+use crate::plan::Settings;
+use crate::select::Selection;
+use crate::spec::Finetune;
+use crate::train::{Progress, Schedule, adam, run_epochs};
+
+/// Which weights train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mask {
+    /// Only the non-zero ones: pruned edges stay pruned.
+    Edges,
+    /// Every weight between the network's nodes.
+    All,
+}
+
+/// Trains `net` on `data`'s training rows (its inputs' columns) for `s`, with L2 weight
+/// `1/(2σ0²n)`; the random stream `rng` shuffles the rows.
+///
+/// # Errors
+/// [`crate::Error::Diverged`] for a non-finite loss; a tensor error.
+pub fn train_point(
+    net: &Network,
+    data: &Dataset,
+    mask: Mask,
+    s: Schedule,
+    sigma0: f64,
+    rng: &mut Pcg64,
+    progress: &Progress,
+) -> Result<Network> {
+    let dev = &Device::Cpu;
+    let shape = net.shape();
+    let mut layers = Vec::new();
+    let mut masks = Vec::new();
+    for ((o, i), l) in shape.layers().zip(&net.layers) {
+        layers.push((
+            Var::from_slice(&l.weights, (o, i), dev)?,
+            Var::from_slice(&l.bias, o, dev)?,
+        ));
+        let m: Vec<f32> = l
+            .weights
+            .iter()
+            .map(|&v| {
+                if mask == Mask::All || v != 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        masks.push(Tensor::from_vec(m, (o, i), dev)?);
+    }
+    let log_noise = net
+        .noise
+        .filter(|_| net.task == Task::Regression)
+        .map(|s| Var::from_vec(vec![s.ln()], 1, dev))
+        .transpose()?;
+    let draw = || -> Result<Vec<(Tensor, Tensor)>> {
+        layers
+            .iter()
+            .zip(&masks)
+            .map(|((w, b), m)| Ok((w.as_tensor().mul(m)?, b.as_tensor().clone())))
+            .collect()
+    };
+    let mut vars: Vec<Var> = layers
+        .iter()
+        .flat_map(|(w, b)| [w.clone(), b.clone()])
+        .collect();
+    vars.extend(log_noise.clone());
+    let mut opt = adam(vars, s.lr)?;
+    let columns = columns_of(net, data);
+    let rows = data.train.select(&columns);
+    let l2 = 1.0 / (2.0 * sigma0 * sigma0 * rows.len() as f64);
+    run_epochs(
+        rows.len(),
+        s,
+        rng,
+        |_, idx, _| {
+            let (x, y) = rows.batch(idx)?;
+            let draw = draw()?;
+            let h = forward(&x, &draw, &shape)?;
+            let mut penalty = Tensor::zeros((), candle::DType::F32, dev)?;
+            for (w, _) in &draw {
+                penalty = (penalty + w.sqr()?.sum_all()?)?;
+            }
+            let loss = (nll(&h, &y, log_noise.as_ref())? + (penalty * l2)?)?;
+            opt.backward_step(&loss)?;
+            Ok(loss.to_scalar::<f32>()?)
+        },
+        |epoch, loss| {
+            progress.set(epoch, format!("loss {loss:.4}"));
+            Ok(())
+        },
+    )?;
+    let mut out = net.clone();
+    for (l, (w, b)) in draw()?.iter().enumerate() {
+        out.layers[l].weights = w.flatten_all()?.to_vec1::<f32>()?;
+        out.layers[l].bias = b.to_vec1::<f32>()?;
+    }
+    out.noise = log_noise
+        .as_ref()
+        .map(|v| Ok::<_, crate::Error>(v.exp()?.to_vec1::<f32>()?[0]))
+        .transpose()?;
+    Ok(out)
+}
+
+/// The dataset columns of `net`'s inputs.
+pub fn columns_of(net: &Network, data: &Dataset) -> Vec<usize> {
+    net.inputs
+        .iter()
+        .map(|raw| {
+            data.columns
+                .iter()
+                .position(|c| c == raw)
+                .unwrap_or_else(|| unreachable!("a network on this dataset reads its columns"))
+        })
+        .collect()
+}
+
+/// Fine-tunes the selection's network as `s` says, continuing the random stream `rng`.
+///
+/// # Errors
+/// As [`train_point`].
+pub fn finetune(
+    data: &Dataset,
+    selection: &Selection,
+    s: &Settings,
+    rng: &mut Pcg64,
+    progress: &Progress,
+) -> Result<Network> {
+    let mask = match s.finetune {
+        Finetune::None => return Ok(selection.network.clone()),
+        Finetune::Edges => Mask::Edges,
+        Finetune::Nodes => Mask::All,
+    };
+    if s.finetune_epochs == 0 {
+        return Ok(selection.network.clone());
+    }
+    let schedule = Schedule {
+        epochs: s.finetune_epochs,
+        batch: s.batch,
+        lr: s.learning_rate,
+    };
+    train_point(
+        &selection.network,
+        data,
+        mask,
+        schedule,
+        s.sigma0,
+        rng,
+        progress,
+    )
+}
