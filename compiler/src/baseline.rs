@@ -8,7 +8,7 @@ use rand_pcg::Pcg64;
 
 use crate::Result;
 use crate::dataset::Dataset;
-use crate::network::{Network, Shape};
+use crate::network::Network;
 use crate::plan::Settings;
 use crate::train::{Bars, Schedule};
 use crate::tune::{Mask, train_point};
@@ -29,13 +29,7 @@ pub struct Baselines {
 /// A tensor error or divergence.
 pub fn baselines(data: &Dataset, s: &Settings, kept: &[usize], bars: &Bars) -> Result<Baselines> {
     let mut rng = Pcg64::seed_from_u64(s.seed.wrapping_add(2));
-    let mut widths = vec![data.columns.len()];
-    widths.extend(&s.hidden);
-    widths.push(data.outputs());
-    let shape = Shape {
-        widths,
-        activation: s.activation,
-    };
+    let shape = s.shape(data);
     let schedule = Schedule {
         epochs: s.epochs,
         batch: s.batch,

@@ -16,6 +16,7 @@ use serde::Serialize;
 use spikeslab_runtime::Activation;
 
 use crate::dataset::Dataset;
+use crate::network::Shape;
 use crate::spec::{Finetune, Inclusion, Spec, bai_inclusion};
 use crate::{Error, Result};
 
@@ -57,6 +58,19 @@ pub struct Settings {
     pub finetune: Finetune,
     /// Fine-tuning epochs.
     pub finetune_epochs: usize,
+}
+
+impl Settings {
+    /// The full network's shape on `data`: its columns, the hidden widths, its outputs.
+    pub fn shape(&self, data: &Dataset) -> Shape {
+        let mut widths = vec![data.columns.len()];
+        widths.extend(&self.hidden);
+        widths.push(data.outputs());
+        Shape {
+            widths,
+            activation: self.activation,
+        }
+    }
 }
 
 /// Epochs for `rows` training rows in batches of `batch`: [`STEP_BUDGET`] steps, within

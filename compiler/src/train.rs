@@ -13,7 +13,7 @@ use rand_pcg::Pcg64;
 use crate::bnn::{Bnn, Posterior, Prior, nll};
 use crate::dataset::{Dataset, Part, Rows};
 use crate::evaluate::median_metrics;
-use crate::network::{Shape, forward};
+use crate::network::forward;
 use crate::pip::node_pips;
 use crate::plan::Settings;
 use crate::{Error, Result};
@@ -175,13 +175,7 @@ pub struct Fit {
 /// # Errors
 /// [`Error::Diverged`]; a tensor error.
 pub fn fit(data: &Dataset, s: &Settings, progress: &Progress) -> Result<Fit> {
-    let mut widths = vec![data.columns.len()];
-    widths.extend(&s.hidden);
-    widths.push(data.outputs());
-    let shape = Shape {
-        widths,
-        activation: s.activation,
-    };
+    let shape = s.shape(data);
     let prior = Prior {
         sigma0: s.sigma0,
         inclusion: s.inclusion,
