@@ -76,7 +76,7 @@ corpus=runtime/fuzz/corpus/load_predict
 mkdir -p "$corpus" target/boards
 for a in "8-12-1" "13-20-3 --classify" "64-32-10 --classify --density 0.2 --activation tanh"; do
   # shellcheck disable=SC2086
-  cargo run -q --locked -p spikeslab-tests --bin fixture -- --arch $a -o target/boards/seed
+  cargo run -q --locked -p spikeslab-eval --bin fixture -- --arch $a -o target/boards/seed
   head -c -4 target/boards/seed.postcard > "$corpus/seed-${a//[ .]/_}"
 done
 (cd runtime/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run load_predict --sanitizer none -- -max_total_time=30 2>&1 | tail -3)

@@ -454,6 +454,8 @@ pub struct CandidateInfo {
     pub test: Option<Metrics>,
     /// Input features kept.
     pub kept_inputs: usize,
+    /// Their raw column indices (0-based, as the data's columns count).
+    pub inputs: Vec<usize>,
     /// Hidden nodes kept.
     pub kept_hidden: usize,
     /// Weights kept.
@@ -466,15 +468,16 @@ pub struct CandidateInfo {
 
 impl CandidateInfo {
     fn new(c: &Candidate, data: &Dataset, chosen: bool) -> Result<Self> {
-        let (validation, test, widths, edges, error) = match &c.outcome {
+        let (validation, test, widths, inputs, edges, error) = match &c.outcome {
             Ok(t) => (
                 t.validation,
                 evaluate(&t.network, data, Part::Test)?,
                 t.network.widths(),
+                t.network.inputs.clone(),
                 t.network.edges(),
                 None,
             ),
-            Err(e) => (None, None, vec![0, 0], 0, Some(e.to_string())),
+            Err(e) => (None, None, vec![0, 0], Vec::new(), 0, Some(e.to_string())),
         };
         Ok(Self {
             inclusion: c.settings.inclusion,
@@ -482,6 +485,7 @@ impl CandidateInfo {
             validation,
             test,
             kept_inputs: widths[0],
+            inputs,
             kept_hidden: widths[1..widths.len() - 1].iter().sum(),
             kept_weights: edges,
             seconds: c.seconds,

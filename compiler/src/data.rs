@@ -19,6 +19,56 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table from row-major features `x` (`y.len() × names.len()`) and targets `y`, checked
+    /// as a CSV file would be: `label` names it in errors.
+    ///
+    /// # Errors
+    /// [`Error::Data`] for no columns or rows, a length that does not match, or a value that is
+    /// not finite (with its row and column, 1-based).
+    pub fn new(label: &str, names: Vec<String>, x: Vec<f32>, y: Vec<f32>) -> Result<Self> {
+        if names.is_empty() || y.is_empty() {
+            return Err(Error::data(
+                label,
+                format!(
+                    "{} columns and {} rows: need at least one of each",
+                    names.len(),
+                    y.len()
+                ),
+            ));
+        }
+        if x.len() != y.len() * names.len() {
+            return Err(Error::data(
+                label,
+                format!(
+                    "{} feature values for {} rows of {} columns",
+                    x.len(),
+                    y.len(),
+                    names.len()
+                ),
+            ));
+        }
+        let d = names.len();
+        if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::data(
+                label,
+                format!(
+                    "row {}, column {} (`{}`): `{}` is not a finite number",
+                    k / d + 1,
+                    k % d + 1,
+                    names[k % d],
+                    x[k]
+                ),
+            ));
+        }
+        if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+            return Err(Error::data(
+                label,
+                format!("row {}, target: `{}` is not a finite number", i + 1, y[i]),
+            ));
+        }
+        Ok(Self { names, x, y })
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.y.len()

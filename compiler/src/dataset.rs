@@ -202,6 +202,19 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Dataset> {
             }
             (train, test_rows, None, path.display().to_string())
         }
+        Source::Memory { label, train, test } => {
+            if let Some(t) = test
+                && t.names != train.names
+            {
+                return Err(Error::data(
+                    label,
+                    "the test rows' columns differ from the training rows'",
+                ));
+            }
+            let check = |t: &Table| Table::new(label, t.names.clone(), t.x.clone(), t.y.clone());
+            let test = test.as_ref().map(check).transpose()?;
+            (check(train)?, test, None, label.clone())
+        }
         Source::Uci { dir, split } => {
             let (train, test) = read_uci(dir, *split)?;
             (

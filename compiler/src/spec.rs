@@ -53,6 +53,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use spikeslab_runtime::{Activation, Task};
 
+use crate::data::Table;
 use crate::simulate::{Design, DesignKind};
 use crate::{Error, Result};
 
@@ -89,6 +90,20 @@ pub struct DataSpec {
     pub validation: f64,
 }
 
+/// The validation fraction when the spec does not give one.
+pub const DEFAULT_VALIDATION: f64 = 0.2;
+
+impl DataSpec {
+    /// `source` for `task`, with the default validation fraction.
+    pub fn new(task: Task, source: Source) -> Self {
+        Self {
+            task,
+            source,
+            validation: DEFAULT_VALIDATION,
+        }
+    }
+}
+
 /// Where the rows come from.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub enum Source {
@@ -109,6 +124,17 @@ pub enum Source {
         dir: PathBuf,
         /// The split.
         split: usize,
+    },
+    /// Rows already in memory, checked by [`Table::new`]; the report records only the label.
+    Memory {
+        /// What errors and the report call the rows.
+        label: String,
+        /// The training rows.
+        #[serde(skip)]
+        train: Table,
+        /// Test rows with the same columns.
+        #[serde(skip)]
+        test: Option<Table>,
     },
 }
 
@@ -559,7 +585,7 @@ mod file {
                     split: d.split.unwrap_or(0),
                 }
             };
-            let validation = d.validation.unwrap_or(0.2);
+            let validation = d.validation.unwrap_or(DEFAULT_VALIDATION);
             if !(0.0..0.9).contains(&validation) {
                 return bad("data.validation", validation, "a fraction in [0, 0.9)");
             }

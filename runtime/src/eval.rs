@@ -227,3 +227,114 @@ fn sparse(row_len: &[u16], cols: &[u8], values: &[f32], bias: &[f32], x: &Buf, y
         start = end;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dense_index;
+
+    /// Uniform values in `[−2, 2)` from a 64-bit LCG (Knuth's MMIX constants).
+    struct Values(u64);
+
+    impl Values {
+        fn next(&mut self) -> f32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+        }
+    }
+
+    /// `b[o] + Σ_i W[o][i]·x[i]`, summed in input order: the order both kernels promise.
+    fn naive(w: &[f32], bias: &[f32], x: &[f32], o: usize) -> f32 {
+        let (width, n) = (bias.len(), x.len());
+        (0..n).fold(bias[o], |s, i| s + w[dense_index(o, i, width, n)] * x[i])
+    }
+
+    /// Widths around multiples of 4, where the blocked loop meets its tails.
+    const WIDTHS: [usize; 14] = [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 33];
+
+    #[test]
+    fn dense_equals_naive_bit_for_bit_around_multiples_of_four() {
+        let mut v = Values(7);
+        for &width in &WIDTHS {
+            for &n in &WIDTHS {
+                let w: [f32; 33 * 33] = core::array::from_fn(|_| v.next());
+                let w = &w[..width * n];
+                let bias: [f32; 33] = core::array::from_fn(|_| v.next());
+                let x: [f32; 33] = core::array::from_fn(|_| v.next());
+                let mut y = [f32::NAN; 33];
+                dense(w, &bias[..width], &x[..n], &mut y[..width]);
+                for (o, yo) in y[..width].iter().enumerate() {
+                    assert_eq!(
+                        yo.to_bits(),
+                        naive(w, &bias[..width], &x[..n], o).to_bits(),
+                        "node {o} of {width}x{n}"
+                    );
+                }
+                assert!(
+                    y[width..].iter().all(|v| v.is_nan()),
+                    "{width}x{n} wrote past its rows"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sparse_equals_dense_with_zeros_for_every_pattern_density() {
+        let mut v = Values(11);
+        for &width in &WIDTHS {
+            for &n in &WIDTHS {
+                for keep in [0u64, 1, 2, 3] {
+                    // Edge (o, i) kept when its hash falls under `keep` quarters.
+                    let kept =
+                        |o: usize, i: usize| ((o * 31 + i * 17) as u64 * 2_654_435_761) % 4 < keep;
+                    let mut packed = [0.0f32; 33 * 33];
+                    let (mut row_len, mut cols, mut values) =
+                        ([0u16; 33], [0u8; 33 * 33], [0.0f32; 33 * 33]);
+                    let mut e = 0;
+                    for o in 0..width {
+                        for i in 0..n {
+                            if kept(o, i) {
+                                let w = v.next();
+                                packed[dense_index(o, i, width, n)] = w;
+                                (cols[e], values[e]) = (i as u8, w);
+                                row_len[o] += 1;
+                                e += 1;
+                            }
+                        }
+                    }
+                    let bias: [f32; 33] = core::array::from_fn(|_| v.next());
+                    let mut x: Buf = [0.0; MAX_WIDTH];
+                    for xi in &mut x[..n] {
+                        *xi = v.next();
+                    }
+                    let (mut yd, mut ys) = ([0.0f32; 33], [0.0f32; 33]);
+                    dense(
+                        &packed[..width * n],
+                        &bias[..width],
+                        &x[..n],
+                        &mut yd[..width],
+                    );
+                    sparse(
+                        &row_len[..width],
+                        &cols[..e],
+                        &values[..e],
+                        &bias[..width],
+                        &x,
+                        &mut ys[..width],
+                    );
+                    for o in 0..width {
+                        // Adding the zero products changes no bit of a finite sum but the sign of -0.
+                        assert_eq!(
+                            yd[o] + 0.0,
+                            ys[o] + 0.0,
+                            "node {o} of {width}x{n}, keep {keep}/4"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -228,7 +228,10 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
     let mut in_width = n;
     for (i, spec) in h.layers.iter().enumerate() {
         let width = usize::from(spec.width);
-        if width == 0 || width > MAX_WIDTH {
+        if width > MAX_WIDTH {
+            return Err(Error::Capacity);
+        }
+        if width == 0 {
             return Err(Error::Shape {
                 layer: u8::try_from(i).unwrap_or(u8::MAX),
             });

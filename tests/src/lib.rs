@@ -2,7 +2,6 @@
 //! forward pass.
 
 pub mod board;
-pub mod experiments;
 
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use spikeslab_compiler::spec::Spec;
 
-use super::{INCLUSIONS, Output, Rule, Stat, fit, fit_chosen, line_svg, table};
+use super::{INCLUSIONS, Output, Rule, Stat, by_rule, fit, fit_chosen, line_svg, table};
 
 /// Training settings shared by E1–E4: those chosen for the demo on its validation split
 /// (λ = 0.01, 400 epochs, 100 epochs of fine-tuning; see `models/demo.toml`).
@@ -72,6 +72,37 @@ impl Scale {
         header.extend(labels.iter().map(String::as_str));
         md.push_str("\nλ chosen on the validation rows by the one-standard-error rule (the sparsest λ whose validation MSE is within one standard error of the best; replications per value; a replication that pruned every input under every λ counts under none):\n\n");
         md.push_str(&table(&header, &rows));
+        let rows: Vec<Vec<String>> = records
+            .iter()
+            .map(|r| {
+                let st = |f: fn(&RuleOutcome) -> f64| {
+                    Stat::of(
+                        &r.reps
+                            .iter()
+                            .map(|p| p.best_rule.as_ref().map_or(f64::NAN, f))
+                            .collect::<Vec<_>>(),
+                    )
+                };
+                vec![
+                    key(r),
+                    r.selection_accuracy.show(3),
+                    st(|o| o.selection_accuracy).show(3),
+                    r.test_mse.show(1),
+                    st(|o| o.test_mse).show(1),
+                ]
+            })
+            .collect();
+        md.push_str("\nThe same replications had λ been chosen by the plain best rule (the lowest validation MSE) instead:\n\n");
+        md.push_str(&table(
+            &[
+                "",
+                "selection accuracy, one-se",
+                "best",
+                "test MSE, one-se",
+                "best",
+            ],
+            &rows,
+        ));
         md
     }
 }
@@ -108,6 +139,20 @@ pub struct Rep {
     /// λ chosen on the validation rows (runs that choose it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inclusion: Option<f64>,
+    /// Runs that choose λ: the candidate the plain best rule would have emitted instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_rule: Option<RuleOutcome>,
+}
+
+/// What one rule's choice of λ gives, from the same replication's candidates.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RuleOutcome {
+    /// λ chosen.
+    pub inclusion: f64,
+    /// Fraction of features classified right by that candidate's kept inputs.
+    pub selection_accuracy: f64,
+    /// Test MSE of that candidate's emitted model.
+    pub test_mse: f64,
 }
 
 /// Aggregate of one configuration, as the JSON records carry it.
@@ -200,6 +245,16 @@ fn replicate(
                 Err(e) if matches!(e.downcast_ref(), Some(spikeslab_compiler::Error::NoInputs { .. })) => return nothing_kept(&spec, seed),
                 other => other?,
             };
+            let truth = c.data.truth.as_ref().map_or(&[][..], |(t, _)| t.as_slice());
+            let best_rule = if s.choose_inclusion && full {
+                by_rule(&c, Rule::Best).map(|b| RuleOutcome {
+                    inclusion: b.inclusion,
+                    selection_accuracy: (0..features).filter(|j| b.inputs.contains(j) == truth.contains(j)).count() as f64 / features as f64,
+                    test_mse: b.test.and_then(|m| m.mse()).unwrap_or(f64::NAN),
+                })
+            } else {
+                None
+            };
             let r = &c.report;
             let sel = r.selection.as_ref().ok_or_else(|| anyhow::anyhow!("no selection for a simulated design"))?;
             let mse = |m: Option<spikeslab_compiler::metrics::Metrics>| m.and_then(|m| m.mse()).unwrap_or(f64::NAN);
@@ -218,6 +273,7 @@ fn replicate(
                 importance: c.data.truth.as_ref().map_or_else(Vec::new, |(t, _)| (0..features).map(|j| f64::from(u8::from(t.contains(&j)))).collect()),
                 blob_bytes: r.blob_bytes,
                 inclusion,
+                best_rule,
             })
         })
         .collect()
@@ -646,6 +702,7 @@ fn nothing_kept(spec: &Spec, seed: u64) -> anyhow::Result<Rep> {
         noise_variance: noise,
         pip: vec![0.0; d],
         inclusion: None,
+        best_rule: None,
         relevance: vec![0.0; d],
         importance: Vec::new(),
         blob_bytes: 0,

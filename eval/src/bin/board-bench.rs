@@ -3,7 +3,7 @@
 //! retained multiply-add, for the demo and three reference shapes; then the runtime's own code
 //! size and the speed-up that pruning gives.
 //!
-//! `cargo run --release -p spikeslab-tests --bin board-bench`
+//! `cargo run --release -p spikeslab-eval --bin board-bench`
 
 use std::path::PathBuf;
 

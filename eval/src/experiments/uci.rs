@@ -5,9 +5,11 @@ use std::path::Path;
 
 use serde::Serialize;
 use spikeslab_compiler::metrics::Metrics;
-use spikeslab_compiler::spec::Spec;
+use spikeslab_compiler::report::SplitMetrics;
+use spikeslab_compiler::spec::{DataSpec, Source, Spec};
+use spikeslab_runtime::Task;
 
-use super::{Output, Rule, Stat, fit_chosen, table};
+use super::{Output, Rule, Stat, by_rule, fit, table};
 
 /// Mean and standard error as published.
 pub type Published = (f64, f64);
@@ -42,7 +44,9 @@ pub const DATASETS: [(&str, &str, Published, Published); 6] = [
 pub struct Record {
     /// Data set folder.
     pub dataset: String,
-    /// `spikeslab-pruned`, `spikeslab-full`, `spikeslab-finetuned`, `dense`, `magnitude`.
+    /// `spikeslab-pruned`, `spikeslab-finetuned` (the emitted model), `spikeslab-best-rule`
+    /// (the emitted model had λ been chosen by the plain best rule), `spikeslab-full`,
+    /// `dense`, `magnitude`.
     pub method: String,
     /// Test RMSE, mean over splits.
     pub rmse_mean: f64,
@@ -66,26 +70,22 @@ pub struct Record {
     pub splits: usize,
 }
 
-/// Training epochs for `rows` training rows: about 8000 steps of 128 rows, 160 to 2000 epochs.
-///
-/// The floor of 160 epochs matters for the large sets only (power plant, naval, protein); on
-/// protein's split index 1 it took the validation RMSE from 4.47 (40 epochs) to 4.40.
-pub fn epochs(rows: usize) -> usize {
-    (8000 * 128 / rows.max(1)).clamp(160, 2000)
-}
-
-/// The spec of split `split` (0-based, as the index files count): `e` epochs of training with
-/// the KL term warmed up linearly over the first quarter, then the kept nodes reconnected and
-/// fine-tuned for as many epochs as the magnitude baseline gets. These choices were made on the
-/// validation rows of split index 1 of energy, concrete and Boston (see the README); λ is
-/// chosen per split by [`fit_chosen`].
-pub fn spec_text(dir: &Path, split: usize, hidden: usize, e: usize) -> String {
-    format!(
-        "[data]\nuci = {:?}\nsplit = {split}\n[network]\nhidden = [{hidden}]\n[prior]\ninclusion = 0.01\n[train]\nepochs = {e}\nbatch = 128\nkl_warmup = {}\nseed = {}\n[prune]\nfinetune = \"nodes\"\nfinetune_epochs = {e}\n",
-        dir.display().to_string(),
-        (e / 4).max(1),
-        split + 1,
-    )
+/// The spec of split `split` (0-based, as the index files count): only the data, every other
+/// setting what `compile` chooses, and the width the suite's protocol fixes (`n_hidden.txt`,
+/// as MC dropout was run).
+pub fn spec(dir: &Path, split: usize, hidden: usize) -> Spec {
+    let mut spec = Spec::for_data(
+        "experiment",
+        DataSpec::new(
+            Task::Regression,
+            Source::Uci {
+                dir: dir.to_path_buf(),
+                split,
+            },
+        ),
+    );
+    spec.network.hidden = vec![hidden];
+    spec
 }
 
 struct Split {
@@ -94,55 +94,41 @@ struct Split {
     tuned: Metrics,
     dense: Metrics,
     magnitude: Metrics,
+    /// The emitted model had λ been chosen by the plain best rule (same runs).
+    best_rule: Metrics,
     hidden_kept: f64,
+    best_rule_hidden_kept: f64,
     features_kept: f64,
     weights_kept: f64,
     blob: f64,
     dense_blob: f64,
     inclusion: f64,
+    best_rule_inclusion: f64,
 }
 
 fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
-    let rows = std::fs::read_to_string(dir.join("data.txt"))?
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .count();
-    let train_rows = rows * 9 / 10 * 8 / 10;
-    let e = epochs(train_rows);
-    let spec = Spec::parse(
-        &spec_text(dir, split, hidden, e),
-        "experiment",
-        Path::new("."),
-    )?;
-    let (lam, c) = fit_chosen(&spec, Rule::Best)?;
+    let c = fit(&spec(dir, split, hidden), true)?;
     let r = &c.report;
-    let test = |m: &Option<spikeslab_compiler::report::SplitMetrics>| {
-        m.as_ref()
-            .and_then(|m| m.test)
-            .ok_or_else(|| anyhow::anyhow!("no test metrics"))
-    };
+    let test = |m: Option<Metrics>| m.ok_or_else(|| anyhow::anyhow!("no test metrics"));
+    let split_test = |m: &Option<SplitMetrics>| test(m.as_ref().and_then(|m| m.test));
     let hidden_total: usize = r.hidden.iter().map(Vec::len).sum();
     let hidden_kept: usize = r.hidden.iter().flatten().filter(|n| n.kept).count();
+    let best = by_rule(&c, Rule::Best).ok_or_else(|| anyhow::anyhow!("no candidate"))?;
     Ok(Split {
-        pruned: test(&r.metrics.pruned_before_finetune)?,
-        full: r
-            .metrics
-            .full_posterior
-            .test
-            .ok_or_else(|| anyhow::anyhow!("no test metrics"))?,
-        tuned: r
-            .metrics
-            .emitted
-            .test
-            .ok_or_else(|| anyhow::anyhow!("no test metrics"))?,
-        dense: test(&r.metrics.dense_baseline)?,
-        magnitude: test(&r.metrics.magnitude_baseline)?,
+        pruned: split_test(&r.metrics.pruned_before_finetune)?,
+        full: test(r.metrics.full_posterior.test)?,
+        tuned: test(r.metrics.emitted.test)?,
+        dense: split_test(&r.metrics.dense_baseline)?,
+        magnitude: split_test(&r.metrics.magnitude_baseline)?,
+        best_rule: test(best.test)?,
         hidden_kept: hidden_kept as f64 / hidden_total as f64,
+        best_rule_hidden_kept: best.kept_hidden as f64 / hidden_total as f64,
         features_kept: r.kept_features.len() as f64,
         weights_kept: r.weights_kept() as f64,
         blob: r.blob_bytes as f64,
         dense_blob: r.dense_blob_bytes as f64,
-        inclusion: lam,
+        inclusion: r.settings.inclusion,
+        best_rule_inclusion: best.inclusion,
     })
 }
 
@@ -183,14 +169,16 @@ pub fn e6(
             .collect::<anyhow::Result<_>>()?;
         let stat = |f: &dyn Fn(&Split) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
         type Pick<'a> = &'a dyn Fn(&Split) -> Metrics;
-        let methods: [(&str, Pick<'_>, bool); 5] = [
+        let methods: [(&str, Pick<'_>, bool); 6] = [
             ("spikeslab-pruned", &|s| s.pruned, true),
             ("spikeslab-finetuned", &|s| s.tuned, true),
+            ("spikeslab-best-rule", &|s| s.best_rule, true),
             ("spikeslab-full", &|s| s.full, false),
             ("dense", &|s| s.dense, false),
             ("magnitude", &|s| s.magnitude, true),
         ];
         for (method, m, pruned) in methods {
+            let best_rule = method == "spikeslab-best-rule";
             let rmse = stat(&|s| m(s).rmse().unwrap_or(f64::NAN));
             let ll = stat(&|s| m(s).log_likelihood());
             let rec = Record {
@@ -200,29 +188,40 @@ pub fn e6(
                 rmse_se: rmse.se,
                 ll_mean: ll.mean,
                 ll_se: ll.se,
-                hidden_kept_mean: if pruned {
+                hidden_kept_mean: if best_rule {
+                    stat(&|s| s.best_rule_hidden_kept).mean
+                } else if pruned {
                     stat(&|s| s.hidden_kept).mean
                 } else {
                     1.0
                 },
-                features_kept_mean: if method == "spikeslab-full" || method == "dense" {
+                features_kept_mean: if !pruned || best_rule {
                     f64::NAN
                 } else {
                     stat(&|s| s.features_kept).mean
                 },
-                weights_kept_mean: if pruned {
+                weights_kept_mean: if pruned && !best_rule {
                     stat(&|s| s.weights_kept).mean
                 } else {
                     f64::NAN
                 },
                 blob_bytes_mean: if method == "dense" {
                     stat(&|s| s.dense_blob).mean
-                } else if pruned {
+                } else if pruned && !best_rule {
                     stat(&|s| s.blob).mean
                 } else {
                     f64::NAN
                 },
-                inclusion: runs.iter().map(|s| s.inclusion).collect(),
+                inclusion: runs
+                    .iter()
+                    .map(|s| {
+                        if best_rule {
+                            s.best_rule_inclusion
+                        } else {
+                            s.inclusion
+                        }
+                    })
+                    .collect(),
                 splits: k,
             };
             rows.push(vec![

@@ -1,13 +1,13 @@
-//! Runs the method's evaluation and writes tables, plots and JSON to `tests/results/`.
+//! Runs the method's evaluation and writes tables, plots and JSON to `eval/results/`.
 //!
-//! `cargo run --release -p spikeslab-tests --bin experiments -- e1 e2 e3 e4 e5 e6 e7 [--quick]`
+//! `cargo run --release -p spikeslab-eval --bin experiments -- e1 e2 e3 e4 e5 e6 e7 [--quick]`
 
 use std::path::PathBuf;
 
 use clap::Parser;
+use spikeslab_eval::experiments::sim::{self, Scale};
+use spikeslab_eval::experiments::{Output, classify, uci};
 use spikeslab_tests::board::root;
-use spikeslab_tests::experiments::sim::{self, Scale};
-use spikeslab_tests::experiments::{Output, classify, uci};
 
 #[derive(Parser)]
 struct Args {
@@ -28,14 +28,14 @@ struct Args {
     #[arg(long)]
     choose_inclusion: bool,
     /// Output folder.
-    #[arg(long, default_value = "tests/results")]
+    #[arg(long, default_value = "eval/results")]
     out: PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let command = format!(
-        "cargo run --release -p spikeslab-tests --bin experiments -- {}",
+        "cargo run --release -p spikeslab-eval --bin experiments -- {}",
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
     );
     let out = Output {

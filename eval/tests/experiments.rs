@@ -2,15 +2,15 @@
 //! see the README): E5 finds x2..x5 with no false positive and fits far better than the dense
 //! network; on one UCI split the pruned model's RMSE is within a factor 1.5 of the dense one's.
 
+use spikeslab_eval::experiments::sim::{self, Scale};
+use spikeslab_eval::experiments::{Output, uci};
 use spikeslab_tests::board::root;
-use spikeslab_tests::experiments::sim::{self, Scale};
-use spikeslab_tests::experiments::{Output, uci};
 
 fn output() -> (tempfile::TempDir, Output) {
     let dir = tempfile::tempdir_in(root().join("target")).unwrap();
     let out = Output {
         dir: dir.path().to_path_buf(),
-        command: "cargo test -p spikeslab-tests --test experiments".into(),
+        command: "cargo test -p spikeslab-eval --test experiments".into(),
     };
     (dir, out)
 }

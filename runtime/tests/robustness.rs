@@ -2,18 +2,21 @@
 //! every single-bit flip, and over 100,000 random mutations of valid blobs whose CRC is
 //! recomputed so that the structural checks, not the checksum, must catch them.
 
+mod support;
+
+use std::collections::BTreeSet;
+
 use proptest::prelude::*;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
-use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Error, Model, Task};
-use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network};
+use support::{Aligned, Net, Shape, Store, random_inputs};
 
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
-fn seeds() -> Vec<BlobBytes> {
+fn seeds() -> Vec<Aligned> {
     let archs = [
-        Arch {
+        Shape {
             task: Task::Regression,
             features: 12,
             inputs: 9,
@@ -21,7 +24,7 @@ fn seeds() -> Vec<BlobBytes> {
             density: 1.0,
             activation: Activation::Relu,
         },
-        Arch {
+        Shape {
             task: Task::Classification,
             features: 30,
             inputs: 20,
@@ -29,7 +32,7 @@ fn seeds() -> Vec<BlobBytes> {
             density: 0.2,
             activation: Activation::Tanh,
         },
-        Arch {
+        Shape {
             task: Task::Regression,
             features: 5,
             inputs: 2,
@@ -42,28 +45,33 @@ fn seeds() -> Vec<BlobBytes> {
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            let mut net = random_network(a, i as u64);
-            let nodes = net.inputs.len() + a.widths[..a.widths.len() - 1].iter().sum::<usize>();
-            net.pips = (0..nodes).map(|k| (k % 10) as f32 / 9.0).collect();
-            net.to_blob().unwrap()
+            Net::random(a, i as u64, Store::Smaller)
+                .with_pips()
+                .blob()
+                .unwrap()
         })
         .collect()
 }
 
 /// Loads `bytes`; when they load, evaluates them on a few inputs. Panics are the failure.
-fn exercise(bytes: &[u8], rng: &mut Pcg64) -> bool {
-    let aligned = BlobBytes::new(bytes);
-    match Model::from_bytes(aligned.as_bytes()) {
-        Ok(model) => {
-            let mut out = vec![0.0; model.outputs()];
-            for x in random_inputs(model.features(), 2, rng) {
-                model.predict(&x, &mut out).unwrap();
-            }
-            let _ = model.classify(&vec![f32::NAN; model.features()]);
-            true
-        }
-        Err(_) => false,
+fn exercise(bytes: &[u8], rng: &mut Pcg64) -> Result<(), Error> {
+    let aligned = Aligned::copy(bytes);
+    let model = Model::from_bytes(aligned.bytes())?;
+    let mut out = vec![0.0; model.outputs()];
+    for x in random_inputs(model.features(), 2, rng) {
+        model.predict(&x, &mut out).unwrap();
     }
+    let _ = model.classify(&vec![f32::NAN; model.features()]);
+    Ok(())
+}
+
+/// The error's variant, without its offset or layer.
+fn kind(e: Error) -> String {
+    let s = format!("{e:?}");
+    s.split([' ', '(', '{'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn with_crc(body: &[u8]) -> Vec<u8> {
@@ -75,13 +83,10 @@ fn with_crc(body: &[u8]) -> Vec<u8> {
 #[test]
 fn every_truncation_is_rejected() {
     for blob in seeds() {
-        let bytes = blob.as_bytes();
+        let bytes = blob.bytes();
         for len in 0..bytes.len() {
-            let cut = BlobBytes::new(&bytes[..len]);
-            assert!(
-                Model::from_bytes(cut.as_bytes()).is_err(),
-                "truncation to {len} bytes accepted"
-            );
+            let cut = Aligned::copy(&bytes[..len]);
+            assert!(cut.model().is_err(), "truncation to {len} bytes accepted");
         }
     }
 }
@@ -89,14 +94,11 @@ fn every_truncation_is_rejected() {
 #[test]
 fn every_single_bit_flip_is_rejected() {
     for blob in seeds() {
-        let mut bytes = blob.as_bytes().to_vec();
+        let mut bytes = blob.bytes().to_vec();
         for bit in 0..bytes.len() * 8 {
             bytes[bit / 8] ^= 1 << (bit % 8);
-            let flipped = BlobBytes::new(&bytes);
-            assert!(
-                Model::from_bytes(flipped.as_bytes()).is_err(),
-                "bit {bit} flip accepted"
-            );
+            let flipped = Aligned::copy(&bytes);
+            assert!(flipped.model().is_err(), "bit {bit} flip accepted");
             bytes[bit / 8] ^= 1 << (bit % 8);
         }
     }
@@ -105,54 +107,72 @@ fn every_single_bit_flip_is_rejected() {
 #[test]
 fn trailing_bytes_and_wrong_versions_are_rejected() {
     let blob = &seeds()[0];
-    let bytes = blob.as_bytes();
+    let bytes = blob.bytes();
     let mut longer = bytes.to_vec();
     longer.push(0);
-    assert_eq!(
-        Model::from_bytes(BlobBytes::new(&longer).as_bytes()).unwrap_err(),
-        Error::Checksum
-    );
+    assert_eq!(Aligned::copy(&longer).model().unwrap_err(), Error::Checksum);
     let (body, _) = bytes.split_at(bytes.len() - 4);
     let mut padded = body.to_vec();
     padded.push(0);
     assert_eq!(
-        Model::from_bytes(BlobBytes::new(&with_crc(&padded)).as_bytes()).unwrap_err(),
+        Aligned::copy(&with_crc(&padded)).model().unwrap_err(),
         Error::Length
     );
     let mut v2 = body.to_vec();
     v2[4] = 2;
     assert_eq!(
-        Model::from_bytes(BlobBytes::new(&with_crc(&v2)).as_bytes()).unwrap_err(),
+        Aligned::copy(&with_crc(&v2)).model().unwrap_err(),
         Error::Version { found: 2 }
     );
     let mut other = bytes.to_vec();
     other[0] = b'X';
-    assert_eq!(
-        Model::from_bytes(BlobBytes::new(&other).as_bytes()).unwrap_err(),
-        Error::Magic
-    );
+    assert_eq!(Aligned::copy(&other).model().unwrap_err(), Error::Magic);
 }
 
-/// Random edits of valid blobs, CRC recomputed: 120,000 blobs.
+/// Random edits of valid blobs, CRC recomputed: 120,000 blobs. The structural checks must
+/// catch most of them, and each check must be reached: every error the loader can give for a
+/// blob of the right version with a valid CRC occurs among the rejections.
 #[test]
 fn hundred_thousand_mutated_blobs_never_panic() {
+    const BLOBS: usize = 120_000;
     let seeds = seeds();
     let mut rng = Pcg64::seed_from_u64(2024);
-    let (mut total, mut accepted) = (0usize, 0usize);
-    for i in 0..120_000 {
-        let src = seeds[i % seeds.len()].as_bytes();
+    let mut accepted = 0usize;
+    let mut kinds = BTreeSet::new();
+    for i in 0..BLOBS {
+        let src = seeds[i % seeds.len()].bytes();
         let mut body = src[..src.len() - 4].to_vec();
         for _ in 0..rng.random_range(1..=4) {
             mutate(&mut body, &mut rng);
         }
-        total += 1;
-        accepted += usize::from(exercise(&with_crc(&body), &mut rng));
+        match exercise(&with_crc(&body), &mut rng) {
+            Ok(()) => accepted += 1,
+            Err(e) => {
+                kinds.insert(kind(e));
+            }
+        }
     }
-    assert_eq!(total, 120_000);
-    eprintln!("{total} mutated blobs, {accepted} still valid (value edits), none panicked");
+    eprintln!(
+        "{BLOBS} mutated blobs, {accepted} still valid (value edits), none panicked; rejected as {kinds:?}"
+    );
     assert!(
-        accepted < total / 2,
-        "too few mutations were caught: {accepted} of {total} accepted"
+        accepted < BLOBS / 2,
+        "too few mutations were caught: {accepted} of {BLOBS} accepted"
+    );
+    let want = [
+        "Capacity",
+        "Decode",
+        "Index",
+        "Inputs",
+        "Length",
+        "NonFinite",
+        "Shape",
+        "Task",
+    ];
+    let missing: Vec<_> = want.iter().filter(|k| !kinds.contains(**k)).collect();
+    assert!(
+        missing.is_empty(),
+        "no mutation reached {missing:?}; rejected as {kinds:?}"
     );
 }
 
@@ -179,7 +199,7 @@ proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), seed in any::<u64>()) {
         let mut rng = Pcg64::seed_from_u64(seed);
-        prop_assert!(!exercise(&bytes, &mut rng));
+        prop_assert!(exercise(&bytes, &mut rng).is_err());
     }
 
     #[test]
@@ -187,6 +207,6 @@ proptest! {
         let mut body = b"SSNN\x01".to_vec();
         body.extend(tail);
         let mut rng = Pcg64::seed_from_u64(seed);
-        exercise(&with_crc(&body), &mut rng);
+        let _ = exercise(&with_crc(&body), &mut rng);
     }
 }

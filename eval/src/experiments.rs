@@ -1,11 +1,11 @@
 //! The method's evaluation (E1–E7): runners, aggregation (mean ± standard error) and the
-//! Markdown, JSON and SVG files under `tests/results/`.
+//! Markdown, JSON and SVG files under `eval/results/`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use serde::Serialize;
-use spikeslab_compiler::compile::{Compiled, Options, compile};
+use spikeslab_compiler::compile::{CandidateInfo, Compiled, Options, choose, compile};
 pub use spikeslab_compiler::spec::Rule;
 use spikeslab_compiler::spec::{Inclusion, Spec};
 
@@ -48,7 +48,7 @@ impl Stat {
 
 /// Where an experiment's files go, and the command that made them.
 pub struct Output {
-    /// `tests/results`.
+    /// `eval/results`.
     pub dir: PathBuf,
     /// The exact command, written at the top of each table.
     pub command: String,
@@ -71,13 +71,13 @@ impl Output {
             "<!-- made by: {} -->\n\n`{}`\n\n{markdown}",
             self.command, self.command
         );
-        crate::write_atomic(&self.dir.join(format!("{name}.md")), md.as_bytes())?;
-        crate::write_atomic(
+        spikeslab_tests::write_atomic(&self.dir.join(format!("{name}.md")), md.as_bytes())?;
+        spikeslab_tests::write_atomic(
             &self.dir.join(format!("{name}.json")),
             serde_json::to_string_pretty(json)?.as_bytes(),
         )?;
         if let Some(svg) = svg {
-            crate::write_atomic(&self.dir.join(format!("{name}.svg")), svg.as_bytes())?;
+            spikeslab_tests::write_atomic(&self.dir.join(format!("{name}.svg")), svg.as_bytes())?;
         }
         Ok(())
     }
@@ -112,6 +112,14 @@ pub fn fit_chosen(spec: &Spec, rule: Rule) -> anyhow::Result<(f64, Compiled)> {
     s.prior.rule = rule;
     let c = fit(&s, true)?;
     Ok((c.report.settings.inclusion, c))
+}
+
+/// The candidate `rule` picks from one compile's candidates by their validation metrics: the
+/// rules compared on the same runs.
+pub fn by_rule(c: &Compiled, rule: Rule) -> Option<&CandidateInfo> {
+    let all = &c.report.choice.candidates;
+    let scores: Vec<_> = all.iter().map(|k| k.validation).collect();
+    choose(&scores, rule).map(|i| &all[i])
 }
 
 /// A Markdown table from a header and rows.

@@ -1,0 +1,363 @@
+//! Random models built from the runtime's own [`Parts`], an f64 reference forward pass, and
+//! aligned byte buffers: what the round-trip and robustness tests share (no compiler needed).
+
+#![allow(dead_code)]
+
+use rand::{Rng, RngExt, SeedableRng};
+use rand_pcg::Pcg64;
+use spikeslab_runtime::{
+    Activation, Layer, MAX_LAYERS, Meta, Metric, Model, Parts, Task, Text, Weights, dense_index,
+    heapless,
+};
+
+/// Shape of a random model.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    /// Regression or classification.
+    pub task: Task,
+    /// Raw feature count.
+    pub features: usize,
+    /// Read features.
+    pub inputs: usize,
+    /// Widths of all layers, the output layer last.
+    pub widths: Vec<usize>,
+    /// Fraction of edges kept.
+    pub density: f64,
+    /// Activation of the hidden layers.
+    pub activation: Activation,
+}
+
+/// How layers are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    /// Dense or sparse, whichever takes fewer arena bytes.
+    Smaller,
+    /// Every layer dense.
+    Dense,
+}
+
+/// One layer, owned: the row-major matrix (pruned edges exactly 0) and both storages.
+#[derive(Clone, Debug)]
+pub struct Owned {
+    /// Activation after the affine map.
+    pub activation: Activation,
+    /// Row-major `width × in_width` weights.
+    pub rows: Vec<Vec<f32>>,
+    /// Biases.
+    pub bias: Vec<f32>,
+    packed: Vec<f32>,
+    row_len: Vec<u16>,
+    cols: Vec<u8>,
+    values: Vec<f32>,
+    sparse: bool,
+}
+
+impl Owned {
+    /// `rows` stored as `store` says.
+    pub fn new(activation: Activation, rows: Vec<Vec<f32>>, bias: Vec<f32>, store: Store) -> Self {
+        let width = rows.len();
+        let n = rows.first().map_or(0, Vec::len);
+        let mut packed = vec![0.0; width * n];
+        let (mut row_len, mut cols, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        for (o, row) in rows.iter().enumerate() {
+            let mut len = 0u16;
+            for (i, &w) in row.iter().enumerate() {
+                packed[dense_index(o, i, width, n)] = w;
+                if w != 0.0 {
+                    cols.push(u8::try_from(i).unwrap_or(u8::MAX));
+                    values.push(w);
+                    len += 1;
+                }
+            }
+            row_len.push(len);
+        }
+        let pad = |b: usize| b.div_ceil(4) * 4;
+        let sparse_bytes = pad(2 * width) + pad(values.len()) + 4 * values.len();
+        let sparse = store == Store::Smaller && sparse_bytes < 4 * width * n && n <= 256;
+        Self {
+            activation,
+            rows,
+            bias,
+            packed,
+            row_len,
+            cols,
+            values,
+            sparse,
+        }
+    }
+
+    fn layer(&self) -> Layer<'_> {
+        Layer {
+            activation: self.activation,
+            bias: &self.bias,
+            weights: if self.sparse {
+                Weights::Sparse {
+                    row_len: &self.row_len,
+                    cols: &self.cols,
+                    values: &self.values,
+                }
+            } else {
+                Weights::Dense(&self.packed)
+            },
+        }
+    }
+}
+
+/// A model's arrays, owned.
+#[derive(Clone, Debug)]
+pub struct Net {
+    /// Regression or classification.
+    pub task: Task,
+    /// Raw feature count.
+    pub features: u16,
+    /// Read features.
+    pub inputs: Vec<u16>,
+    /// Their means.
+    pub mean: Vec<f32>,
+    /// Their scales.
+    pub scale: Vec<f32>,
+    /// The layers.
+    pub layers: Vec<Owned>,
+    /// Regression: output means.
+    pub output_mean: Vec<f32>,
+    /// Regression: output scales.
+    pub output_scale: Vec<f32>,
+    /// PIPs, or empty.
+    pub pips: Vec<f32>,
+    /// The model name.
+    pub name: Vec<u8>,
+}
+
+impl Net {
+    /// A random model of `shape`: weights uniform in `±2/√in`, pruned edges exactly 0.
+    pub fn random(shape: &Shape, seed: u64, store: Store) -> Self {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let mut inputs: Vec<u16> = (0..shape.features as u16).collect();
+        while inputs.len() > shape.inputs {
+            inputs.remove(rng.random_range(0..inputs.len()));
+        }
+        let mut in_width = inputs.len();
+        let mut layers = Vec::new();
+        for (k, &width) in shape.widths.iter().enumerate() {
+            let gain = 2.0 / (in_width as f32).sqrt();
+            let rows = (0..width)
+                .map(|_| {
+                    (0..in_width)
+                        .map(|_| {
+                            if rng.random_bool(shape.density) {
+                                gain * (rng.random::<f32>() - 0.5) * 2.0
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let bias = (0..width).map(|_| rng.random::<f32>() - 0.5).collect();
+            let act = if k + 1 == shape.widths.len() {
+                Activation::Identity
+            } else {
+                shape.activation
+            };
+            layers.push(Owned::new(act, rows, bias, store));
+            in_width = width;
+        }
+        let n = inputs.len();
+        let regression = shape.task == Task::Regression;
+        Self {
+            task: shape.task,
+            features: shape.features as u16,
+            mean: (0..n).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect(),
+            scale: (0..n).map(|_| 0.2 + rng.random::<f32>() * 2.0).collect(),
+            inputs,
+            layers,
+            output_mean: if regression {
+                (0..in_width).map(|_| rng.random::<f32>() * 100.0).collect()
+            } else {
+                vec![]
+            },
+            output_scale: if regression {
+                (0..in_width)
+                    .map(|_| 0.5 + rng.random::<f32>() * 10.0)
+                    .collect()
+            } else {
+                vec![]
+            },
+            pips: Vec::new(),
+            name: b"random".to_vec(),
+        }
+    }
+
+    /// PIPs in `[0, 1]` for every read input and hidden node.
+    pub fn with_pips(mut self) -> Self {
+        let hidden: usize = self.layers[..self.layers.len() - 1]
+            .iter()
+            .map(|l| l.bias.len())
+            .sum();
+        self.pips = (0..self.inputs.len() + hidden)
+            .map(|k| (k % 10) as f32 / 9.0)
+            .collect();
+        self
+    }
+
+    /// The views that [`Parts::encode`] writes.
+    pub fn parts(&self) -> Parts<'_> {
+        let mut layers = heapless::Vec::<_, MAX_LAYERS>::new();
+        for l in self.layers.iter().take(MAX_LAYERS) {
+            let _ = layers.push(l.layer());
+        }
+        let mut metrics = heapless::Vec::new();
+        let _ = metrics.push(Metric {
+            name: Text::new("seed"),
+            value: 1.0,
+        });
+        Parts {
+            task: self.task,
+            features: self.features,
+            inputs: &self.inputs,
+            input_mean: &self.mean,
+            input_scale: &self.scale,
+            layers,
+            output_mean: &self.output_mean,
+            output_scale: &self.output_scale,
+            pips: &self.pips,
+            meta: Meta {
+                name: Text::from_bytes(&self.name),
+                compiler: Text::new("test"),
+                metrics,
+            },
+        }
+    }
+
+    /// The encoded blob.
+    ///
+    /// # Errors
+    /// The encoder's refusal.
+    pub fn blob(&self) -> spikeslab_runtime::Result<Aligned> {
+        let parts = self.parts();
+        let n = parts.encoded_len()?;
+        let mut buf = Aligned::zeroed(n);
+        let written = parts.encode(buf.bytes_mut())?;
+        assert_eq!(written, n, "encoded_len disagrees with encode");
+        Ok(buf)
+    }
+
+    /// The model evaluated in f64 with exact transcendentals.
+    pub fn reference(&self, features: &[f32]) -> Vec<f64> {
+        let mut x: Vec<f64> = self
+            .inputs
+            .iter()
+            .zip(self.mean.iter().zip(&self.scale))
+            .map(|(&i, (&m, &s))| {
+                (f64::from(features[usize::from(i)]) - f64::from(m)) * f64::from(s)
+            })
+            .collect();
+        for l in &self.layers {
+            x = l
+                .rows
+                .iter()
+                .zip(&l.bias)
+                .map(|(row, &b)| {
+                    let z = row
+                        .iter()
+                        .zip(&x)
+                        .map(|(&w, &v)| f64::from(w) * v)
+                        .sum::<f64>()
+                        + f64::from(b);
+                    match l.activation {
+                        Activation::Identity => z,
+                        Activation::Relu => z.max(0.0),
+                        Activation::Tanh => z.tanh(),
+                        Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+                    }
+                })
+                .collect();
+        }
+        match self.task {
+            Task::Regression => x
+                .iter()
+                .zip(self.output_mean.iter().zip(&self.output_scale))
+                .map(|(&z, (&m, &s))| z * f64::from(s) + f64::from(m))
+                .collect(),
+            Task::Classification => {
+                let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = x.iter().map(|&z| (z - max).exp()).collect();
+                let s: f64 = e.iter().sum();
+                e.iter().map(|v| v / s).collect()
+            }
+        }
+    }
+
+    /// `|a − b| ≤ max(R·|a + b|, A)` with `R = 1e-4` (f32 accumulation and the activations'
+    /// documented error, compounded over the layers) and `A = 1e-4` times the output scale (1
+    /// for probabilities).
+    ///
+    /// # Errors
+    /// A message naming the first output out of tolerance.
+    pub fn within_tolerance(&self, got: &[f32], want: &[f64]) -> Result<(), String> {
+        for (k, (&a, &b)) in got.iter().zip(want).enumerate() {
+            let scale = self.output_scale.get(k).map_or(1.0, |&s| f64::from(s));
+            let a = f64::from(a);
+            let tol = (1e-4 * (a + b).abs()).max(1e-4 * scale);
+            if (a - b).abs() > tol || a.is_nan() {
+                return Err(format!(
+                    "output {k}: runtime {a}, reference {b}, tolerance {tol}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bytes in a 4-byte-aligned buffer.
+#[derive(Clone, Debug)]
+pub struct Aligned {
+    words: Vec<u32>,
+    len: usize,
+}
+
+impl Aligned {
+    /// `len` zero bytes.
+    pub fn zeroed(len: usize) -> Self {
+        Self {
+            words: vec![0; len.div_ceil(4)],
+            len,
+        }
+    }
+
+    /// An aligned copy of `bytes`.
+    pub fn copy(bytes: &[u8]) -> Self {
+        let mut a = Self::zeroed(bytes.len());
+        a.bytes_mut().copy_from_slice(bytes);
+        a
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice(&self.words)[..self.len]
+    }
+
+    /// The bytes, writable.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut bytemuck::cast_slice_mut(&mut self.words)[..self.len]
+    }
+
+    /// The model they hold.
+    ///
+    /// # Errors
+    /// The loader's refusal.
+    pub fn model(&self) -> spikeslab_runtime::Result<Model<'_>> {
+        Model::from_bytes(self.bytes())
+    }
+}
+
+/// Random raw feature vectors, entries uniform in `[−3, 3]`.
+pub fn random_inputs(features: usize, rows: usize, rng: &mut impl Rng) -> Vec<Vec<f32>> {
+    (0..rows)
+        .map(|_| {
+            (0..features)
+                .map(|_| rng.random::<f32>() * 6.0 - 3.0)
+                .collect()
+        })
+        .collect()
+}
