@@ -89,34 +89,10 @@ pub fn by_magnitude(net: &Network, kept: &[usize]) -> Vec<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::Layer;
-    use spikeslab_runtime::{Activation, Task};
 
     #[test]
     fn keeps_the_nodes_with_the_largest_outgoing_norm() {
-        let net = Network {
-            task: Task::Regression,
-            feature_names: vec!["a".into(), "b".into(), "c".into()],
-            inputs: vec![0, 1, 2],
-            input_mean: vec![0.0; 3],
-            input_std: vec![1.0; 3],
-            layers: vec![
-                Layer {
-                    activation: Activation::Relu,
-                    weights: vec![0.1, 3.0, 0.0, 0.1, 3.0, 2.0],
-                    bias: vec![0.0, 0.1],
-                },
-                Layer {
-                    activation: Activation::Identity,
-                    weights: vec![1.0, 0.5],
-                    bias: vec![0.2],
-                },
-            ],
-            target: (0.0, 1.0),
-            classes: vec![],
-            noise: Some(1.0),
-            pips: vec![],
-        };
+        let net = crate::network::fixture();
         let keep = by_magnitude(&net, &[2, 1]);
         assert_eq!(keep, vec![vec![1, 2], vec![0]]);
         let p = net.restrict(&keep);

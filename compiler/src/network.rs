@@ -267,39 +267,41 @@ pub fn forward(x: &Tensor, layers: &[(Tensor, Tensor)], shape: &Shape) -> Result
     Ok(h)
 }
 
+/// A 3-2-1 relu regression network for unit tests.
+#[cfg(test)]
+pub(crate) fn fixture() -> Network {
+    Network {
+        task: Task::Regression,
+        feature_names: vec!["a".into(), "b".into(), "c".into()],
+        inputs: vec![0, 1, 2],
+        input_mean: vec![0.0, 1.0, 2.0],
+        input_std: vec![1.0, 2.0, 3.0],
+        layers: vec![
+            Layer {
+                activation: Activation::Relu,
+                weights: vec![0.1, 3.0, 0.0, 0.1, 3.0, 2.0],
+                bias: vec![0.0, 0.1],
+            },
+            Layer {
+                activation: Activation::Identity,
+                weights: vec![1.0, 0.5],
+                bias: vec![0.2],
+            },
+        ],
+        target: (0.0, 1.0),
+        classes: vec![],
+        noise: Some(1.0),
+        pips: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn net() -> Network {
-        Network {
-            task: Task::Regression,
-            feature_names: vec!["a".into(), "b".into(), "c".into()],
-            inputs: vec![0, 1, 2],
-            input_mean: vec![0.0, 1.0, 2.0],
-            input_std: vec![1.0, 2.0, 3.0],
-            layers: vec![
-                Layer {
-                    activation: Activation::Relu,
-                    weights: vec![0.1, 3.0, 0.0, 0.1, 3.0, 2.0],
-                    bias: vec![0.0, 0.1],
-                },
-                Layer {
-                    activation: Activation::Identity,
-                    weights: vec![1.0, 0.5],
-                    bias: vec![0.2],
-                },
-            ],
-            target: (0.0, 1.0),
-            classes: vec![],
-            noise: Some(1.0),
-            pips: vec![],
-        }
-    }
-
     #[test]
     fn restrict_keeps_the_named_nodes_and_their_weights() {
-        let r = net().restrict(&[vec![1, 2], vec![0]]);
+        let r = fixture().restrict(&[vec![1, 2], vec![0]]);
         assert_eq!(r.inputs, [1, 2]);
         assert_eq!(r.input_std, [2.0, 3.0]);
         assert_eq!(r.layers[0].weights, [3.0, 0.0]);
