@@ -64,10 +64,12 @@ done
 
 step "boards"
 # Each board builds with the committed demo model; the QEMU runs and bit-for-bit comparisons
-# are host tests (tests/tests/boards.rs) and ran above.
+# are host tests (tests/tests/boards.rs) and ran above, in target/boards/<board>: building
+# there again reuses their `core`.
 for board in boards/*/.cargo/config.toml; do
   dir=$(dirname "$(dirname "$board")")
-  (cd "$dir" && thumb build --release --locked 2>&1 | tee ../../target/board.log)
+  name=$(basename "$dir")
+  (cd "$dir" && thumb build --release --locked --target-dir "../../target/boards/$name" 2>&1 | tee ../../target/board.log)
   no_warnings target/board.log
 done
 
