@@ -203,7 +203,6 @@ pub fn within_tolerance(net: &Network, got: &[f32], want: &[f64]) -> Result<(), 
         } else {
             1.0
         };
-        let _ = k;
         let a = f64::from(a);
         let tol = (1e-4 * (a + b).abs()).max(1e-4 * scale);
         if (a - b).abs() > tol || a.is_nan() {
