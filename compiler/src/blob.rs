@@ -129,6 +129,7 @@ pub fn encode(net: &Network, info: &Info, packing: Packing) -> Result<BlobBytes>
     let mut meta = Meta {
         name: Text::new(&info.name),
         compiler: Text::new(crate::VERSION),
+        target: Text::new(&net.target_name),
         metrics: rt::heapless::Vec::new(),
     };
     for (name, value) in &info.metrics {
@@ -141,6 +142,16 @@ pub fn encode(net: &Network, info: &Info, packing: Packing) -> Result<BlobBytes>
     let regression = net.task == Task::Regression;
     let outputs = net.layers.last().map_or(0, Layer::width);
     let (mean, scale) = (vec![net.target.0; outputs], vec![net.target.1; outputs]);
+    let noise = match net.noise {
+        Some(sd) if regression => vec![sd * net.target.1; outputs],
+        None if regression => {
+            return Err(Error::Budget(
+                "a regression network needs its noise standard deviation to be stored".into(),
+            ));
+        }
+        _ => Vec::new(),
+    };
+    let names = names(net)?;
     let parts = Parts {
         task: net.task,
         features,
@@ -150,6 +161,8 @@ pub fn encode(net: &Network, info: &Info, packing: Packing) -> Result<BlobBytes>
         layers: layers.collect::<rt::heapless::Vec<_, { rt::MAX_LAYERS }>>(),
         output_mean: if regression { &mean } else { &[] },
         output_scale: if regression { &scale } else { &[] },
+        noise_sd: &noise,
+        names: rt::Names::from_bytes(&names),
         pips: &net.pips,
         meta,
     };
@@ -157,6 +170,43 @@ pub fn encode(net: &Network, info: &Info, packing: Packing) -> Result<BlobBytes>
     let mut words = vec![0u32; len.div_ceil(4)];
     let n = parts.encode(bytemuck::cast_slice_mut(&mut words))?;
     Ok(BlobBytes { words, len: n })
+}
+
+/// The label the blob gives a class: the target value as Rust writes an `f32` (the shortest
+/// text that reads back as the same value, `2` for 2.0).
+pub fn class_label(value: f32) -> String {
+    value.to_string()
+}
+
+/// The stored names of `net`: its read inputs' column names, then its class labels, or the
+/// target's name (`<target>.<k>` for each of several regression outputs).
+///
+/// # Errors
+/// [`Error::Budget`] naming a name that is empty or longer than [`rt::MAX_NAME`] bytes.
+fn names(net: &Network) -> Result<Vec<u8>> {
+    let mut list: Vec<String> = net
+        .inputs
+        .iter()
+        .map(|&i| net.feature_names.get(i).cloned().unwrap_or_default())
+        .collect();
+    let outputs = net.layers.last().map_or(0, Layer::width);
+    if net.task == Task::Regression && outputs == 1 {
+        list.push(net.target_name.clone());
+    } else if net.task == Task::Regression {
+        list.extend((0..outputs).map(|k| format!("{}.{k}", net.target_name)));
+    } else {
+        list.extend(net.classes.iter().map(|&c| class_label(c)));
+    }
+    if let Some(bad) = list.iter().find(|n| n.is_empty() || n.len() > rt::MAX_NAME) {
+        return Err(Error::Budget(format!(
+            "the name {:?} cannot be stored: names are 1 to {} bytes",
+            crate::text::excerpt(bad),
+            rt::MAX_NAME
+        )));
+    }
+    let mut bytes = vec![0; list.iter().map(|n| n.len() + 1).sum()];
+    rt::Names::write(list.iter().map(String::as_str), &mut bytes)?;
+    Ok(bytes)
 }
 
 /// Blob bytes in a 4-byte aligned buffer, as [`rt::Model::from_bytes`] needs them.
@@ -196,7 +246,7 @@ impl BlobBytes {
 /// # Errors
 /// [`Error::Io`], or [`Error::Data`] with the runtime's reason for rejecting it and the path.
 pub fn read(path: &Path) -> Result<BlobBytes> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::files::read(path, crate::files::Kind::Blob)?;
     let blob = BlobBytes::new(&bytes);
     let checked = blob
         .model()
@@ -206,7 +256,8 @@ pub fn read(path: &Path) -> Result<BlobBytes> {
     Ok(blob)
 }
 
-/// Checks that the metadata strings are UTF-8 (the runtime reads them only on demand).
+/// Checks that the names and metadata strings are UTF-8 (the runtime reads them only on
+/// demand).
 ///
 /// # Errors
 /// Which string is not, and after how many bytes.
@@ -215,9 +266,12 @@ pub fn check_text(model: &Model<'_>) -> std::result::Result<(), String> {
     let fields = [
         ("model name", meta.name),
         ("compiler version", meta.compiler),
+        ("target name", meta.target),
     ]
     .into_iter()
-    .chain(meta.metrics.iter().map(|m| ("metric name", m.name)));
+    .chain(meta.metrics.iter().map(|m| ("metric name", m.name)))
+    .chain(model.input_names().map(|n| ("input name", n)))
+    .chain(model.output_names().map(|n| ("output name", n)));
     for (what, text) in fields {
         text.as_str().map_err(|e| {
             format!(

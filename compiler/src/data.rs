@@ -5,13 +5,15 @@ use std::path::Path;
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64;
 
-use crate::{Error, Result};
+use crate::{Error, Result, text};
 
 /// Rows of features and a target.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     /// Feature names, one per column of `x`.
     pub names: Vec<String>,
+    /// The target column's name.
+    pub target: String,
     /// Row-major features, `rows × names.len()`.
     pub x: Vec<f32>,
     /// Target of each row (a class index for classification).
@@ -25,7 +27,13 @@ impl Table {
     /// # Errors
     /// [`Error::Data`] for no columns or rows, a length that does not match, or a value that is
     /// not finite (with its row and column, 1-based).
-    pub fn new(label: &str, names: Vec<String>, x: Vec<f32>, y: Vec<f32>) -> Result<Self> {
+    pub fn new(
+        label: &str,
+        names: Vec<String>,
+        target: String,
+        x: Vec<f32>,
+        y: Vec<f32>,
+    ) -> Result<Self> {
         if names.is_empty() || y.is_empty() {
             return Err(Error::data(
                 label,
@@ -66,7 +74,12 @@ impl Table {
                 format!("row {}, target: `{}` is not a finite number", i + 1, y[i]),
             ));
         }
-        Ok(Self { names, x, y })
+        Ok(Self {
+            names,
+            target,
+            x,
+            y,
+        })
     }
 
     /// Number of rows.
@@ -93,6 +106,7 @@ impl Table {
         }
         Self {
             names: self.names.clone(),
+            target: self.target.clone(),
             x,
             y: idx.iter().map(|&i| self.y[i]).collect(),
         }
@@ -128,11 +142,24 @@ impl Table {
 /// is a feature. Every cell must be a finite number.
 ///
 /// # Errors
-/// [`Error::Io`] for an unreadable file, [`Error::Data`] for an empty file, a missing target
-/// column, a row with the wrong number of cells, or a cell that is not a finite number (with
-/// its row and column).
+/// [`Error::Io`] for an unreadable file, [`Error::Data`] for an empty file, a blank or
+/// repeated column name, a missing target column, a row with the wrong number of cells, or a
+/// cell that is not a finite number (with its line and column).
 pub fn read_csv(path: &Path, target: &str) -> Result<Table> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    read_table(path, target, None)
+}
+
+/// Reads the columns named `features` (in that order) and `target` of a CSV file with a header
+/// row, matching by name: other columns may be anywhere and are not read.
+///
+/// # Errors
+/// As [`read_csv`], and a feature column that the file does not have (named).
+pub fn read_csv_named(path: &Path, target: &str, features: &[String]) -> Result<Table> {
+    read_table(path, target, Some(features))
+}
+
+fn read_table(path: &Path, target: &str, features: Option<&[String]>) -> Result<Table> {
+    let file = crate::files::open(path, crate::files::Kind::Csv)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
@@ -143,45 +170,118 @@ pub fn read_csv(path: &Path, target: &str) -> Result<Table> {
         .iter()
         .map(str::to_string)
         .collect();
+    check_header(path, &header)?;
+    let t = header.iter().position(|h| h == target).ok_or_else(|| {
+        Error::data(
+            path,
+            format!(
+                "no target column `{}`; the columns are: {}",
+                text::excerpt(target),
+                text::list(&header, 12)
+            ),
+        )
+    })?;
+    let columns: Vec<usize> = match features {
+        None => (0..header.len()).filter(|&j| j != t).collect(),
+        Some(names) => {
+            let missing: Vec<&String> = names.iter().filter(|n| !header.contains(n)).collect();
+            if !missing.is_empty() {
+                return Err(Error::data(
+                    path,
+                    format!(
+                        "the model reads {} column{} that the file does not have: {}; the file's columns are: {}",
+                        missing.len(),
+                        if missing.len() == 1 { "" } else { "s" },
+                        text::list(&missing, 12),
+                        text::list(&header, 12)
+                    ),
+                ));
+            }
+            names
+                .iter()
+                .filter_map(|n| header.iter().position(|h| h == n))
+                .collect()
+        }
+    };
+    let names: Vec<String> = columns.iter().map(|&j| header[j].clone()).collect();
+    // Where each cell goes: `Some(k)` for feature k, `None` for the target or an unread column.
+    let mut slot = vec![None; header.len()];
+    for (k, &j) in columns.iter().enumerate() {
+        slot[j] = Some(k);
+    }
+    let d = columns.len();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let mut row = vec![0f32; d];
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| csv_error(path, &e))?;
+        let line = record.position().map_or(i + 2, |p| p.line() as usize);
+        for (j, cell) in record.iter().enumerate() {
+            if j != t && slot[j].is_none() {
+                continue;
+            }
+            let v = parse_cell(cell).map_err(|why| {
+                Error::data(
+                    path,
+                    format!(
+                        "line {line}, column {} (`{}`): {why}",
+                        j + 1,
+                        text::excerpt(&header[j])
+                    ),
+                )
+            })?;
+            match slot[j] {
+                Some(k) => row[k] = v,
+                None => y.push(v),
+            }
+        }
+        x.extend_from_slice(&row);
+    }
+    if y.is_empty() {
+        return Err(Error::data(path, "no data rows after the header"));
+    }
+    Ok(Table {
+        names,
+        target: target.to_string(),
+        x,
+        y,
+    })
+}
+
+/// Every column has a name, and no two share one.
+fn check_header(path: &Path, header: &[String]) -> Result<()> {
     if header.iter().all(String::is_empty) {
         return Err(Error::data(
             path,
             "the file is empty: expected a header row naming the columns",
         ));
     }
-    let t = header.iter().position(|h| h == target).ok_or_else(|| {
-        Error::data(
+    if let Some(j) = header.iter().position(String::is_empty) {
+        let hint = if j == 0 {
+            " (a pandas index column? write the file with `to_csv(..., index=False)` or delete the first column)"
+        } else {
+            ""
+        };
+        return Err(Error::data(
             path,
-            format!(
-                "no target column `{target}`; the columns are: {}",
-                header.join(", ")
-            ),
-        )
-    })?;
-    let names: Vec<String> = header
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| *j != t)
-        .map(|(_, h)| h.clone())
-        .collect();
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| csv_error(path, &e))?;
-        let line = record.position().map_or(i + 2, |p| p.line() as usize);
-        for (j, cell) in record.iter().enumerate() {
-            let v = parse_cell(cell).map_err(|why| {
-                Error::data(
-                    path,
-                    format!("line {line}, column {} (`{}`): {why}", j + 1, header[j]),
-                )
-            })?;
-            if j == t { y.push(v) } else { x.push(v) }
+            format!("line 1, column {}: the column has no name{hint}", j + 1),
+        ));
+    }
+    let mut seen = std::collections::HashMap::with_capacity(header.len());
+    for (j, h) in header.iter().enumerate() {
+        if let Some(&first) = seen.get(h.as_str()) {
+            return Err(Error::data(
+                path,
+                format!(
+                    "line 1, column {}: the name `{}` is also the name of column {}; column names must differ",
+                    j + 1,
+                    text::excerpt(h),
+                    first + 1
+                ),
+            ));
         }
+        seen.insert(h.as_str(), j);
     }
-    if y.is_empty() {
-        return Err(Error::data(path, "no data rows after the header"));
-    }
-    Ok(Table { names, x, y })
+    Ok(())
 }
 
 fn parse_cell(cell: &str) -> std::result::Result<f32, String> {
@@ -219,7 +319,7 @@ fn csv_error(path: &Path, e: &csv::Error) -> Error {
 pub fn read_uci(dir: &Path, split: usize) -> Result<(Table, Table)> {
     let numbers = |name: &str| -> Result<Vec<Vec<f64>>> {
         let path = dir.join(name);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let text = crate::files::read_text(&path, crate::files::Kind::Csv)?;
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
@@ -281,6 +381,7 @@ pub fn read_uci(dir: &Path, split: usize) -> Result<(Table, Table)> {
         .ok_or_else(|| Error::data(dir.join("index_target.txt"), "no target column"))?;
     let table = Table {
         names: features.iter().map(|j| format!("c{j}")).collect(),
+        target: format!("c{target}"),
         x: data
             .iter()
             .flat_map(|r| features.iter().map(|&j| r[j] as f32))
@@ -382,6 +483,7 @@ mod tests {
     fn finds_constant_columns_and_splits() {
         let t = Table {
             names: vec!["a".into(), "b".into()],
+            target: "y".into(),
             x: vec![1.0, 5.0, 2.0, 5.0, 3.0, 5.0],
             y: vec![0.0, 1.0, 2.0],
         };

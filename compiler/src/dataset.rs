@@ -102,6 +102,8 @@ pub struct Dataset {
     pub std: Vec<f32>,
     /// Regression: target mean and standard deviation.
     pub target: (f32, f32),
+    /// The target column's name.
+    pub target_name: String,
     /// Classification: the class values, in index order.
     pub classes: Vec<f32>,
     /// Raw training, validation and test tables (targets as class indices for classification).
@@ -211,7 +213,15 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Dataset> {
                     "the test rows' columns differ from the training rows'",
                 ));
             }
-            let check = |t: &Table| Table::new(label, t.names.clone(), t.x.clone(), t.y.clone());
+            let check = |t: &Table| {
+                Table::new(
+                    label,
+                    t.names.clone(),
+                    t.target.clone(),
+                    t.x.clone(),
+                    t.y.clone(),
+                )
+            };
             let test = test.as_ref().map(check).transpose()?;
             (check(train)?, test, None, label.clone())
         }
@@ -225,6 +235,15 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Dataset> {
             )
         }
     };
+    if train.features() > usize::from(u16::MAX) {
+        return Err(Error::data(
+            &source,
+            format!(
+                "{} feature columns: a model reads at most 65535 raw features",
+                train.features()
+            ),
+        ));
+    }
     let mut rng = Pcg64::seed_from_u64(seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
     let (mut train, mut valid) = train.split(d.validation, &mut rng);
     let mut test = test;
@@ -236,6 +255,17 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Dataset> {
                 format!(
                     "the classification target has {} class in the training rows; at least 2 are needed",
                     classes.len()
+                ),
+            ));
+        }
+        if classes.len() > spikeslab_runtime::MAX_WIDTH {
+            return Err(Error::data(
+                &source,
+                format!(
+                    "the classification target `{}` has {} classes in the training rows; the runtime's output layer holds at most {}",
+                    crate::text::excerpt(&train.target),
+                    classes.len(),
+                    spikeslab_runtime::MAX_WIDTH
                 ),
             ));
         }
@@ -299,6 +329,36 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Dataset> {
             d: columns.len(),
         }
     };
+    let (train_rows, valid_rows) = (rows(&train), rows(&valid));
+    let test_rows = test.as_ref().map(rows);
+    // Values near f32's range overflow once centred or scaled: say so here, not as divergence.
+    for (r, t) in [(&train_rows, &train), (&valid_rows, &valid)]
+        .into_iter()
+        .chain(test_rows.iter().zip(test.iter()))
+    {
+        if let Some(k) = r.x.iter().position(|v| !v.is_finite()) {
+            let name = &train.names[columns[k % columns.len()]];
+            return Err(Error::data(
+                &source,
+                format!(
+                    "column `{}`: its values (up to {:e}) overflow f32 once standardised; rescale the column",
+                    crate::text::excerpt(name),
+                    (0..t.rows())
+                        .map(|i| t.row(i)[columns[k % columns.len()]].abs())
+                        .fold(0f32, f32::max)
+                ),
+            ));
+        }
+        if r.y.iter().any(|v| !v.is_finite()) {
+            return Err(Error::data(
+                &source,
+                format!(
+                    "target `{}`: its values overflow f32 once standardised; rescale it",
+                    crate::text::excerpt(&train.target)
+                ),
+            ));
+        }
+    }
     let info = DataInfo {
         source,
         features: train.features(),
@@ -310,13 +370,14 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Dataset> {
     Ok(Dataset {
         task: d.task,
         names: train.names.clone(),
-        train: rows(&train),
-        valid: rows(&valid),
-        test: test.as_ref().map(rows),
+        train: train_rows,
+        valid: valid_rows,
+        test: test_rows,
         columns,
         mean,
         std,
         target,
+        target_name: train.target.clone(),
         classes,
         raw: Splits { train, valid, test },
         truth,

@@ -64,6 +64,13 @@ pub enum Error {
     /// The model exceeds a budget or a runtime capacity.
     #[error("{0}")]
     Budget(String),
+    /// Standard output could not be written (closed, or on a full disk).
+    #[error("cannot write to standard output: {0}")]
+    Stdout(std::io::Error),
+    /// An output path is refused before anything is written: it is a folder, an input, or
+    /// another output.
+    #[error("{0}")]
+    Output(String),
     /// The emitted blob disagrees with the trained network.
     #[error(
         "verification failed: the runtime's predictions differ from candle's by {diff:.3e} (tolerance {tolerance:.1e}) on validation row {row}"

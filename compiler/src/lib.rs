@@ -21,6 +21,7 @@ pub mod data;
 pub mod dataset;
 mod error;
 pub mod evaluate;
+pub mod files;
 pub mod metrics;
 pub mod network;
 pub mod pip;
@@ -29,6 +30,7 @@ pub mod report;
 pub mod select;
 pub mod simulate;
 pub mod spec;
+pub mod text;
 pub mod train;
 pub mod tune;
 

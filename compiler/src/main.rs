@@ -1,5 +1,6 @@
 //! The `spikeslab` command line.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -30,10 +31,19 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {}", message(&e));
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<spikeslab_compiler::Error>() {
+            // The reader went away (`| head`): what it wanted was written.
+            Some(spikeslab_compiler::Error::Stdout(io))
+                if io.kind() == std::io::ErrorKind::BrokenPipe =>
+            {
+                ExitCode::SUCCESS
+            }
+            _ => {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "error: {}", message(&e));
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

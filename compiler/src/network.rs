@@ -103,6 +103,8 @@ pub struct Network {
     pub layers: Vec<Layer>,
     /// Regression: the target's mean and standard deviation (outputs are `y·std + mean`).
     pub target: (f32, f32),
+    /// The target column's name.
+    pub target_name: String,
     /// Classification: the target value of each output, in order.
     pub classes: Vec<f32>,
     /// Regression: the noise standard deviation `σ_ε` on the standardised scale.
@@ -122,6 +124,7 @@ impl Network {
             input_std: columns.iter().map(|&j| data.std[j]).collect(),
             layers,
             target: data.target,
+            target_name: data.target_name.clone(),
             classes: data.classes.clone(),
             noise: if data.task == Task::Regression {
                 noise
@@ -289,6 +292,7 @@ pub(crate) fn fixture() -> Network {
             },
         ],
         target: (0.0, 1.0),
+        target_name: "y".into(),
         classes: vec![],
         noise: Some(1.0),
         pips: vec![],

@@ -77,6 +77,16 @@ impl DesignKind {
     }
 }
 
+/// Most rows a simulation writes (training and test each).
+pub const MAX_ROWS: usize = 10_000_000;
+/// Most cells (rows × (features + 1), training and test together) a simulation writes: 400 MB
+/// of f32.
+pub const MAX_CELLS: usize = 100_000_000;
+/// Smallest signal-to-noise variance ratio α.
+pub const MIN_ALPHA: f64 = 1e-3;
+/// Largest signal-to-noise variance ratio α.
+pub const MAX_ALPHA: f64 = 1e6;
+
 /// What to simulate.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Design {
@@ -146,21 +156,75 @@ impl Design {
         }
     }
 
-    /// Generates `rows` training and `test_rows` test rows from `seed`.
+    /// Checks every parameter's range, and the size of `rows` + `test_rows` rows, before
+    /// anything is allocated. Keys are the spec's (`data.rows`); the path is `data`.
     ///
     /// # Errors
-    /// [`Error::SpecValue`] when D is too small for the design.
-    pub fn generate(&self, rows: usize, test_rows: usize, seed: u64) -> Result<Simulated> {
+    /// [`Error::SpecValue`] naming the parameter and its range.
+    pub fn check(&self, rows: usize, test_rows: usize) -> Result<()> {
+        let bad = |key: &str, value: String, expected: String| {
+            Err(Error::SpecValue {
+                path: "data".into(),
+                key: key.into(),
+                value: crate::text::excerpt(&value),
+                expected,
+            })
+        };
         let d = self.features;
         let min = self.kind.min_features();
         if d < min || d > usize::from(u16::MAX) {
-            return Err(Error::SpecValue {
-                path: "data".into(),
-                key: "features".into(),
-                value: d.to_string(),
-                expected: format!("from {min} to 65535 for design {}", self.kind.name()),
-            });
+            return bad(
+                "data.features",
+                d.to_string(),
+                format!("from {min} to 65535 for design {}", self.kind.name()),
+            );
         }
+        if !(MIN_ALPHA..=MAX_ALPHA).contains(&self.alpha) {
+            return bad(
+                "data.alpha",
+                self.alpha.to_string(),
+                format!("a signal-to-noise ratio from {MIN_ALPHA} to {MAX_ALPHA}"),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.psi2) {
+            return bad(
+                "data.psi2",
+                self.psi2.to_string(),
+                "a weight in [0, 1]".into(),
+            );
+        }
+        if !(1..=MAX_ROWS).contains(&rows) {
+            return bad(
+                "data.rows",
+                rows.to_string(),
+                format!("from 1 to {MAX_ROWS}"),
+            );
+        }
+        if test_rows > MAX_ROWS {
+            return bad(
+                "data.test_rows",
+                test_rows.to_string(),
+                format!("from 0 to {MAX_ROWS}"),
+            );
+        }
+        let cells = (rows + test_rows).saturating_mul(d + 1);
+        if cells > MAX_CELLS {
+            return bad(
+                "data.rows",
+                format!("{rows} (+ {test_rows} test rows) of {d} features"),
+                format!("at most {MAX_CELLS} cells in all, rows × (features + 1)"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Generates `rows` training and `test_rows` test rows from `seed`.
+    ///
+    /// # Errors
+    /// [`Error::SpecValue`] from [`Design::check`].
+    pub fn generate(&self, rows: usize, test_rows: usize, seed: u64) -> Result<Simulated> {
+        self.check(rows, test_rows)?;
+        let d = self.features;
         let mut rng = Pcg64::seed_from_u64(seed);
         let (coef, signal_var): (Vec<f64>, f64) = match self.kind {
             DesignKind::E1 => {
@@ -230,27 +294,27 @@ impl Design {
         }
         Table {
             names: (1..=d).map(|j| format!("x{j}")).collect(),
+            target: "y".into(),
             x,
             y,
         }
     }
 }
 
-/// Writes a table as CSV with a header (`x1..xD,y`), through a temporary file.
-///
-/// # Errors
-/// [`Error::Io`] when the file cannot be written.
-pub fn write_csv(path: &std::path::Path, t: &Table) -> Result<()> {
+/// A table as CSV text with a header (`x1..xD,y`).
+pub fn csv_text(t: &Table) -> String {
     let mut out = String::new();
     out.push_str(&t.names.join(","));
-    out.push_str(",y\n");
+    out.push(',');
+    out.push_str(&t.target);
+    out.push('\n');
     for i in 0..t.rows() {
         for v in t.row(i) {
             out.push_str(&format!("{v},"));
         }
         out.push_str(&format!("{}\n", t.y[i]));
     }
-    crate::write_atomic(path, out.as_bytes())
+    out
 }
 
 #[cfg(test)]

@@ -104,6 +104,76 @@ impl DataSpec {
     }
 }
 
+impl DataSpec {
+    /// The files the data is read from (none for simulated or in-memory rows): what no
+    /// output may overwrite.
+    pub fn files(&self) -> Vec<PathBuf> {
+        match &self.source {
+            Source::Csv { path, test, .. } => {
+                std::iter::once(path.clone()).chain(test.clone()).collect()
+            }
+            Source::Uci { dir, split } => [
+                "data.txt".to_string(),
+                "index_features.txt".into(),
+                "index_target.txt".into(),
+                format!("index_train_{split}.txt"),
+                format!("index_test_{split}.txt"),
+            ]
+            .iter()
+            .map(|f| dir.join(f))
+            .collect(),
+            Source::Simulate(_) | Source::Memory { .. } => Vec::new(),
+        }
+    }
+}
+
+/// A TOML error as a bounded message: line and column, what is wrong, and an excerpt of the
+/// line (toml's own text repeats the whole line, however long).
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let what = crate::text::excerpt_long(e.message());
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = before[start..].chars().count() + 1;
+            let source = text[start..].lines().next().unwrap_or("");
+            format!(
+                "line {line}, column {column}: {what} (in `{}`)",
+                crate::text::excerpt(source)
+            )
+        }
+        None => what,
+    }
+}
+
+/// Largest batch.
+pub const MAX_BATCH: usize = 65_536;
+
+/// Longest model name, in bytes.
+pub const MAX_NAME: usize = 64;
+
+/// Checks that `name` is a name and not a path: 1 to [`MAX_NAME`] bytes, no `/`, `\`, `:`,
+/// control characters, and not `.` or `..`. A blob's default file is `<name>.postcard` in
+/// the spec's folder, so a name can never place it elsewhere.
+///
+/// # Errors
+/// What is wrong with it.
+pub fn check_name(name: &str) -> std::result::Result<(), &'static str> {
+    if name.is_empty() || name.len() > MAX_NAME {
+        Err("1 to 64 bytes")
+    } else if name == "." || name == ".." {
+        Err("a name, not `.` or `..`")
+    } else if name
+        .chars()
+        .any(|c| matches!(c, '/' | '\\' | ':') || c.is_control())
+    {
+        Err("a name without `/`, `\\`, `:` or control characters (it is not a path)")
+    } else {
+        Ok(())
+    }
+}
+
 /// Where the rows come from.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub enum Source {
@@ -263,22 +333,21 @@ impl Spec {
     /// # Errors
     /// As [`Spec::load`].
     pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let syntax = |message: String| Error::Spec {
+        let text = crate::files::read_text(path, crate::files::Kind::Spec)?;
+        let syntax = |e: toml::de::Error| Error::Spec {
             path: path.into(),
-            message,
+            message: toml_message(&text, &e),
         };
         // The file alone first, so that its errors carry their line and column.
-        let mut raw: file::Raw = toml::from_str(&text).map_err(|e| syntax(e.to_string()))?;
+        let mut raw: file::Raw = toml::from_str(&text).map_err(syntax)?;
         if !overrides.is_empty() {
-            let mut table: toml::Table =
-                toml::from_str(&text).map_err(|e| syntax(e.to_string()))?;
+            let mut table: toml::Table = toml::from_str(&text).map_err(syntax)?;
             for (key, value) in overrides {
                 set(&mut table, key, value.clone());
             }
             raw = file::Raw::deserialize(table).map_err(|e| Error::Spec {
                 path: "command line".into(),
-                message: e.to_string(),
+                message: crate::text::excerpt_long(e.message()),
             })?;
         }
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
@@ -463,16 +532,18 @@ mod file {
         Err(Error::SpecValue {
             path: PathBuf::new(),
             key: key.into(),
-            value: value.to_string(),
+            value: crate::text::excerpt(&value.to_string()),
             expected: expected.into(),
         })
     }
 
-    fn positive(key: &str, v: Option<f64>, default: f64) -> Result<f64> {
+    /// `v` (or `default`) if it lies in `[lo, hi]`: a range that f32 represents exactly
+    /// enough, so that a value accepted here is not 0 or infinite in training.
+    fn within(key: &str, v: Option<f64>, default: f64, lo: f64, hi: f64) -> Result<f64> {
         match v {
             None => Ok(default),
-            Some(x) if x.is_finite() && x > 0.0 => Ok(x),
-            Some(x) => bad(key, x, "a positive number"),
+            Some(x) if (lo..=hi).contains(&x) => Ok(x),
+            Some(x) => bad(key, x, &format!("from {lo:e} to {hi:e}")),
         }
     }
 
@@ -544,26 +615,20 @@ mod file {
                         &format!("from {min} to {max} for design {name}"),
                     );
                 }
-                design.alpha = positive("data.alpha", d.alpha, design.alpha)?;
-                if let Some(p) = d.psi2 {
-                    if !(0.0..=1.0).contains(&p) {
-                        return bad("data.psi2", p, "a weight in [0, 1]");
-                    }
-                    design.psi2 = p;
-                }
+                design.alpha = d.alpha.unwrap_or(design.alpha);
+                design.psi2 = d.psi2.unwrap_or(design.psi2);
                 design.linear = match d.g.as_deref() {
                     None | Some("f") => false,
                     Some("linear") => true,
                     Some(g) => return bad("data.g", format!("{g:?}"), "\"f\" or \"linear\""),
                 };
                 let rows = d.rows.unwrap_or(design.kind.default_rows());
-                if rows == 0 {
-                    return bad("data.rows", rows, "at least 1");
-                }
+                let test_rows = d.test_rows.unwrap_or(2000);
+                design.check(rows, test_rows)?;
                 Source::Simulate(Simulation {
                     design,
                     rows,
-                    test_rows: d.test_rows.unwrap_or(2000),
+                    test_rows,
                     seed: d.seed.unwrap_or(1),
                 })
             } else if let Some(path) = d.csv {
@@ -619,7 +684,7 @@ mod file {
                     );
                 }
             };
-            let sigma0 = positive("prior.sigma0", self.prior.sigma0, 1.3)?;
+            let sigma0 = within("prior.sigma0", self.prior.sigma0, 1.3, 1e-3, 1e3)?;
             let inclusion = match self.prior.inclusion {
                 None => Inclusion::Grid(DEFAULT_GRID.to_vec()),
                 Some(RawInclusion::Word(w)) if w == "auto" => {
@@ -664,14 +729,14 @@ mod file {
             };
             let t = self.train;
             let epochs = epochs("train.epochs", t.epochs)?;
-            if t.batch == Some(0) {
-                return bad("train.batch", 0, "at least 1");
+            if let Some(b) = t.batch.filter(|&b| b == 0 || b > MAX_BATCH) {
+                return bad("train.batch", b, &format!("from 1 to {MAX_BATCH}"));
             }
-            let learning_rate = t.learning_rate.unwrap_or(5e-3);
-            if !(learning_rate.is_finite() && learning_rate > 0.0 && learning_rate < 10.0) {
-                return bad("train.learning_rate", learning_rate, "in (0, 10)");
+            if let Some(w) = t.kl_warmup.filter(|&w| w > 1_000_000) {
+                return bad("train.kl_warmup", w, "from 0 to 1000000");
             }
-            let temperature = positive("train.temperature", t.temperature, 0.5)?;
+            let learning_rate = within("train.learning_rate", t.learning_rate, 5e-3, 1e-8, 10.0)?;
+            let temperature = within("train.temperature", t.temperature, 0.5, 1e-2, 10.0)?;
             let r = self.prune;
             let threshold = r.threshold.unwrap_or(0.5);
             if !(0.0..=1.0).contains(&threshold) {
@@ -698,11 +763,12 @@ mod file {
                 }
                 e => (finetune, e),
             };
+            let name = self.name.unwrap_or_else(|| stem.into());
+            if let Err(expected) = check_name(&name) {
+                return bad("name", format!("{name:?}"), expected);
+            }
             Ok(Spec {
-                name: self
-                    .name
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| stem.into()),
+                name,
                 data: DataSpec {
                     task,
                     source,

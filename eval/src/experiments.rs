@@ -44,6 +44,17 @@ impl Stat {
     pub fn show(&self, digits: usize) -> String {
         format!("{:.*} ± {:.*}", digits, self.mean, digits, self.se)
     }
+
+    /// `mean ± se` with at least `digits` decimals, and more when needed to give the se two
+    /// significant digits (a naval RMSE of 0.00043 ± 0.00004 is not `0.000 ± 0.000`).
+    pub fn show_significant(&self, digits: usize) -> String {
+        let needed = if self.se > 0.0 && self.se.is_finite() {
+            (1.0 - self.se.log10().floor()).clamp(0.0, 9.0) as usize
+        } else {
+            0
+        };
+        self.show(digits.max(needed))
+    }
 }
 
 /// Where an experiment's files go, and the command that made them.

@@ -61,7 +61,7 @@ fn e6_quick_pruned_is_close_to_dense_on_concrete() {
         "{} is missing: put shared/ beside the repository",
         data.display()
     );
-    let records = uci::e6(&data, Some(1), Some(&["concrete"]), &out, "e6-quick").unwrap();
+    let records = uci::e6(&data, Some(1), Some(&["concrete"]), None, &out, "e6-quick").unwrap();
     let rmse = |m: &str| records.iter().find(|r| r.method == m).unwrap().rmse_mean;
     assert!(
         rmse("spikeslab-pruned") < 1.5 * rmse("dense"),

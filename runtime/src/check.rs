@@ -1,7 +1,7 @@
 //! Validation of decoded parts: after it, evaluation cannot index out of range or meet a
 //! number it was not built for.
 
-use crate::format::{Activation, MAX_WIDTH, Task};
+use crate::format::{Activation, MAX_WIDTH, Names, Task};
 use crate::model::{Parts, Weights};
 use crate::{Error, Result};
 
@@ -47,12 +47,48 @@ pub fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
     }
     finite(p.output_mean, &at)?;
     finite(p.output_scale, &at)?;
+    finite(p.noise_sd, &at)?;
+    if let Some(x) = p.noise_sd.iter().find(|&&x| x <= 0.0) {
+        return Err(Error::NonFinite {
+            offset: at(core::ptr::from_ref(x).cast()),
+        });
+    }
+    names(p.names, n, in_width, &at)?;
     finite(p.pips, &at)?;
     match p.pips.iter().find(|&&x| !(0.0..=1.0).contains(&x)) {
         Some(x) => Err(Error::NonFinite {
             offset: at(core::ptr::from_ref(x).cast()),
         }),
         None => Ok(()),
+    }
+}
+
+/// Exactly `inputs` names then `outputs` names, none repeated within its group.
+fn names(
+    names: Names<'_>,
+    inputs: usize,
+    outputs: usize,
+    at: &impl Fn(*const u8) -> u32,
+) -> Result<()> {
+    let mut iter = names.iter();
+    for (skip, count) in [(0, inputs), (inputs, outputs)] {
+        for k in 0..count {
+            let name = iter.clone().rest();
+            let this = iter.next().ok_or(Error::Names {
+                offset: at(name.as_ptr()),
+            })?;
+            if names.iter().skip(skip).take(k).any(|other| other == this) {
+                return Err(Error::Names {
+                    offset: at(name.as_ptr()),
+                });
+            }
+        }
+    }
+    match iter.rest() {
+        [] => Ok(()),
+        extra => Err(Error::Names {
+            offset: at(extra.as_ptr()),
+        }),
     }
 }
 

@@ -23,7 +23,11 @@ impl Parts<'_> {
                     } => padded(2 * row_len.len()) + padded(cols.len()) + 4 * values.len(),
                 };
         }
-        len + 4 * (self.output_mean.len() + self.output_scale.len() + self.pips.len())
+        len + 4
+            * (self.output_mean.len()
+                + self.output_scale.len()
+                + self.noise_sd.len()
+                + self.pips.len())
     }
 
     /// Checks that the array lengths agree with each other, so that the blob's layout is
@@ -50,7 +54,10 @@ impl Parts<'_> {
         } else {
             0
         };
-        if self.output_mean.len() != outputs || self.output_scale.len() != outputs {
+        if self.output_mean.len() != outputs
+            || self.output_scale.len() != outputs
+            || self.noise_sd.len() != outputs
+        {
             return Err(Error::Task);
         }
         if !self.pips.is_empty() && self.pips.len() != hidden {
@@ -134,6 +141,7 @@ impl Parts<'_> {
         }
         w.f32s(self.output_mean)?;
         w.f32s(self.output_scale)?;
+        w.f32s(self.noise_sd)?;
         w.f32s(self.pips)
     }
 }

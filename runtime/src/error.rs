@@ -11,14 +11,15 @@ use core::fmt;
 pub enum Error {
     /// The blob does not start with the magic bytes `SSNN`: it is not a spikeslab model.
     Magic,
-    /// The blob was written for another format version.
+    /// The blob was written for another format version: recompile the model with a
+    /// compiler of this runtime's version.
     Version {
         /// The version found in the blob.
         found: u16,
     },
     /// The CRC-32 at the end of the blob does not match its contents (corrupt or truncated).
     Checksum,
-    /// The header is not a valid postcard encoding of format v1 (or holds more layers or
+    /// The header is not a valid postcard encoding of this format version (or holds more layers or
     /// metrics than the runtime's capacities).
     Decode,
     /// The blob is not 4-byte aligned in memory; embed it with [`crate::include_model!`] or
@@ -42,7 +43,14 @@ pub enum Error {
         /// Byte offset of the index.
         offset: u32,
     },
-    /// A stored number is NaN or infinite, or a PIP is outside `[0, 1]`.
+    /// The names are not one per read input and one per output, each of 1..=127 bytes, or
+    /// two inputs (or two outputs) share a name.
+    Names {
+        /// Byte offset of the name at fault (of the end of the names when some are missing).
+        offset: u32,
+    },
+    /// A stored number is NaN or infinite, a PIP is outside `[0, 1]`, or a noise standard
+    /// deviation is not positive.
     NonFinite {
         /// Byte offset of the number.
         offset: u32,
@@ -75,11 +83,15 @@ impl fmt::Display for Error {
             Self::Magic => f.write_str("not a spikeslab model (bad magic bytes)"),
             Self::Version { found } => write!(
                 f,
-                "blob format version {found}, this runtime reads version {}",
+                "blob format version {found}, this runtime reads version {}: recompile the model with this version's `spikeslab compile`",
                 crate::FORMAT_VERSION
             ),
             Self::Checksum => f.write_str("CRC-32 mismatch: the blob is corrupt or truncated"),
-            Self::Decode => f.write_str("the blob header is not a valid format-v1 encoding"),
+            Self::Decode => write!(
+                f,
+                "the blob header is not a valid format-v{} encoding",
+                crate::FORMAT_VERSION
+            ),
             Self::Align => f.write_str("the blob is not 4-byte aligned in memory"),
             Self::Capacity => write!(
                 f,
@@ -91,6 +103,10 @@ impl fmt::Display for Error {
             Self::Inputs => f.write_str("invalid input map"),
             Self::Shape { layer } => write!(f, "layer {layer} has inconsistent sizes"),
             Self::Index { offset } => write!(f, "sparse index out of range at byte {offset}"),
+            Self::Names { offset } => write!(
+                f,
+                "invalid input or output name at byte {offset} (one per input and output, 1 to 127 bytes, no repeats)"
+            ),
             Self::NonFinite { offset } => write!(f, "invalid number at byte {offset}"),
             Self::Length => f.write_str("the arena length or padding does not match the header"),
             Self::InputLen { expected } => write!(f, "expected {expected} input values"),

@@ -1,4 +1,4 @@
-//! The wire types of a model blob (format v1) and the runtime's fixed capacities.
+//! The wire types of a model blob (format v2) and the runtime's fixed capacities.
 //!
 //! A blob is `postcard(Header) ‖ crc32_le(postcard(Header))`. The header carries the structure
 //! and the metadata; its last field, `data`, is an arena of little-endian numbers that the
@@ -7,10 +7,12 @@
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
+
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"SSNN";
 /// The format version this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Most layers a model may have (hidden layers plus the output layer).
 pub const MAX_LAYERS: usize = 8;
 /// Widest layer, including the kept inputs: the size of each of the two activation buffers.
@@ -20,6 +22,8 @@ pub const MAX_LAYERS: usize = 8;
 pub const MAX_WIDTH: usize = 256;
 /// Most named metrics in the metadata.
 pub const MAX_METRICS: usize = 8;
+/// Longest name of an input or an output, in bytes of UTF-8: its length is one byte.
+pub const MAX_NAME: usize = 127;
 /// Alignment, in bytes, that the arena needs in memory (and so the blob, see [`crate::Aligned`]).
 pub const ARENA_ALIGN: usize = 4;
 
@@ -116,6 +120,96 @@ impl core::fmt::Debug for Text<'_> {
     }
 }
 
+/// The names of a model's read inputs, then of its outputs (the class labels of a
+/// classifier, the target's name for a regression), kept as the blob's bytes.
+///
+/// Each name is a postcard string of 1..=[`MAX_NAME`] bytes (so its length is one byte),
+/// one after another. [`crate::Model::from_bytes`] checks that there are exactly as many as
+/// the model has inputs and outputs, and that no two inputs, nor two outputs, share a name;
+/// as with [`Text`], the UTF-8 is checked only when a name is read as a `str`.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Names<'a>(&'a [u8]);
+
+impl<'a> Names<'a> {
+    /// Names stored as `bytes` (checked when a blob is loaded, not here).
+    pub const fn from_bytes(bytes: &'a [u8]) -> Self {
+        Self(bytes)
+    }
+
+    /// The bytes as stored.
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// Every name, in order; stops early at bytes that are not a name.
+    pub fn iter(&self) -> NameIter<'a> {
+        NameIter { rest: self.0 }
+    }
+
+    /// Writes `names` into `buf` in the stored form and returns the bytes used.
+    ///
+    /// # Errors
+    /// [`Error::Names`] with the offset in `buf` of a name that is empty or longer than
+    /// [`MAX_NAME`] bytes, or [`Error::BufferTooSmall`].
+    pub fn write<'s>(
+        names: impl IntoIterator<Item = &'s str>,
+        buf: &mut [u8],
+    ) -> crate::Result<usize> {
+        let mut at = 0;
+        for name in names {
+            let offset = u32::try_from(at).unwrap_or(u32::MAX);
+            let len = u8::try_from(name.len())
+                .ok()
+                .filter(|&l| l > 0 && usize::from(l) <= MAX_NAME)
+                .ok_or(Error::Names { offset })?;
+            let end = at + 1 + name.len();
+            let slot = buf.get_mut(at..end).ok_or(Error::BufferTooSmall {
+                needed: u32::try_from(end).unwrap_or(u32::MAX),
+            })?;
+            let (head, tail) = slot.split_at_mut(1);
+            head.fill(len);
+            tail.copy_from_slice(name.as_bytes());
+            at = end;
+        }
+        Ok(at)
+    }
+}
+
+impl core::fmt::Debug for Names<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The names of a [`Names`], in order.
+#[derive(Clone, Debug)]
+pub struct NameIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> NameIter<'a> {
+    /// The bytes not yet read.
+    pub(crate) const fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+}
+
+impl<'a> Iterator for NameIter<'a> {
+    type Item = Text<'a>;
+
+    fn next(&mut self) -> Option<Text<'a>> {
+        let (&len, tail) = self.rest.split_first()?;
+        let len = usize::from(len);
+        if len == 0 || len > MAX_NAME {
+            return None;
+        }
+        let (name, rest) = tail.split_at_checked(len)?;
+        self.rest = rest;
+        Some(Text::from_bytes(name))
+    }
+}
+
 /// A named scalar of the metadata, e.g. `("val_rmse", 0.42)`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metric<'a> {
@@ -135,6 +229,10 @@ pub struct Meta<'a> {
     /// Version of the compiler that wrote the blob.
     #[serde(borrow)]
     pub compiler: Text<'a>,
+    /// Name of the target column the model was trained to predict (a classifier's labels
+    /// are its values).
+    #[serde(borrow)]
+    pub target: Text<'a>,
     /// Training and validation metrics.
     #[serde(borrow)]
     pub metrics: Vec<Metric<'a>, MAX_METRICS>,
@@ -157,6 +255,9 @@ pub struct Header<'a> {
     pub layers: Vec<LayerSpec, MAX_LAYERS>,
     /// Whether the arena ends with the PIP of every kept input and hidden node.
     pub has_pips: bool,
+    /// The name of every read input, then of every output.
+    #[serde(borrow)]
+    pub names: Names<'a>,
     /// Descriptive metadata.
     #[serde(borrow)]
     pub meta: Meta<'a>,

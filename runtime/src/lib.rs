@@ -18,7 +18,7 @@ pub use error::{Error, Result};
 pub use eval::Scratch;
 pub use format::{
     ARENA_ALIGN, Activation, Blob, FORMAT_VERSION, Header, LayerSpec, MAGIC, MAX_LAYERS,
-    MAX_METRICS, MAX_WIDTH, Meta, Metric, Storage, Task, Text,
+    MAX_METRICS, MAX_NAME, MAX_WIDTH, Meta, Metric, NameIter, Names, Storage, Task, Text,
 };
 pub use heapless;
 pub use math::argmax;

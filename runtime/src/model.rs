@@ -4,7 +4,8 @@ use heapless::Vec;
 
 use crate::arena::Reader;
 use crate::format::{
-    Activation, Blob, Header, LayerSpec, MAGIC, MAX_LAYERS, MAX_WIDTH, Meta, Prefix, Storage, Task,
+    Activation, Blob, Header, LayerSpec, MAGIC, MAX_LAYERS, MAX_WIDTH, Meta, NameIter, Names,
+    Prefix, Storage, Task, Text,
 };
 use crate::{Error, FORMAT_VERSION, Result};
 
@@ -74,6 +75,12 @@ pub struct Parts<'a> {
     pub output_mean: &'a [f32],
     /// Regression only, see `output_mean`.
     pub output_scale: &'a [f32],
+    /// Regression only: the standard deviation of the noise around each output, on the
+    /// target's scale (the model's `σ_ε`). Empty for classification.
+    pub noise_sd: &'a [f32],
+    /// The name of every read input (in the order of `inputs`), then of every output (the
+    /// class labels, or the target's name).
+    pub names: Names<'a>,
     /// PIP of every read input, then of every hidden node, layer by layer; or empty.
     pub pips: &'a [f32],
     /// Descriptive metadata.
@@ -154,6 +161,34 @@ impl<'a> Model<'a> {
         &self.parts.meta
     }
 
+    /// The names of the read inputs, in the order of [`Model::inputs`].
+    pub fn input_names(&self) -> core::iter::Take<NameIter<'a>> {
+        self.parts.names.iter().take(self.parts.inputs.len())
+    }
+
+    /// The names of the outputs: the class labels of a classifier, in output order, or the
+    /// target's name of a regression.
+    pub fn output_names(&self) -> impl Iterator<Item = Text<'a>> + use<'a> {
+        self.parts.names.iter().skip(self.parts.inputs.len())
+    }
+
+    /// The position in the raw feature vector of the read input called `name`: where
+    /// firmware puts that sensor's reading. `None` when the model does not read it.
+    pub fn feature_index(&self, name: &str) -> Option<usize> {
+        self.parts
+            .inputs
+            .iter()
+            .zip(self.input_names())
+            .find(|(_, n)| n.as_bytes() == name.as_bytes())
+            .map(|(&i, _)| usize::from(i))
+    }
+
+    /// Regression: the standard deviation of the noise around each output, on the target's
+    /// scale. Empty for classification.
+    pub fn noise_sd(&self) -> &'a [f32] {
+        self.parts.noise_sd
+    }
+
     /// Number of stored weights (kept edges).
     pub fn weight_count(&self) -> usize {
         self.parts.layers.iter().map(|l| l.weights.len()).sum()
@@ -205,6 +240,7 @@ impl<'a> Parts<'a> {
             inputs: u16::try_from(self.inputs.len()).map_err(|_| Error::Capacity)?,
             layers,
             has_pips: !self.pips.is_empty(),
+            names: self.names,
             meta: self.meta.clone(),
         })
     }
@@ -267,7 +303,8 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
     } else {
         0
     };
-    let (output_mean, output_scale) = (r.f32s(outputs)?, r.f32s(outputs)?);
+    let (output_mean, output_scale, noise_sd) =
+        (r.f32s(outputs)?, r.f32s(outputs)?, r.f32s(outputs)?);
     let pips = r.f32s(if h.has_pips {
         Parts::node_count(n, &h.layers)
     } else {
@@ -283,6 +320,8 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
         layers,
         output_mean,
         output_scale,
+        noise_sd,
+        names: h.names,
         pips,
         meta: h.meta,
     })

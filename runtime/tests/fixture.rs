@@ -5,14 +5,14 @@
 //! `y = 4·(0.25 − 2h) + 10`.
 
 use spikeslab_runtime::{
-    Activation, Aligned, Error, Layer, Meta, Model, Parts, Task, Text, Weights, heapless,
+    Activation, Aligned, Error, Layer, Meta, Model, Names, Parts, Task, Text, Weights, heapless,
 };
 
 #[rustfmt::skip]
-static BLOB: Aligned<[u8; 64]> = Aligned([
+static BLOB: Aligned<[u8; 76]> = Aligned([
     // header
     b'S', b'S', b'N', b'N', // magic
-    0x01,                   // version 1
+    0x02,                   // version 2
     0x00,                   // task: regression
     0x02,                   // features D = 2
     0x01,                   // inputs n = 1
@@ -20,13 +20,17 @@ static BLOB: Aligned<[u8; 64]> = Aligned([
     0x01, 0x01, 0x00,       //   width 1, relu, dense
     0x01, 0x00, 0x00,       //   width 1, identity, dense
     0x00,                   // has_pips: false
+    0x05,                   // names: 5 bytes,
+    0x02, b'x', b'1',       //   input "x1"
+    0x01, b'y',             //   output "y"
     0x01, b't',             // meta.name "t"
     0x01, b'0',             // meta.compiler "0"
+    0x01, b'y',             // meta.target "y"
     0x00,                   // meta.metrics: none
-    // 21 header bytes + pad length + arena length = 23: one zero brings the arena to 24
+    // 29 header bytes + pad length + arena length = 31: one zero brings the arena to 32
     0x01, 0x00,             // pad: 1 byte
-    0x24,                   // arena: 36 bytes
-    // arena, at offset 24
+    0x28,                   // arena: 40 bytes
+    // arena, at offset 32
     0x01, 0x00, 0x00, 0x00, // input index 1 (u16), padded to 4
     0x00, 0x00, 0x00, 0x3F, // input mean 0.5
     0x00, 0x00, 0x00, 0x40, // input scale 2.0
@@ -36,7 +40,8 @@ static BLOB: Aligned<[u8; 64]> = Aligned([
     0x00, 0x00, 0x00, 0xC0, // layer 1 weight −2.0
     0x00, 0x00, 0x20, 0x41, // output mean 10.0
     0x00, 0x00, 0x80, 0x40, // output scale 4.0
-    0x0C, 0xB4, 0x3F, 0x13, // CRC-32/ISO-HDLC of the 60 bytes above
+    0x00, 0x00, 0x00, 0x3F, // noise sd 0.5
+    0x8F, 0x05, 0x3E, 0x0A, // CRC-32/ISO-HDLC of the 72 bytes above
 ]);
 
 fn parts() -> Parts<'static> {
@@ -62,10 +67,13 @@ fn parts() -> Parts<'static> {
         layers,
         output_mean: &[10.0],
         output_scale: &[4.0],
+        noise_sd: &[0.5],
+        names: Names::from_bytes(b"\x02x1\x01y"),
         pips: &[],
         meta: Meta {
             name: Text::new("t"),
             compiler: Text::new("0"),
+            target: Text::new("y"),
             metrics: heapless::Vec::new(),
         },
     }
@@ -75,6 +83,14 @@ fn parts() -> Parts<'static> {
 fn the_loader_reads_the_hand_written_parts() {
     let model = Model::from_bytes(&BLOB.0).unwrap();
     assert_eq!(model.parts(), &parts());
+    assert_eq!(model.feature_index("x1"), Some(1));
+    assert_eq!(model.feature_index("x"), None);
+    assert_eq!(model.feature_index("y"), None);
+    let inputs: Vec<&str> = model.input_names().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(inputs, ["x1"]);
+    let out: Vec<&str> = model.output_names().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(out, ["y"]);
+    assert_eq!(model.noise_sd(), &[0.5]);
     let mut y = [0.0];
     for (x1, want) in [(1.5, -29.0), (0.0, 11.0), (0.5, 10.0 + 4.0 * (0.25 - 0.0))] {
         model.predict(&[f32::NAN, x1], &mut y).unwrap();
@@ -84,14 +100,17 @@ fn the_loader_reads_the_hand_written_parts() {
 
 #[test]
 fn the_encoder_writes_the_hand_written_bytes() {
-    let mut buf = Aligned([0u8; 64]);
-    assert_eq!(parts().encoded_len(), Ok(64));
-    assert_eq!(parts().encode(&mut buf.0), Ok(64));
+    let mut buf = Aligned([0u8; 76]);
+    assert_eq!(parts().encoded_len(), Ok(76));
+    assert_eq!(parts().encode(&mut buf.0), Ok(76));
     assert_eq!(buf.0, BLOB.0);
     assert_eq!(
-        parts().encode(&mut buf.0[..63]),
-        Err(Error::BufferTooSmall { needed: 64 })
+        parts().encode(&mut buf.0[..75]),
+        Err(Error::BufferTooSmall { needed: 76 })
     );
+    let mut names = [0u8; 5];
+    assert_eq!(Names::write(["x1", "y"], &mut names), Ok(5));
+    assert_eq!(Names::from_bytes(&names), parts().names);
 }
 
 #[test]
@@ -102,7 +121,51 @@ fn each_region_is_guarded() {
         Model::from_bytes(&b.0).map(|_| ())
     };
     assert_eq!(edit(0, b'X'), Err(Error::Magic));
-    assert_eq!(edit(4, 2), Err(Error::Version { found: 2 }));
-    assert_eq!(edit(60, 0x0D), Err(Error::Checksum));
-    assert_eq!(edit(31, 0x3E), Err(Error::Checksum));
+    assert_eq!(edit(4, 1), Err(Error::Version { found: 1 }));
+    assert_eq!(edit(72, 0x74), Err(Error::Checksum));
+    assert_eq!(edit(35, 0x3E), Err(Error::Checksum));
+}
+
+/// Edits `at` to `v` and fixes the CRC, so that the edit reaches the checks behind it.
+fn resealed(edits: &[(usize, u8)]) -> Result<(), Error> {
+    let mut b = Aligned(BLOB.0);
+    for &(at, v) in edits {
+        b.0[at] = v;
+    }
+    let crc = crc32(&b.0[..72]);
+    b.0[72..].copy_from_slice(&crc.to_le_bytes());
+    Model::from_bytes(&b.0).map(|_| ())
+}
+
+#[test]
+fn names_and_noise_are_checked() {
+    assert_eq!(resealed(&[]), Ok(()));
+    // the output named like nothing else is fine; an empty input name is not
+    assert_eq!(resealed(&[(21, b'z')]), Ok(()));
+    assert_eq!(resealed(&[(17, 0x00)]), Err(Error::Names { offset: 17 }));
+    // the input's name claiming 3 bytes swallows the output's length: the output is missing
+    assert_eq!(resealed(&[(17, 0x03)]), Err(Error::Names { offset: 21 }));
+    // an empty output name
+    assert_eq!(resealed(&[(20, 0x00)]), Err(Error::Names { offset: 20 }));
+    // a negative noise sd
+    assert_eq!(
+        resealed(&[(71, 0xBF)]),
+        Err(Error::NonFinite { offset: 68 })
+    );
+}
+
+/// CRC-32/ISO-HDLC, bitwise (reflected polynomial 0xEDB88320).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = u32::MAX;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }

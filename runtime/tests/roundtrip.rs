@@ -7,7 +7,9 @@ mod support;
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use spikeslab_runtime::{Activation, Aligned as Flash, Error, Model, Task, Text, Weights};
+use spikeslab_runtime::{
+    Activation, Aligned as Flash, Error, MAX_NAME, Model, Names, Task, Text, Weights,
+};
 use support::{Aligned, Net, Shape, Store, random_inputs};
 
 fn shape() -> impl Strategy<Value = Shape> {
@@ -261,4 +263,70 @@ fn metadata_text_is_checked_when_read_not_when_loaded() {
     model.predict(&[0.5; 6], &mut ya).unwrap();
     bad.predict(&[0.5; 6], &mut yb).unwrap();
     assert_eq!(ya.map(f32::to_bits), yb.map(f32::to_bits));
+}
+
+#[test]
+fn names_are_one_per_input_and_output_and_never_repeated() {
+    let names = |list: &[&str]| {
+        let mut b = vec![0; list.iter().map(|n| n.len() + 1).sum()];
+        Names::write(list.iter().copied(), &mut b).unwrap();
+        b
+    };
+    let mut net = small(Task::Classification);
+    assert_eq!(net.inputs, [0, 2, 3, 5]);
+    net.names = names(&["a", "b", "c", "d", "cat", "dog", "owl"]);
+    let blob = net.blob().unwrap();
+    let model = blob.model().unwrap();
+    let labels: Vec<&str> = model.output_names().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(labels, ["cat", "dog", "owl"]);
+    assert_eq!(model.feature_index("b"), Some(2));
+    assert_eq!(model.feature_index("cat"), None);
+    assert!(model.noise_sd().is_empty());
+    // an input may share a name with an output, but not with another input
+    net.names = names(&["a", "b", "c", "cat", "cat", "dog", "owl"]);
+    assert!(net.blob().is_ok());
+    for bad in [
+        &["a", "b", "c", "a", "cat", "dog", "owl"][..],
+        &["a", "b", "c", "d", "cat", "dog", "cat"],
+        &["a", "b", "c", "d", "cat", "dog"],
+        &["a", "b", "c", "d", "cat", "dog", "owl", "eel"],
+    ] {
+        net.names = names(bad);
+        assert!(
+            matches!(net.blob().unwrap_err(), Error::Names { .. }),
+            "{bad:?} accepted"
+        );
+    }
+    let mut buf = [0u8; 300];
+    let long = "n".repeat(MAX_NAME + 1);
+    assert_eq!(
+        Names::write(["ok", long.as_str()], &mut buf),
+        Err(Error::Names { offset: 3 })
+    );
+    assert_eq!(
+        Names::write(["", "x"], &mut buf),
+        Err(Error::Names { offset: 0 })
+    );
+    assert_eq!(
+        Names::write(["abc"], &mut buf[..3]),
+        Err(Error::BufferTooSmall { needed: 4 })
+    );
+}
+
+#[test]
+fn a_regression_noise_sd_must_be_positive() {
+    let mut net = small(Task::Regression);
+    assert_eq!(
+        net.blob().unwrap().model().unwrap().noise_sd(),
+        &net.noise_sd[..]
+    );
+    for bad in [0.0, -1.0, f32::INFINITY] {
+        net.noise_sd[1] = bad;
+        assert!(
+            matches!(net.blob().unwrap_err(), Error::NonFinite { .. }),
+            "{bad}"
+        );
+    }
+    net.noise_sd.pop();
+    assert_eq!(net.blob().unwrap_err(), Error::Task);
 }

@@ -97,12 +97,13 @@ pub fn random_network(arch: &Arch, seed: u64) -> Network {
         input_std,
         layers,
         target,
+        target_name: "y".into(),
         classes: if arch.task == Task::Classification {
             (0..in_width).map(|c| c as f32).collect()
         } else {
             vec![]
         },
-        noise: None,
+        noise: (arch.task == Task::Regression).then(|| 0.1 + rng.random::<f32>()),
         pips: Vec::new(),
     }
 }
@@ -214,22 +215,15 @@ pub fn within_tolerance(net: &Network, got: &[f32], want: &[f64]) -> Result<(), 
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, so that `path` is
-/// either the old file or the whole new one.
+/// Writes `bytes` to `path` as the compiler writes its outputs: all of it or nothing,
+/// through a temporary of a random name.
 ///
 /// # Errors
-/// The I/O error, with the path.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
-        })
+/// The compiler's I/O error, with the path.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> spikeslab_compiler::Result<()> {
+    let mut out = spikeslab_compiler::files::Outputs::new(&[]);
+    out.add(path, bytes);
+    out.commit()
 }
 
 /// The lines a board prints for `rows`: `y[row][k]=<bits as 8 hex digits>`, computed by the

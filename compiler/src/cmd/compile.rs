@@ -3,9 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use spikeslab_compiler::Result;
 use spikeslab_compiler::compile::{Options, compile};
+use spikeslab_compiler::files::{Outputs, check_outputs};
 use spikeslab_compiler::spec::{Override, Spec};
-use spikeslab_compiler::{Result, write_atomic};
+
+use crate::cmd::say;
 use toml::Value;
 
 /// Compile a model spec: train the spike-and-slab network (for each λ of the grid, choosing
@@ -141,6 +144,15 @@ impl Cmd {
             .out
             .clone()
             .unwrap_or_else(|| self.spec.with_file_name(format!("{}.postcard", spec.name)));
+        let (report, svg) = (
+            report_path(&blob_path, "report.json"),
+            report_path(&blob_path, "svg"),
+        );
+        let mut inputs = vec![self.spec.clone()];
+        inputs.extend(spec.data.files());
+        let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        // Refused before training, and checked again when the files are committed.
+        check_outputs(&inputs, &[&report, &svg, &blob_path])?;
         let c = compile(
             &spec,
             &Options {
@@ -151,13 +163,17 @@ impl Cmd {
         )?;
         let json = serde_json::to_string_pretty(&c.report)
             .map_err(|e| spikeslab_compiler::Error::Report(e.to_string()))?;
-        let svg = spikeslab_compiler::report::svg::render(&c.report)?;
-        write_atomic(&report_path(&blob_path, "report.json"), json.as_bytes())?;
-        write_atomic(&report_path(&blob_path, "svg"), svg.as_bytes())?;
-        write_atomic(&blob_path, c.blob.as_bytes())?;
+        let mut outputs = Outputs::new(&inputs);
+        outputs.add(report, json);
+        outputs.add(svg, spikeslab_compiler::report::svg::render(&c.report)?);
+        outputs.add(&blob_path, c.blob.as_bytes());
+        outputs.commit()?;
         if !self.quiet {
-            print!("{}", c.report.summary());
-            println!("  wrote {} and its report", blob_path.display());
+            say(&format!(
+                "{}  wrote {} and its report\n",
+                c.report.summary(),
+                blob_path.display()
+            ))?;
         }
         Ok(())
     }

@@ -7,12 +7,14 @@ use clap::Args;
 use serde_json::{Value, json};
 use spikeslab_runtime::{Model, Weights};
 
-use crate::cmd::compile::report_path;
+use crate::cmd::say;
 use spikeslab_compiler::blob::read as load;
+use spikeslab_compiler::text::escape;
 use spikeslab_compiler::{Error, Result};
 
-/// Show a blob's structure: layers, kept nodes, kept inputs (with names and PIPs when the
-/// report is beside it), storage, bytes, estimated RAM and the stored metrics.
+/// Show a blob's structure: the inputs it reads (names and PIPs), what it predicts (class
+/// labels, or the target and its noise sd), layers, storage, bytes, estimated RAM and the
+/// stored metrics. Everything comes from the blob itself.
 #[derive(Args, Debug)]
 pub struct Cmd {
     /// The blob.
@@ -22,19 +24,10 @@ pub struct Cmd {
     pub json: bool,
 }
 
-fn lossy(t: spikeslab_runtime::Text<'_>) -> String {
-    String::from_utf8_lossy(t.as_bytes()).into_owned()
-}
-
-/// Names of the raw features, from the report beside the blob, when there is one.
-pub fn feature_names(blob: &std::path::Path) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(report_path(blob, "report.json")).ok()?;
-    let v: Value = serde_json::from_str(&text).ok()?;
-    v["inputs"]
-        .as_array()?
-        .iter()
-        .map(|i| i["name"].as_str().map(str::to_string))
-        .collect()
+/// A stored string as it may be printed: control characters escaped (a blob's text cannot
+/// drive the terminal).
+fn shown(t: spikeslab_runtime::Text<'_>) -> String {
+    escape(&String::from_utf8_lossy(t.as_bytes()))
 }
 
 impl Cmd {
@@ -45,34 +38,28 @@ impl Cmd {
     pub fn run(self) -> Result<()> {
         let blob = load(&self.blob)?;
         let model = blob.model()?;
-        let names = feature_names(&self.blob);
-        let v = describe(&model, blob.as_bytes().len(), names.as_deref());
+        let v = describe(&model, blob.as_bytes().len());
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&v).map_err(|e| Error::Report(e.to_string()))?
-            );
+            let json =
+                serde_json::to_string_pretty(&v).map_err(|e| Error::Report(e.to_string()))?;
+            say(&format!("{json}\n"))
         } else {
-            print!("{}", text(&v));
+            say(&text(&v))
         }
-        Ok(())
     }
 }
 
 /// The blob as a JSON value.
-pub fn describe(model: &Model<'_>, bytes: usize, names: Option<&[String]>) -> Value {
+pub fn describe(model: &Model<'_>, bytes: usize) -> Value {
     let p = model.parts();
-    let name = |i: u16| {
-        names
-            .and_then(|n| n.get(usize::from(i)).cloned())
-            .unwrap_or_else(|| format!("feature {i}"))
-    };
     let inputs: Vec<Value> = p
         .inputs
         .iter()
+        .zip(model.input_names())
         .enumerate()
-        .map(|(j, &i)| json!({"index": i, "name": name(i), "pip": p.pips.get(j)}))
+        .map(|(j, (&i, name))| json!({"index": i, "name": shown(name), "pip": p.pips.get(j)}))
         .collect();
+    let outputs: Vec<String> = model.output_names().map(shown).collect();
     let mut in_width = p.inputs.len();
     let mut pip_at = p.inputs.len();
     let layers: Vec<Value> = p
@@ -100,16 +87,19 @@ pub fn describe(model: &Model<'_>, bytes: usize, names: Option<&[String]>) -> Va
         .meta()
         .metrics
         .iter()
-        .map(|m| (lossy(m.name), json!(m.value)))
+        .map(|m| (shown(m.name), json!(m.value)))
         .collect();
     json!({
-        "name": lossy(model.meta().name),
-        "compiler": lossy(model.meta().compiler),
+        "name": shown(model.meta().name),
+        "compiler": shown(model.meta().compiler),
         "task": format!("{:?}", model.task()).to_lowercase(),
+        "target": shown(model.meta().target),
         "features": model.features(),
         "inputs": inputs,
         "layers": layers,
         "outputs": model.outputs(),
+        "output_names": outputs,
+        "noise_sd": model.noise_sd(),
         "weights": model.weight_count(),
         "blob_bytes": bytes,
         "ram_bytes": spikeslab_compiler::report::ram_estimate(model.features(), model.outputs(), p.layers.len()),
@@ -137,6 +127,32 @@ fn text(v: &Value) -> String {
             "  [{:>5}] {}{pip}",
             i["index"],
             i["name"].as_str().unwrap_or("")
+        );
+    }
+    let names: Vec<&str> = v["output_names"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    if v["task"] == "classification" {
+        let _ = writeln!(
+            s,
+            "predicts `{}`: {} classes, {}",
+            v["target"].as_str().unwrap_or(""),
+            names.len(),
+            names.join(", ")
+        );
+    } else {
+        let sd = v["noise_sd"]
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(Value::as_f64)
+            .unwrap_or(f64::NAN);
+        let _ = writeln!(
+            s,
+            "predicts `{}`, noise sd {sd:.4}",
+            names.first().copied().unwrap_or("")
         );
     }
     let _ = writeln!(s, "layers:");

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use spikeslab_compiler::Error;
-use spikeslab_compiler::Result;
-use spikeslab_compiler::simulate::{Design, DesignKind, write_csv};
+use spikeslab_compiler::files::{Outputs, check_outputs};
+use spikeslab_compiler::simulate::{Design, DesignKind, csv_text};
+use spikeslab_compiler::{Error, Result};
+
+use crate::cmd::say;
 
 /// Generate a synthetic data set (designs e1..e5 of the method's evaluation) as CSV with a
 /// header `x1,...,xD,y`.
@@ -62,20 +64,40 @@ impl Cmd {
         d.psi2 = self.psi2;
         d.linear = self.linear;
         let rows = self.rows.unwrap_or(kind.default_rows());
-        let sim = d.generate(rows, self.test_rows.unwrap_or(0), self.seed)?;
-        write_csv(&self.out, &sim.train)?;
+        let test_rows = self.test_rows.unwrap_or(0);
+        // The flags' names in errors, not the spec keys that the same check uses.
+        d.check(rows, test_rows).map_err(|e| match e {
+            Error::SpecValue {
+                key,
+                value,
+                expected,
+                ..
+            } => Error::SpecValue {
+                path: "command line".into(),
+                key: key.replace("data.", "--").replace('_', "-"),
+                value,
+                expected,
+            },
+            other => other,
+        })?;
+        let mut paths = vec![self.out.as_path()];
+        paths.extend(self.test_out.as_deref());
+        check_outputs(&[], &paths)?;
+        let sim = d.generate(rows, test_rows, self.seed)?;
+        let mut outputs = Outputs::new(&[]);
         if let Some(p) = &self.test_out {
-            write_csv(p, &sim.test)?;
+            outputs.add(p, csv_text(&sim.test));
         }
+        outputs.add(&self.out, csv_text(&sim.train));
+        outputs.commit()?;
         let truth: Vec<String> = sim.truth.iter().map(|j| format!("x{}", j + 1)).collect();
-        println!(
-            "{}: {} rows of {} features; y depends on {}; noise variance {:.3}",
+        say(&format!(
+            "{}: {} rows of {} features; y depends on {}; noise variance {:.3}\n",
             self.out.display(),
             rows,
             d.features,
             truth.join(" "),
             sim.noise_var
-        );
-        Ok(())
+        ))
     }
 }

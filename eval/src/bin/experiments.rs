@@ -23,6 +23,12 @@ struct Args {
     /// UCI splits per data set (default: all).
     #[arg(long)]
     splits: Option<usize>,
+    /// E6: only these data sets (folder names, e.g. `naval-propulsion-plant`; default: all).
+    #[arg(long)]
+    only: Vec<String>,
+    /// E6: this training seed instead of `compile`'s default (writes `e6-seed<N>`).
+    #[arg(long)]
+    seed: Option<u64>,
     /// E3, E4: choose λ per replication on the validation rows by the one-standard-error rule
     /// (writes `e3-chosen`, `e4-chosen`).
     #[arg(long)]
@@ -75,15 +81,22 @@ fn main() -> anyhow::Result<()> {
             "e5" => drop(sim::e5(scale, &out)?),
             "e6" => {
                 let data = root().join("../shared/datasets/uci");
-                let only: Option<&[&str]> = a.quick.then_some(&["concrete"][..]);
+                let named: Vec<&str> = a.only.iter().map(String::as_str).collect();
+                let only: Option<&[&str]> = if a.quick {
+                    Some(&["concrete"][..])
+                } else {
+                    (!named.is_empty()).then_some(&named[..])
+                };
                 let splits = if a.quick { Some(1) } else { a.splits };
-                drop(uci::e6(
-                    &data,
-                    splits,
-                    only,
-                    &out,
-                    if a.quick { "e6-quick" } else { "e6" },
-                )?);
+                let mut name = if a.quick { "e6-quick" } else { "e6" }.to_string();
+                if let Some(s) = a.seed {
+                    name.push_str(&format!("-seed{s}"));
+                }
+                for o in &named {
+                    name.push('-');
+                    name.push_str(o);
+                }
+                drop(uci::e6(&data, splits, only, a.seed, &out, &name)?);
             }
             "e7" => drop(classify::e7(
                 &root().join("../shared/datasets/sklearn"),

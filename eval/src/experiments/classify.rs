@@ -76,6 +76,7 @@ fn table(label: &str, rows: &Rows, idx: &[usize]) -> anyhow::Result<Table> {
     Ok(Table::new(
         label,
         (0..d).map(|j| format!("f{j}")).collect(),
+        "class".into(),
         idx.iter()
             .flat_map(|&i| rows.0[i].iter().map(|&v| v as f32))
             .collect(),

@@ -73,7 +73,7 @@ pub struct Record {
 /// The spec of split `split` (0-based, as the index files count): only the data, every other
 /// setting what `compile` chooses, and the width the suite's protocol fixes (`n_hidden.txt`,
 /// as MC dropout was run).
-pub fn spec(dir: &Path, split: usize, hidden: usize) -> Spec {
+pub fn spec(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> Spec {
     let mut spec = Spec::for_data(
         "experiment",
         DataSpec::new(
@@ -85,6 +85,9 @@ pub fn spec(dir: &Path, split: usize, hidden: usize) -> Spec {
         ),
     );
     spec.network.hidden = vec![hidden];
+    if let Some(seed) = seed {
+        spec.train.seed = seed;
+    }
     spec
 }
 
@@ -106,8 +109,8 @@ struct Split {
     best_rule_inclusion: f64,
 }
 
-fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
-    let c = fit(&spec(dir, split, hidden), true)?;
+fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyhow::Result<Split> {
+    let c = fit(&spec(dir, split, hidden, seed), true)?;
     let r = &c.report;
     let test = |m: Option<Metrics>| m.ok_or_else(|| anyhow::anyhow!("no test metrics"));
     let split_test = |m: &Option<SplitMetrics>| test(m.as_ref().and_then(|m| m.test));
@@ -133,7 +136,8 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
 }
 
 /// Runs E6 over `splits` splits of each data set (all splits when `None`); `only` restricts the
-/// data sets.
+/// data sets; `seed` replaces `compile`'s default training seed (to measure how much the
+/// means move with the seed alone).
 ///
 /// # Errors
 /// Missing data (with the path), a compile or a write error.
@@ -141,9 +145,18 @@ pub fn e6(
     root: &Path,
     splits: Option<usize>,
     only: Option<&[&str]>,
+    seed: Option<u64>,
     out: &Output,
     name: &str,
 ) -> anyhow::Result<Vec<Record>> {
+    if let Some(unknown) = only
+        .into_iter()
+        .flatten()
+        .find(|o| !DATASETS.iter().any(|d| d.0 == **o))
+    {
+        let known: Vec<&str> = DATASETS.iter().map(|d| d.0).collect();
+        anyhow::bail!("no UCI data set {unknown:?}: one of {}", known.join(", "));
+    }
     let mut records = Vec::new();
     let mut rows = Vec::new();
     for (folder, label, dropout_rmse, dropout_ll) in DATASETS {
@@ -165,7 +178,7 @@ pub fn e6(
             .parse()?;
         let k = splits.unwrap_or(n).min(n);
         let runs: Vec<Split> = (0..k)
-            .map(|s| run_split(&dir, s, hidden))
+            .map(|s| run_split(&dir, s, hidden, seed))
             .collect::<anyhow::Result<_>>()?;
         let stat = |f: &dyn Fn(&Split) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
         type Pick<'a> = &'a dyn Fn(&Split) -> Metrics;
@@ -227,7 +240,7 @@ pub fn e6(
             rows.push(vec![
                 label.to_string(),
                 method.to_string(),
-                rmse.show(3),
+                rmse.show_significant(3),
                 ll.show(3),
                 if pruned {
                     format!("{:.0}%", 100.0 * rec.hidden_kept_mean)

@@ -6,8 +6,8 @@
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_runtime::{
-    Activation, Layer, MAX_LAYERS, Meta, Metric, Model, Parts, Task, Text, Weights, dense_index,
-    heapless,
+    Activation, Layer, MAX_LAYERS, Meta, Metric, Model, Names, Parts, Task, Text, Weights,
+    dense_index, heapless,
 };
 
 /// Shape of a random model.
@@ -122,6 +122,10 @@ pub struct Net {
     pub output_mean: Vec<f32>,
     /// Regression: output scales.
     pub output_scale: Vec<f32>,
+    /// Regression: noise standard deviations.
+    pub noise_sd: Vec<f32>,
+    /// The names of the inputs then of the outputs, stored.
+    pub names: Vec<u8>,
     /// PIPs, or empty.
     pub pips: Vec<f32>,
     /// The model name.
@@ -164,6 +168,13 @@ impl Net {
         }
         let n = inputs.len();
         let regression = shape.task == Task::Regression;
+        let names: Vec<String> = inputs
+            .iter()
+            .map(|i| format!("s{i}"))
+            .chain((0..in_width).map(|k| format!("out{k}")))
+            .collect();
+        let mut stored = vec![0; names.iter().map(|n| n.len() + 1).sum()];
+        Names::write(names.iter().map(String::as_str), &mut stored).expect("short names");
         Self {
             task: shape.task,
             features: shape.features as u16,
@@ -183,6 +194,12 @@ impl Net {
             } else {
                 vec![]
             },
+            noise_sd: if regression {
+                (0..in_width).map(|_| 0.1 + rng.random::<f32>()).collect()
+            } else {
+                vec![]
+            },
+            names: stored,
             pips: Vec::new(),
             name: b"random".to_vec(),
         }
@@ -220,10 +237,13 @@ impl Net {
             layers,
             output_mean: &self.output_mean,
             output_scale: &self.output_scale,
+            noise_sd: &self.noise_sd,
+            names: Names::from_bytes(&self.names),
             pips: &self.pips,
             meta: Meta {
                 name: Text::from_bytes(&self.name),
                 compiler: Text::new("test"),
+                target: Text::new("y"),
                 metrics,
             },
         }
