@@ -289,7 +289,7 @@ fn parse_cell(cell: &str) -> std::result::Result<f32, String> {
         Ok(v) if v.is_finite() && v.abs() < f64::from(f32::MAX) => Ok(v as f32),
         Ok(v) => Err(format!("`{v}` is not a finite number")),
         Err(_) if cell.is_empty() => Err("the cell is empty".into()),
-        Err(_) => Err(format!("`{cell}` is not a number")),
+        Err(_) => Err(format!("`{}` is not a number", text::excerpt(cell))),
     }
 }
 

@@ -436,6 +436,23 @@ fn messages_quote_bounded_excerpts() {
         "{} bytes of error",
         stderr(&out).len()
     );
+    let cell = csv_text(100).replacen("\n", &format!("\n{},0,0,1\n", "z".repeat(1 << 20)), 1);
+    std::fs::write(c.path("data.csv"), cell).unwrap();
+    std::fs::write(
+        c.path("m.toml"),
+        "[data]\ncsv = \"data.csv\"\ntarget = \"y\"\n",
+    )
+    .unwrap();
+    let out = c.compile(&[]);
+    refused(
+        &out,
+        &["line 2, column 1 (`a`)", "is not a number", "more bytes"],
+    );
+    assert!(
+        stderr(&out).len() < 1000,
+        "{} bytes of error",
+        stderr(&out).len()
+    );
     let header: Vec<String> = (0..100_000).map(|j| format!("col{j}")).collect();
     let wide = format!("{}\n{}\n", header.join(","), vec!["1"; 100_000].join(","));
     std::fs::write(c.path("wide.csv"), wide).unwrap();

@@ -55,7 +55,7 @@ impl Cmd {
         let kind = DesignKind::parse(&self.design).ok_or_else(|| Error::SpecValue {
             path: "command line".into(),
             key: "design".into(),
-            value: format!("{:?}", self.design),
+            value: spikeslab_compiler::text::excerpt(&format!("{:?}", self.design)),
             expected: "one of e1, e2, e3, e4, e5".into(),
         })?;
         let mut d = Design::new(kind);

@@ -1,4 +1,5 @@
-//! Any bytes: loading must return, and a model that loads must evaluate without panicking.
+//! Any bytes: loading must return, and a model that loads must evaluate without panicking,
+//! and hold exactly the names and noise sds it promises.
 //!
 //! Each input is tried as it is and with a correct CRC-32 appended, so that mutations reach
 //! the structural checks behind the checksum. Seed the corpus with blob bodies (a blob
@@ -32,5 +33,14 @@ fn exercise(data: &[u8]) {
             .predict_with(&mut Scratch::new(), &x, y)
             .expect("lengths are right");
         let _ = model.classify(&x);
+        // v2's names: one per read input, found again by name, then one per output.
+        assert_eq!(model.input_names().count(), model.inputs().len());
+        assert_eq!(model.output_names().count(), model.outputs());
+        for (name, &at) in model.input_names().zip(model.inputs()) {
+            if let Ok(name) = name.as_str() {
+                assert_eq!(model.feature_index(name), Some(usize::from(at)));
+            }
+        }
+        assert!(model.noise_sd().iter().all(|&s| s > 0.0 && s.is_finite()));
     }
 }
