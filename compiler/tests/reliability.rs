@@ -88,22 +88,6 @@ fn run_bounded(dir: &Path, args: &[&str], out: Stdio) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
-/// CRC-32/ISO-HDLC, bitwise.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = u32::MAX;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 #[test]
 fn eval_matches_columns_by_name_and_needs_no_sidecar() {
     let c = compiled();
@@ -207,7 +191,7 @@ fn a_classifier_keeps_its_labels_and_an_old_blob_is_refused() {
     let mut old = std::fs::read(c.path("m.postcard")).unwrap();
     old[4] = 1;
     let n = old.len() - 4;
-    let crc = crc32(&old[..n]);
+    let crc = spikeslab_runtime::crc32(&old[..n]);
     old[n..].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(c.path("old.postcard"), old).unwrap();
     refused(

@@ -24,6 +24,12 @@ pub use heapless;
 pub use math::argmax;
 pub use model::{Layer, Model, Parts, Weights, dense_index};
 
+/// The CRC-32/ISO-HDLC of `bytes`, as a blob's last four bytes hold it (little-endian) for
+/// the bytes before them: for tools that write or edit blobs.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    model::CRC.checksum(bytes)
+}
+
 /// Bytes of RAM that evaluation uses besides the caller's slices: the two activation buffers
 /// on the stack (the frames of `predict` add a few hundred bytes more).
 pub const EVAL_BUFFER_BYTES: usize = 2 * MAX_WIDTH * size_of::<f32>();

@@ -132,7 +132,7 @@ fn resealed(edits: &[(usize, u8)]) -> Result<(), Error> {
     for &(at, v) in edits {
         b.0[at] = v;
     }
-    let crc = crc32(&b.0[..72]);
+    let crc = spikeslab_runtime::crc32(&b.0[..72]);
     b.0[72..].copy_from_slice(&crc.to_le_bytes());
     Model::from_bytes(&b.0).map(|_| ())
 }
@@ -152,20 +152,4 @@ fn names_and_noise_are_checked() {
         resealed(&[(71, 0xBF)]),
         Err(Error::NonFinite { offset: 68 })
     );
-}
-
-/// CRC-32/ISO-HDLC, bitwise (reflected polynomial 0xEDB88320).
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = u32::MAX;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
