@@ -1,7 +1,7 @@
 //! Validation of decoded parts: after it, evaluation cannot index out of range or meet a
 //! number it was not built for.
 
-use crate::format::{Activation, MAX_WIDTH, Names, Task};
+use crate::format::{Activation, MAX_WIDTH, Names, Task, name_at};
 use crate::model::{Parts, Weights};
 use crate::{Error, Result};
 
@@ -70,25 +70,29 @@ fn names(
     outputs: usize,
     at: &impl Fn(*const u8) -> u32,
 ) -> Result<()> {
-    let mut iter = names.iter();
-    for (skip, count) in [(0, inputs), (inputs, outputs)] {
-        for k in 0..count {
-            let name = iter.clone().rest();
-            let this = iter.next().ok_or(Error::Names {
-                offset: at(name.as_ptr()),
-            })?;
-            if names.iter().skip(skip).take(k).any(|other| other == this) {
-                return Err(Error::Names {
-                    offset: at(name.as_ptr()),
-                });
+    let bytes = names.as_bytes();
+    let fault = |pos: usize| Error::Names {
+        offset: at(bytes.as_ptr().wrapping_add(pos)),
+    };
+    let mut pos = 0;
+    for count in [inputs, outputs] {
+        let first = pos;
+        for _ in 0..count {
+            let name = name_at(bytes, pos).ok_or_else(|| fault(pos))?;
+            let mut q = first;
+            while let Some(other) = name_at(bytes, q).filter(|_| q < pos) {
+                if other == name {
+                    return Err(fault(pos));
+                }
+                q += 1 + other.len();
             }
+            pos += 1 + name.len();
         }
     }
-    match iter.rest() {
-        [] => Ok(()),
-        extra => Err(Error::Names {
-            offset: at(extra.as_ptr()),
-        }),
+    if pos == bytes.len() {
+        Ok(())
+    } else {
+        Err(fault(pos))
     }
 }
 

@@ -188,26 +188,23 @@ pub struct NameIter<'a> {
     rest: &'a [u8],
 }
 
-impl<'a> NameIter<'a> {
-    /// The bytes not yet read.
-    pub(crate) const fn rest(&self) -> &'a [u8] {
-        self.rest
-    }
-}
-
 impl<'a> Iterator for NameIter<'a> {
     type Item = Text<'a>;
 
     fn next(&mut self) -> Option<Text<'a>> {
-        let (&len, tail) = self.rest.split_first()?;
-        let len = usize::from(len);
-        if len == 0 || len > MAX_NAME {
-            return None;
-        }
-        let (name, rest) = tail.split_at_checked(len)?;
-        self.rest = rest;
+        let name = name_at(self.rest, 0)?;
+        self.rest = self.rest.get(1 + name.len()..)?;
         Some(Text::from_bytes(name))
     }
+}
+
+/// The bytes of the name stored at `pos` of `bytes`, if one of 1..=[`MAX_NAME`] bytes is.
+pub fn name_at(bytes: &[u8], pos: usize) -> Option<&[u8]> {
+    let len = usize::from(*bytes.get(pos)?);
+    if len == 0 || len > MAX_NAME {
+        return None;
+    }
+    bytes.get(pos + 1..pos + 1 + len)
 }
 
 /// A named scalar of the metadata, e.g. `("val_rmse", 0.42)`.
