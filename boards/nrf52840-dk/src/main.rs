@@ -1,5 +1,6 @@
-//! Evaluates the embedded model on the embedded rows and logs which sensors it reads and
-//! every output's value and bit pattern over RTT (defmt), then stops the probe-rs session.
+//! Evaluates the embedded model on the embedded rows and logs which sensors it reads (index
+//! and name) and every output's value and bit pattern over RTT (defmt), then stops the
+//! probe-rs session.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -18,6 +19,9 @@ fn run() -> Result<(), Error> {
         model.inputs(),
         model.features()
     );
+    for (name, index) in model.input_names().zip(model.inputs()) {
+        defmt::info!("  [{}] {=[u8]:a}", index, name.as_bytes());
+    }
     let (mut x, mut y, mut scratch) = ([0f32; 1024], [0f32; MAX_WIDTH], Scratch::new());
     let x = x.get_mut(..model.features()).ok_or(Error::Capacity)?;
     let y = y.get_mut(..model.outputs()).ok_or(Error::Capacity)?;
