@@ -56,6 +56,10 @@ pub struct Record {
     pub ll_mean: f64,
     /// Its standard error.
     pub ll_se: f64,
+    /// Validation RMSE (the rows settings are chosen on), mean over splits.
+    pub val_rmse_mean: f64,
+    /// Its standard error.
+    pub val_rmse_se: f64,
     /// Hidden nodes kept (fraction of all hidden nodes).
     pub hidden_kept_mean: f64,
     /// Input features kept.
@@ -91,14 +95,21 @@ pub fn spec(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> Spec 
     spec
 }
 
+/// Test and validation metrics of one model.
+#[derive(Clone, Copy)]
+struct Both {
+    test: Metrics,
+    validation: Metrics,
+}
+
 struct Split {
-    pruned: Metrics,
-    full: Metrics,
-    tuned: Metrics,
-    dense: Metrics,
-    magnitude: Metrics,
+    pruned: Both,
+    full: Both,
+    tuned: Both,
+    dense: Both,
+    magnitude: Both,
     /// The emitted model had λ been chosen by the plain best rule (same runs).
-    best_rule: Metrics,
+    best_rule: Both,
     hidden_kept: f64,
     best_rule_hidden_kept: f64,
     features_kept: f64,
@@ -112,18 +123,29 @@ struct Split {
 fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyhow::Result<Split> {
     let c = fit(&spec(dir, split, hidden, seed), true)?;
     let r = &c.report;
-    let test = |m: Option<Metrics>| m.ok_or_else(|| anyhow::anyhow!("no test metrics"));
-    let split_test = |m: &Option<SplitMetrics>| test(m.as_ref().and_then(|m| m.test));
+    let both = |test: Option<Metrics>, validation: Option<Metrics>| {
+        Ok::<_, anyhow::Error>(Both {
+            test: test.ok_or_else(|| anyhow::anyhow!("no test metrics"))?,
+            validation: validation.ok_or_else(|| anyhow::anyhow!("no validation metrics"))?,
+        })
+    };
+    let split = |m: &Option<SplitMetrics>| {
+        m.as_ref()
+            .map_or_else(|| both(None, None), |m| both(m.test, m.validation))
+    };
     let hidden_total: usize = r.hidden.iter().map(Vec::len).sum();
     let hidden_kept: usize = r.hidden.iter().flatten().filter(|n| n.kept).count();
     let best = by_rule(&c, Rule::Best).ok_or_else(|| anyhow::anyhow!("no candidate"))?;
     Ok(Split {
-        pruned: split_test(&r.metrics.pruned_before_finetune)?,
-        full: test(r.metrics.full_posterior.test)?,
-        tuned: test(r.metrics.emitted.test)?,
-        dense: split_test(&r.metrics.dense_baseline)?,
-        magnitude: split_test(&r.metrics.magnitude_baseline)?,
-        best_rule: test(best.test)?,
+        pruned: split(&r.metrics.pruned_before_finetune)?,
+        full: both(
+            r.metrics.full_posterior.test,
+            r.metrics.full_posterior.validation,
+        )?,
+        tuned: both(r.metrics.emitted.test, r.metrics.emitted.validation)?,
+        dense: split(&r.metrics.dense_baseline)?,
+        magnitude: split(&r.metrics.magnitude_baseline)?,
+        best_rule: both(best.test, best.validation)?,
         hidden_kept: hidden_kept as f64 / hidden_total as f64,
         best_rule_hidden_kept: best.kept_hidden as f64 / hidden_total as f64,
         features_kept: r.kept_features.len() as f64,
@@ -181,7 +203,7 @@ pub fn e6(
             .map(|s| run_split(&dir, s, hidden, seed))
             .collect::<anyhow::Result<_>>()?;
         let stat = |f: &dyn Fn(&Split) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
-        type Pick<'a> = &'a dyn Fn(&Split) -> Metrics;
+        type Pick<'a> = &'a dyn Fn(&Split) -> Both;
         let methods: [(&str, Pick<'_>, bool); 6] = [
             ("spikeslab-pruned", &|s| s.pruned, true),
             ("spikeslab-finetuned", &|s| s.tuned, true),
@@ -192,8 +214,9 @@ pub fn e6(
         ];
         for (method, m, pruned) in methods {
             let best_rule = method == "spikeslab-best-rule";
-            let rmse = stat(&|s| m(s).rmse().unwrap_or(f64::NAN));
-            let ll = stat(&|s| m(s).log_likelihood());
+            let rmse = stat(&|s| m(s).test.rmse().unwrap_or(f64::NAN));
+            let ll = stat(&|s| m(s).test.log_likelihood());
+            let val = stat(&|s| m(s).validation.rmse().unwrap_or(f64::NAN));
             let rec = Record {
                 dataset: folder.into(),
                 method: method.into(),
@@ -201,6 +224,8 @@ pub fn e6(
                 rmse_se: rmse.se,
                 ll_mean: ll.mean,
                 ll_se: ll.se,
+                val_rmse_mean: val.mean,
+                val_rmse_se: val.se,
                 hidden_kept_mean: if best_rule {
                     stat(&|s| s.best_rule_hidden_kept).mean
                 } else if pruned {
@@ -242,6 +267,7 @@ pub fn e6(
                 method.to_string(),
                 rmse.show_significant(3),
                 ll.show(3),
+                val.show_significant(3),
                 if pruned {
                     format!("{:.0}%", 100.0 * rec.hidden_kept_mean)
                 } else {
@@ -261,6 +287,7 @@ pub fn e6(
             "MC dropout (published)".into(),
             format!("{:.2} ± {:.2}", dropout_rmse.0, dropout_rmse.1),
             format!("{:.2} ± {:.2}", dropout_ll.0, dropout_ll.1),
+            "-".into(),
             "100%".into(),
             "-".into(),
             n.to_string(),
@@ -272,6 +299,7 @@ pub fn e6(
             "method",
             "test RMSE",
             "test LL",
+            "validation RMSE",
             "hidden kept",
             "blob B",
             "splits",
