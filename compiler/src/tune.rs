@@ -1,6 +1,7 @@
 //! The fourth stage: point-estimate training of a [`Network`], Adam on
-//! `mean NLL + Σ w²/(2σ0²n)` (the slab prior as L2). It fine-tunes the pruned network (MAP)
-//! and trains the dense baseline.
+//! `mean NLL + Σ w²/(2σ0²n)` (the slab prior as L2), its learning rate annealed from the
+//! schedule's rate to 0 by a half cosine over the epochs. It fine-tunes the pruned network
+//! (MAP) and trains the dense baseline.
 
 use candle::{Device, Tensor, Var};
 use candle_nn::Optimizer as _;
@@ -25,8 +26,15 @@ pub enum Mask {
     All,
 }
 
+/// The learning rate of epoch `epoch` (from 1) of `epochs`: `lr · (1 + cos(π (epoch − 1) /
+/// epochs)) / 2`, from `lr` down towards 0.
+pub fn annealed(lr: f64, epoch: usize, epochs: usize) -> f64 {
+    let t = (epoch.saturating_sub(1)) as f64 / epochs.max(1) as f64;
+    lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+}
+
 /// Trains `net` on `data`'s training rows (its inputs' columns) for `s`, with L2 weight
-/// `1/(2σ0²n)`; the random stream `rng` shuffles the rows.
+/// `1/(2σ0²n)` and the learning rate [`annealed`]; the random stream `rng` shuffles the rows.
 ///
 /// # Errors
 /// [`crate::Error::Diverged`] for a non-finite loss; a tensor error.
@@ -86,7 +94,8 @@ pub fn train_point(
         rows.len(),
         s,
         rng,
-        |_, idx, _| {
+        |epoch, idx, _| {
+            opt.set_learning_rate(annealed(s.lr, epoch, s.epochs));
             let (x, y) = rows.batch(idx)?;
             let draw = draw()?;
             let h = forward(&x, &draw, &shape)?;
@@ -161,4 +170,19 @@ pub fn finetune(
         rng,
         progress,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::annealed;
+
+    #[test]
+    fn the_rate_falls_from_lr_by_a_half_cosine() {
+        assert_eq!(annealed(0.01, 1, 100), 0.01);
+        assert!((annealed(0.01, 51, 100) - 0.005).abs() < 1e-12);
+        let last = annealed(0.01, 100, 100);
+        assert!(last > 0.0 && last < 0.01 * 1e-3, "{last}");
+        let rates: Vec<f64> = (1..=100).map(|e| annealed(0.01, e, 100)).collect();
+        assert!(rates.windows(2).all(|w| w[1] < w[0]));
+    }
 }
