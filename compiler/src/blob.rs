@@ -3,9 +3,12 @@
 
 use std::path::Path;
 
-use spikeslab_runtime::{self as rt, Meta, Metric, Model, Parts, Task, Text, Weights};
+use spikeslab_runtime::{
+    self as rt, Int8Weights, Meta, Metric, Model, Params, Parts, Task, Text, Weights,
+};
 
 use crate::network::{Layer, Network};
+use crate::quantise::{QLayer, Quantised, Rescale};
 use crate::{Error, Result};
 
 /// How a layer's weights are stored in the blob.
@@ -25,6 +28,106 @@ enum Stored {
         cols: Vec<u8>,
         values: Vec<f32>,
     },
+}
+
+impl Stored {
+    /// The runtime's view of `l` stored as `self`.
+    fn layer<'a>(&'a self, l: &'a Layer) -> rt::Layer<'a> {
+        rt::Layer {
+            activation: l.activation,
+            params: Params::F32 {
+                bias: &l.bias,
+                weights: match self {
+                    Self::Dense(w) => Weights::Dense(w),
+                    Self::Sparse {
+                        row_len,
+                        cols,
+                        values,
+                    } => Weights::Sparse {
+                        row_len,
+                        cols,
+                        values,
+                    },
+                },
+            },
+        }
+    }
+}
+
+/// An integer layer's codes as the blob stores them.
+enum StoredQ {
+    Dense(Vec<u8>),
+    Sparse {
+        row_len: Vec<u16>,
+        cols: Vec<u8>,
+        values: Vec<i8>,
+    },
+}
+
+impl StoredQ {
+    /// The runtime's view of `l` stored as `self`.
+    fn layer<'a>(&'a self, l: &'a QLayer) -> rt::Layer<'a> {
+        rt::Layer {
+            activation: l.activation,
+            params: Params::Int8(rt::Int8 {
+                bias: &l.bias,
+                weights: match self {
+                    Self::Dense(w) => Int8Weights::Dense(w),
+                    Self::Sparse {
+                        row_len,
+                        cols,
+                        values,
+                    } => Int8Weights::Sparse {
+                        row_len,
+                        cols,
+                        values,
+                    },
+                },
+                rescale: match &l.rescale {
+                    Rescale::Requantise { mult, shift } => rt::Rescale::Requantise { mult, shift },
+                    Rescale::Dequantise(scale) => rt::Rescale::Dequantise(scale),
+                },
+            }),
+        }
+    }
+}
+
+/// Bytes of an integer layer stored sparse and dense.
+fn sizes_q(layer: &QLayer, in_width: usize) -> (usize, usize) {
+    let nnz = layer.edges();
+    (
+        (2 * layer.width()).next_multiple_of(4) + 2 * nnz.next_multiple_of(4),
+        (layer.width() * in_width).next_multiple_of(4),
+    )
+}
+
+fn store_q(layer: &QLayer, in_width: usize, packing: Packing) -> StoredQ {
+    let width = layer.width();
+    let (sparse, dense) = sizes_q(layer, in_width);
+    if packing == Packing::Smaller && sparse < dense && in_width <= rt::MAX_WIDTH {
+        let mut row_len = Vec::with_capacity(width);
+        let (mut cols, mut values) = (Vec::new(), Vec::new());
+        for row in layer.codes.chunks(in_width.max(1)) {
+            let before = values.len();
+            for (c, &v) in row.iter().enumerate().filter(|(_, v)| **v != 0) {
+                cols.push(c as u8);
+                values.push(v);
+            }
+            row_len.push((values.len() - before) as u16);
+        }
+        StoredQ::Sparse {
+            row_len,
+            cols,
+            values,
+        }
+    } else {
+        let mut packed = vec![128u8; layer.codes.len()];
+        for (k, &v) in layer.codes.iter().enumerate() {
+            packed[rt::dense_index(k / in_width, k % in_width, width, in_width)] =
+                (i16::from(v) + 128) as u8;
+        }
+        StoredQ::Dense(packed)
+    }
 }
 
 /// Bytes of a layer stored sparse and dense.
@@ -92,16 +195,6 @@ pub struct Info {
 /// [`Error::Runtime`] with the runtime's reason when the network cannot be a valid blob
 /// ([`rt::Error::Capacity`] for too many layers, features or metrics).
 pub fn encode(net: &Network, info: &Info, packing: Packing) -> Result<BlobBytes> {
-    let capacity = || Error::Runtime(rt::Error::Capacity);
-    if net.layers.len() > rt::MAX_LAYERS {
-        return Err(capacity());
-    }
-    let features = u16::try_from(net.feature_names.len()).map_err(|_| capacity())?;
-    let inputs = net
-        .inputs
-        .iter()
-        .map(|&i| u16::try_from(i).map_err(|_| capacity()))
-        .collect::<Result<Vec<u16>>>()?;
     let input_scale: Vec<f32> = net.input_std.iter().map(|s| 1.0 / s).collect();
     let widths = net.widths();
     let stored: Vec<Stored> = net
@@ -110,22 +203,63 @@ pub fn encode(net: &Network, info: &Info, packing: Packing) -> Result<BlobBytes>
         .zip(&widths)
         .map(|(l, &i)| store(l, i, packing))
         .collect();
-    let layers = net.layers.iter().zip(&stored).map(|(l, s)| rt::Layer {
-        activation: l.activation,
-        bias: &l.bias,
-        weights: match s {
-            Stored::Dense(w) => Weights::Dense(w),
-            Stored::Sparse {
-                row_len,
-                cols,
-                values,
-            } => Weights::Sparse {
-                row_len,
-                cols,
-                values,
-            },
-        },
-    });
+    let layers = net
+        .layers
+        .iter()
+        .zip(&stored)
+        .map(|(l, s)| s.layer(l))
+        .collect();
+    write(net, &net.input_mean, &input_scale, layers, info)
+}
+
+/// Encodes an integer network ([`Quantised`]): its integer layers, then its f32 ones.
+///
+/// # Errors
+/// As [`encode`].
+pub fn encode_quantised(q: &Quantised, info: &Info, packing: Packing) -> Result<BlobBytes> {
+    let net = &q.network;
+    let widths = net.widths();
+    let ints: Vec<StoredQ> = q
+        .layers
+        .iter()
+        .zip(&widths)
+        .map(|(l, &i)| store_q(l, i, packing))
+        .collect();
+    let rest: Vec<Stored> = q
+        .rest()
+        .iter()
+        .zip(&widths[q.layers.len()..])
+        .map(|(l, &i)| store(l, i, packing))
+        .collect();
+    let layers = q
+        .layers
+        .iter()
+        .zip(&ints)
+        .map(|(l, s)| s.layer(l))
+        .chain(q.rest().iter().zip(&rest).map(|(l, s)| s.layer(l)))
+        .collect();
+    write(net, &q.input_mean, &q.input_scale, layers, info)
+}
+
+/// The blob of `net`'s inputs, names and output map with `layers`.
+fn write(
+    net: &Network,
+    input_mean: &[f32],
+    input_scale: &[f32],
+    layers: Vec<rt::Layer<'_>>,
+    info: &Info,
+) -> Result<BlobBytes> {
+    let capacity = || Error::Runtime(rt::Error::Capacity);
+    let mut stored = rt::heapless::Vec::<_, { rt::MAX_LAYERS }>::new();
+    for l in layers {
+        stored.push(l).map_err(|_| capacity())?;
+    }
+    let features = u16::try_from(net.feature_names.len()).map_err(|_| capacity())?;
+    let inputs = net
+        .inputs
+        .iter()
+        .map(|&i| u16::try_from(i).map_err(|_| capacity()))
+        .collect::<Result<Vec<u16>>>()?;
     let mut meta = Meta {
         name: Text::new(&info.name),
         compiler: Text::new(crate::VERSION),
@@ -156,9 +290,9 @@ pub fn encode(net: &Network, info: &Info, packing: Packing) -> Result<BlobBytes>
         task: net.task,
         features,
         inputs: &inputs,
-        input_mean: &net.input_mean,
-        input_scale: &input_scale,
-        layers: layers.collect::<rt::heapless::Vec<_, { rt::MAX_LAYERS }>>(),
+        input_mean,
+        input_scale,
+        layers: stored,
         output_mean: if regression { &mean } else { &[] },
         output_scale: if regression { &scale } else { &[] },
         noise_sd: &noise,

@@ -12,13 +12,16 @@ use serde::Serialize;
 use spikeslab_runtime::{self as rt, Task};
 
 use crate::baseline::baselines;
-use crate::blob::{BlobBytes, Info, Packing, encode};
+use crate::blob::{BlobBytes, Info, Packing, encode, encode_quantised};
 use crate::dataset::{Dataset, Part, prepare};
-use crate::evaluate::{evaluate, network_outputs, posterior_metrics, runtime_outputs};
+use crate::evaluate::{
+    evaluate, evaluate_quantised, network_outputs, posterior_metrics, runtime_outputs,
+};
 use crate::metrics::Metrics;
 use crate::network::Network;
 use crate::plan::{Settings, candidates};
-use crate::report::{AllMetrics, Report, SplitMetrics, Verify, ram_estimate};
+use crate::quantise::{Quantised, quantise_on};
+use crate::report::{AllMetrics, Int8Report, Report, SplitMetrics, Verify, ram_estimate};
 use crate::select::{Selection, select};
 use crate::spec::{Rule, Spec};
 use crate::train::{Bars, Fit, fit};
@@ -123,14 +126,29 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     let chosen = winner
         .outcome
         .unwrap_or_else(|_| unreachable!("the chosen candidate succeeded"));
-    let metrics = metrics(&data, &settings, &chosen, opts, &bars)?;
+    let mut metrics = metrics(&data, &settings, &chosen, opts, &bars)?;
+    let network = chosen.network.clone();
+    let int8 = if spec.network.int8 {
+        let q = quantise_on(&network, &data);
+        metrics.int8 = Some(SplitMetrics {
+            validation: evaluate_quantised(&q, &data, Part::Validation),
+            test: evaluate_quantised(&q, &data, Part::Test),
+        });
+        Some(q)
+    } else {
+        None
+    };
     let info = Info {
         name: spec.name.clone(),
         metrics: blob_metrics(&metrics),
     };
-    let network = chosen.network.clone();
-    let blob =
+    let f32_blob =
         encode(&network, &info, Packing::Smaller).map_err(|e| capacity_message(e, &network))?;
+    let blob = match &int8 {
+        Some(q) => encode_quantised(q, &info, Packing::Smaller)
+            .map_err(|e| capacity_message(e, &network))?,
+        None => f32_blob.clone(),
+    };
     let ram = ram_estimate(
         network.feature_names.len(),
         data.outputs(),
@@ -143,7 +161,10 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
         blob.as_bytes().len(),
         ram,
     )?;
-    let verify = verify(&data, &network, &blob)?;
+    let verify = verify(&data, &network, &f32_blob)?;
+    let int8 = int8
+        .map(|q| verify_int8(&data, &q, &blob, f32_blob.as_bytes().len()))
+        .transpose()?;
     let report = Report::new(
         spec,
         &data,
@@ -156,6 +177,7 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
         &chosen,
         &blob,
         verify,
+        int8,
         metrics,
         t0.elapsed().as_secs_f64(),
     );
@@ -309,13 +331,15 @@ fn metrics(
         pruned_before_finetune: tuned.then(|| both(&chosen.selection.network)).transpose()?,
         dense_baseline: dense,
         magnitude_baseline: magnitude,
+        int8: None,
     })
 }
 
 /// The metrics stored in the blob's metadata (at most [`rt::MAX_METRICS`]).
 pub fn blob_metrics(m: &AllMetrics) -> Vec<(String, f32)> {
     let mut out = Vec::new();
-    for (model, m) in [("emitted", &m.emitted), ("posterior", &m.full_posterior)] {
+    let emitted = m.int8.as_ref().unwrap_or(&m.emitted);
+    for (model, m) in [("emitted", emitted), ("posterior", &m.full_posterior)] {
         for (split, v) in [("val", m.validation), ("test", m.test)] {
             if let Some(v) = v {
                 let what = if v.rmse().is_some() {
@@ -390,6 +414,91 @@ pub fn verify(data: &Dataset, net: &Network, blob: &BlobBytes) -> Result<Verify>
         max_difference: worst.0,
         tolerance,
         rows: rows.len(),
+        relative_to: if classify {
+            "probability".into()
+        } else {
+            "target standard deviation".into()
+        },
+    })
+}
+
+/// Largest allowed root-mean-square difference between the integer model's outputs and the
+/// f32 network's, relative to the target's standard deviation (regression) or in
+/// probability (classification), on the validation rows.
+pub const INT8_TOLERANCE: f64 = 0.1;
+
+/// Checks the integer blob: the runtime's outputs must equal the host reference of the
+/// integer arithmetic ([`Quantised::predict`]) on every validation row (the training rows
+/// when there are none), and stay within [`INT8_TOLERANCE`] of the f32 network's.
+///
+/// # Errors
+/// [`Error::Verify`] naming the first row where the runtime and the reference differ, or
+/// where the difference from f32 exceeds the tolerance.
+pub fn verify_int8(
+    data: &Dataset,
+    q: &Quantised,
+    blob: &BlobBytes,
+    f32_bytes: usize,
+) -> Result<Int8Report> {
+    let model = blob.model()?;
+    let (rows, table) = data
+        .part(Part::Validation)
+        .unwrap_or((&data.train, &data.raw.train));
+    let got = runtime_outputs(&model, table)?;
+    let reference = q.outputs(table);
+    let k = model.outputs().max(1);
+    for (i, (g, r)) in got.chunks(k).zip(reference.chunks(k)).enumerate() {
+        let same = g
+            .iter()
+            .zip(r)
+            .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+        if !same || g.len() != r.len() {
+            return Err(Error::Verify {
+                diff: g
+                    .iter()
+                    .zip(r)
+                    .map(|(a, b)| f64::from((a - b).abs()))
+                    .fold(0.0, f64::max),
+                tolerance: 0.0,
+                row: i,
+            });
+        }
+    }
+    let classify = data.task == Task::Classification;
+    let f32_out = network_outputs(&q.network, data, rows)?;
+    let (mean, scale) = if classify {
+        (0.0, 1.0)
+    } else {
+        (f64::from(data.target.0), f64::from(data.target.1))
+    };
+    let (mut sum, mut worst) = (0.0f64, (0.0f64, 0usize));
+    for (i, (a, b)) in f32_out.chunks(k).zip(got.chunks(k)).enumerate() {
+        for (a, b) in a.iter().zip(b) {
+            let a = f64::from(*a) * scale + mean;
+            let d = (a - f64::from(*b)).abs() / scale;
+            sum += d * d;
+            if d > worst.0 || d.is_nan() {
+                worst = (d, i);
+            }
+        }
+    }
+    let rms = (sum / got.len().max(1) as f64).sqrt();
+    if rms > INT8_TOLERANCE || rms.is_nan() {
+        return Err(Error::Verify {
+            diff: rms,
+            tolerance: INT8_TOLERANCE,
+            row: worst.1,
+        });
+    }
+    Ok(Int8Report {
+        integer_layers: q.layers.len(),
+        layers: q.network.layers.len(),
+        blob_bytes: blob.as_bytes().len(),
+        f32_blob_bytes: f32_bytes,
+        bit_exact_rows: rows.len(),
+        rms_difference: rms,
+        max_difference: worst.0,
+        tolerance: INT8_TOLERANCE,
         relative_to: if classify {
             "probability".into()
         } else {

@@ -12,6 +12,7 @@ use crate::data::Table;
 use crate::dataset::{Dataset, Part, Rows};
 use crate::metrics::{Metrics, gaussian_log_density};
 use crate::network::{Network, Shape, forward};
+use crate::quantise::Quantised;
 use crate::tune::columns_of;
 
 /// Outputs of `draw` on standardised `x`: standardised regression outputs, or class
@@ -77,6 +78,25 @@ pub fn evaluate(net: &Network, data: &Dataset, part: Part) -> Result<Option<Metr
         &rows.y,
         f64::from(net.noise.unwrap_or(1.0)),
     )))
+}
+
+/// The metrics of an integer network on `part` of `data` (its host reference, which the
+/// verify step holds equal to the runtime bit for bit); `None` when there are no such rows.
+pub fn evaluate_quantised(q: &Quantised, data: &Dataset, part: Part) -> Option<Metrics> {
+    let (rows, table) = data.part(part)?;
+    let out = q.outputs(table);
+    let preds: Vec<f64> = if data.task == Task::Regression {
+        let (m, s) = (f64::from(data.target.0), f64::from(data.target.1));
+        out.iter().map(|&v| (f64::from(v) - m) / s).collect()
+    } else {
+        out.iter().map(|&v| f64::from(v)).collect()
+    };
+    Some(score(
+        data,
+        &preds,
+        &rows.y,
+        f64::from(q.network.noise.unwrap_or(1.0)),
+    ))
 }
 
 /// The median model of the current variational parameters (`μ·1[φ > 0.5]`, bias means) on `rows`.

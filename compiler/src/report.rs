@@ -52,8 +52,11 @@ pub struct Report {
     /// Estimated RAM of an evaluation on a 32-bit target: the runtime's two activation
     /// buffers, the model's views, and the caller's feature and output arrays.
     pub ram_bytes: usize,
-    /// The host check of the blob against candle.
+    /// The host check of the f32 network's blob against candle.
     pub verify: Verify,
+    /// The integer model, when `network.int8`: the blob holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int8: Option<Int8Report>,
     /// Classification: the target value of each output, in order.
     pub classes: Vec<f32>,
     /// Things a user should know.
@@ -151,6 +154,34 @@ pub struct AllMetrics {
     /// The dense baseline pruned by weight magnitude to the same node counts, fine-tuned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub magnitude_baseline: Option<SplitMetrics>,
+    /// The integer model, when `network.int8` (then the blob holds it; `emitted` is the f32
+    /// network it was quantised from).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int8: Option<SplitMetrics>,
+}
+
+/// The integer model against its f32 network.
+#[derive(Clone, Debug, Serialize)]
+pub struct Int8Report {
+    /// Integer layers (the first ones).
+    pub integer_layers: usize,
+    /// All layers.
+    pub layers: usize,
+    /// Bytes of the integer blob.
+    pub blob_bytes: usize,
+    /// Bytes the same network takes in f32.
+    pub f32_blob_bytes: usize,
+    /// Rows on which the runtime equalled the host reference of the integer arithmetic bit
+    /// for bit.
+    pub bit_exact_rows: usize,
+    /// Root-mean-square difference from the f32 network's outputs over those rows.
+    pub rms_difference: f64,
+    /// Largest difference from the f32 network's outputs.
+    pub max_difference: f64,
+    /// Allowed root-mean-square difference.
+    pub tolerance: f64,
+    /// Unit of the differences.
+    pub relative_to: String,
 }
 
 /// Largest difference between the runtime and candle on the validation rows.
@@ -177,6 +208,7 @@ impl Report {
         chosen: &Trained,
         blob: &BlobBytes,
         verify: Verify,
+        int8: Option<Int8Report>,
         metrics: AllMetrics,
         seconds: f64,
     ) -> Self {
@@ -284,6 +316,7 @@ impl Report {
             dense_blob_bytes: dense_bytes(&post.shape.widths),
             ram_bytes: ram_estimate(data.names.len(), data.outputs(), net.layers.len()),
             verify,
+            int8,
             classes: data.classes.clone(),
             warnings,
             training_seconds: seconds,
@@ -368,8 +401,29 @@ impl Report {
                 list.join(", ")
             ));
         }
+        if let (Some(q), Some(m)) = (&self.int8, &self.metrics.int8) {
+            s.push_str(&format!("  emitted int8 model: {}\n", describe(m)));
+            s.push_str(&format!(
+                "  int8: {} of {} layers in integers; blob {} bytes against {} in f32 ({} saved); runtime equal to the integer reference bit for bit on {} rows; difference from f32 rms {:.1e}, max {:.1e} (tolerance {:.0e} rms, in {})\n",
+                q.integer_layers,
+                q.layers,
+                q.blob_bytes,
+                q.f32_blob_bytes,
+                q.f32_blob_bytes as i64 - q.blob_bytes as i64,
+                q.bit_exact_rows,
+                q.rms_difference,
+                q.max_difference,
+                q.tolerance,
+                q.relative_to
+            ));
+        }
+        let emitted = if self.int8.is_some() {
+            "f32 model before quantising"
+        } else {
+            "emitted model"
+        };
         for (what, m) in [
-            ("emitted model", &self.metrics.emitted),
+            (emitted, &self.metrics.emitted),
             ("full posterior", &self.metrics.full_posterior),
         ] {
             s.push_str(&format!("  {what}: {}\n", describe(m)));

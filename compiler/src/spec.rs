@@ -22,6 +22,7 @@
 //! [network]
 //! hidden = [50]
 //! activation = "relu"                 # relu, tanh, sigmoid
+//! int8 = false                        # true: 8-bit weights and activations (FPU-less cores)
 //!
 //! [prior]
 //! sigma0 = 1.3
@@ -228,6 +229,8 @@ pub struct NetworkSpec {
     pub hidden: Vec<usize>,
     /// Hidden activation.
     pub activation: Activation,
+    /// Whether the emitted network is quantised to 8-bit integers ([`crate::quantise`]).
+    pub int8: bool,
 }
 
 /// The spike-and-slab prior.
@@ -491,6 +494,7 @@ mod file {
     struct Network {
         hidden: Option<Vec<usize>>,
         activation: Option<String>,
+        int8: Option<bool>,
     }
 
     #[derive(Deserialize)]
@@ -774,7 +778,11 @@ mod file {
                     source,
                     validation,
                 },
-                network: NetworkSpec { hidden, activation },
+                network: NetworkSpec {
+                    hidden,
+                    activation,
+                    int8: self.network.int8.unwrap_or(false),
+                },
                 prior: PriorSpec {
                     sigma0,
                     inclusion,

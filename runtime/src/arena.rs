@@ -51,8 +51,17 @@ impl<'a> Reader<'a> {
         bytemuck::try_cast_slice(bytes).map_err(|_| Error::Align)
     }
 
+    pub fn i32s(&mut self, n: usize) -> Result<&'a [i32]> {
+        let bytes = self.take(n.checked_mul(4).ok_or(Error::Length)?)?;
+        bytemuck::try_cast_slice(bytes).map_err(|_| Error::Align)
+    }
+
     pub fn u8s(&mut self, n: usize) -> Result<&'a [u8]> {
         self.take(n)
+    }
+
+    pub fn i8s(&mut self, n: usize) -> Result<&'a [i8]> {
+        bytemuck::try_cast_slice(self.take(n)?).map_err(|_| Error::Align)
     }
 
     /// Fails unless every byte was handed out.
@@ -65,28 +74,40 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Appends arrays to an arena buffer in the [`Reader`]'s layout.
+/// Appends arrays to an arena buffer in the [`Reader`]'s layout, or only counts their bytes.
 pub struct Writer<'b> {
-    buf: &'b mut [u8],
+    buf: Option<&'b mut [u8]>,
     len: usize,
 }
 
 impl<'b> Writer<'b> {
     pub fn new(buf: &'b mut [u8]) -> Self {
-        Self { buf, len: 0 }
+        Self {
+            buf: Some(buf),
+            len: 0,
+        }
+    }
+
+    /// A writer that writes nothing and counts the bytes ([`Writer::len`]).
+    pub fn counter() -> Self {
+        Self { buf: None, len: 0 }
+    }
+
+    /// Bytes laid out so far, padding included.
+    pub fn len(&self) -> usize {
+        self.len
     }
 
     fn put(&mut self, bytes: impl Iterator<Item = u8>, n: usize) -> Result<()> {
         let end = self.len + padded(n);
-        let dst = self
-            .buf
-            .get_mut(self.len..end)
-            .ok_or(Error::BufferTooSmall {
+        if let Some(buf) = self.buf.as_deref_mut() {
+            let dst = buf.get_mut(self.len..end).ok_or(Error::BufferTooSmall {
                 needed: u32::try_from(end).unwrap_or(u32::MAX),
             })?;
-        dst.fill(0);
-        for (d, s) in dst.iter_mut().zip(bytes) {
-            *d = s;
+            dst.fill(0);
+            for (d, s) in dst.iter_mut().zip(bytes) {
+                *d = s;
+            }
         }
         self.len = end;
         Ok(())
@@ -100,7 +121,15 @@ impl<'b> Writer<'b> {
         self.put(v.iter().flat_map(|x| x.to_le_bytes()), v.len() * 2)
     }
 
+    pub fn i32s(&mut self, v: &[i32]) -> Result<()> {
+        self.put(v.iter().flat_map(|x| x.to_le_bytes()), v.len() * 4)
+    }
+
     pub fn u8s(&mut self, v: &[u8]) -> Result<()> {
         self.put(v.iter().copied(), v.len())
+    }
+
+    pub fn i8s(&mut self, v: &[i8]) -> Result<()> {
+        self.put(v.iter().map(|&x| x.to_le_bytes()[0]), v.len())
     }
 }

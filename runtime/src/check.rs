@@ -2,7 +2,7 @@
 //! number it was not built for.
 
 use crate::format::{Activation, MAX_WIDTH, Names, Task, name_at};
-use crate::model::{Parts, Weights};
+use crate::model::{Int8, Int8Weights, Params, Parts, Rescale, Weights};
 use crate::{Error, Result};
 
 /// Checks everything [`crate::Model::from_bytes`] promises about `p`, whose views all point
@@ -27,19 +27,24 @@ pub fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
     let mut in_width = n;
     for (i, l) in p.layers.iter().enumerate() {
         let layer = u8::try_from(i).unwrap_or(u8::MAX);
-        finite(l.bias, &at)?;
-        match l.weights {
-            Weights::Dense(w) => finite(w, &at)?,
-            Weights::Sparse {
-                row_len,
-                cols,
-                values,
-            } => {
-                sparse(row_len, cols, in_width, layer, &at)?;
-                finite(values, &at)?;
+        match l.params {
+            Params::F32 { bias, weights } => {
+                finite(bias, &at)?;
+                match weights {
+                    Weights::Dense(w) => finite(w, &at)?,
+                    Weights::Sparse {
+                        row_len,
+                        cols,
+                        values,
+                    } => {
+                        sparse(row_len, cols, in_width, layer, &at)?;
+                        finite(values, &at)?;
+                    }
+                }
             }
+            Params::Int8(q) => int8(&q, in_width, layer, &at)?,
         }
-        in_width = l.bias.len();
+        in_width = l.width();
     }
     let last = p.layers.last().ok_or(Error::Capacity)?;
     if p.task == Task::Classification && (in_width < 2 || last.activation != Activation::Identity) {
@@ -60,6 +65,40 @@ pub fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
             offset: at(core::ptr::from_ref(x).cast()),
         }),
         None => Ok(()),
+    }
+}
+
+/// Largest magnitude of an integer layer's bias. With at most [`MAX_WIDTH`] products of
+/// magnitude at most 128 · 255 (dense codes `u − 128 ∈ [−128, 127]`, activation codes
+/// `a ∈ [0, 255]`), every sum stays below 2^24 + 2^23 in magnitude, so the 32-bit sums and
+/// the requantisation's 32-bit steps never overflow.
+pub const MAX_INT8_BIAS: i32 = 1 << 24;
+
+/// The shifts a requantisation may use: `r = ⌊(s·m + 2^(k−1)) / 2^k⌋` with `k` in this range.
+pub const INT8_SHIFTS: core::ops::RangeInclusive<u8> = 17..=47;
+
+/// An integer layer's biases and shifts within range, its sparse indices as for f32, its
+/// dequantisation scales finite.
+fn int8(q: &Int8<'_>, in_width: usize, layer: u8, at: &impl Fn(*const u8) -> u32) -> Result<()> {
+    let bad = |x: *const u8| Error::NonFinite { offset: at(x) };
+    if let Some(b) = q
+        .bias
+        .iter()
+        .find(|b| b.unsigned_abs() > MAX_INT8_BIAS.unsigned_abs())
+    {
+        return Err(bad(core::ptr::from_ref(b).cast()));
+    }
+    if let Int8Weights::Sparse { row_len, cols, .. } = q.weights {
+        sparse(row_len, cols, in_width, layer, at)?;
+    }
+    match q.rescale {
+        Rescale::Requantise { shift, .. } => {
+            match shift.iter().find(|k| !INT8_SHIFTS.contains(k)) {
+                Some(k) => Err(bad(k)),
+                None => Ok(()),
+            }
+        }
+        Rescale::Dequantise(scale) => finite(scale, at),
     }
 }
 

@@ -2,32 +2,17 @@
 
 use postcard::ser_flavors::Size;
 
-use crate::arena::{Writer, padded};
-use crate::format::{ARENA_ALIGN, Task};
-use crate::model::{CRC, Layer, Model, Parts, Weights};
+use crate::arena::Writer;
+use crate::format::{ARENA_ALIGN, NumberFormat, Task};
+use crate::model::{CRC, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights};
 use crate::{Error, Result};
 
 impl Parts<'_> {
     /// Bytes of the arena that holds these parts.
-    fn arena_len(&self) -> usize {
-        let n = self.inputs.len();
-        let mut len = padded(2 * n) + 8 * n;
-        for l in &self.layers {
-            len += 4 * l.bias.len()
-                + match l.weights {
-                    Weights::Dense(w) => 4 * w.len(),
-                    Weights::Sparse {
-                        row_len,
-                        cols,
-                        values,
-                    } => padded(2 * row_len.len()) + padded(cols.len()) + 4 * values.len(),
-                };
-        }
-        len + 4
-            * (self.output_mean.len()
-                + self.output_scale.len()
-                + self.noise_sd.len()
-                + self.pips.len())
+    fn arena_len(&self) -> Result<usize> {
+        let mut w = Writer::counter();
+        self.write_arena(&mut w)?;
+        Ok(w.len())
     }
 
     /// Checks that the array lengths agree with each other, so that the blob's layout is
@@ -39,15 +24,15 @@ impl Parts<'_> {
         }
         let mut in_width = n;
         let mut hidden = 0;
-        for (i, l) in self.layers.iter().enumerate() {
-            let width = l.bias.len();
-            if !l.weights.fits(width, in_width) {
-                return Err(Error::Shape {
-                    layer: u8::try_from(i).unwrap_or(u8::MAX),
-                });
+        let formats = self.layers.iter().map(Layer::format);
+        let next = formats.skip(1).map(Some).chain([None]);
+        for ((i, l), next) in self.layers.iter().enumerate().zip(next) {
+            let layer = u8::try_from(i).unwrap_or(u8::MAX);
+            if !l.fits(in_width, next) {
+                return Err(Error::Shape { layer });
             }
             hidden += in_width;
-            in_width = width;
+            in_width = l.width();
         }
         let outputs = if self.task == Task::Regression {
             in_width
@@ -78,7 +63,7 @@ impl Parts<'_> {
     fn layout(&self) -> Result<(usize, usize, usize)> {
         let header = self.header()?;
         let head = postcard::serialize_with_flavor(&header, Size::default())?;
-        let arena = self.arena_len();
+        let arena = self.arena_len()?;
         let arena_prefix = varint_len(arena);
         let before_pad = head + 1;
         let pad = (ARENA_ALIGN - (before_pad + arena_prefix) % ARENA_ALIGN) % ARENA_ALIGN;
@@ -124,18 +109,48 @@ impl Parts<'_> {
         w.u16s(self.inputs)?;
         w.f32s(self.input_mean)?;
         w.f32s(self.input_scale)?;
-        for Layer { bias, weights, .. } in &self.layers {
-            w.f32s(bias)?;
-            match *weights {
-                Weights::Dense(v) => w.f32s(v)?,
-                Weights::Sparse {
-                    row_len,
-                    cols,
-                    values,
-                } => {
-                    w.u16s(row_len)?;
-                    w.u8s(cols)?;
-                    w.f32s(values)?;
+        for layer in &self.layers {
+            match layer.params {
+                Params::F32 { bias, weights } => {
+                    w.f32s(bias)?;
+                    match weights {
+                        Weights::Dense(v) => w.f32s(v)?,
+                        Weights::Sparse {
+                            row_len,
+                            cols,
+                            values,
+                        } => {
+                            w.u16s(row_len)?;
+                            w.u8s(cols)?;
+                            w.f32s(values)?;
+                        }
+                    }
+                }
+                Params::Int8(Int8 {
+                    bias,
+                    weights,
+                    rescale,
+                }) => {
+                    w.i32s(bias)?;
+                    match weights {
+                        Int8Weights::Dense(v) => w.u8s(v)?,
+                        Int8Weights::Sparse {
+                            row_len,
+                            cols,
+                            values,
+                        } => {
+                            w.u16s(row_len)?;
+                            w.u8s(cols)?;
+                            w.i8s(values)?;
+                        }
+                    }
+                    match rescale {
+                        Rescale::Requantise { mult, shift } => {
+                            w.u16s(mult)?;
+                            w.u8s(shift)?;
+                        }
+                        Rescale::Dequantise(scale) => w.f32s(scale)?,
+                    }
                 }
             }
         }
@@ -146,16 +161,51 @@ impl Parts<'_> {
     }
 }
 
-impl Weights<'_> {
-    /// Whether the arrays have the lengths of a `width × in_width` layer.
-    fn fits(&self, width: usize, in_width: usize) -> bool {
-        match *self {
-            Self::Dense(w) => w.len() == width * in_width,
-            Self::Sparse {
-                row_len,
-                cols,
-                values,
-            } => row_len.len() == width && cols.len() == values.len(),
+impl Layer<'_> {
+    /// Whether the arrays have the lengths of a layer of its width on `in_width` inputs,
+    /// followed by a layer of format `next` (`None` for the output layer): an integer layer
+    /// requantises for an integer layer and dequantises for anything else.
+    fn fits(&self, in_width: usize, next: Option<NumberFormat>) -> bool {
+        let width = self.width();
+        let weights = |dense: usize, sparse: Option<(usize, usize, usize)>| match sparse {
+            None => dense == width * in_width,
+            Some((rows, cols, values)) => rows == width && cols == values,
+        };
+        match self.params {
+            Params::F32 {
+                weights: Weights::Dense(w),
+                ..
+            } => weights(w.len(), None),
+            Params::F32 {
+                weights:
+                    Weights::Sparse {
+                        row_len,
+                        cols,
+                        values,
+                    },
+                ..
+            } => weights(0, Some((row_len.len(), cols.len(), values.len()))),
+            Params::Int8(q) => {
+                let shape = match q.weights {
+                    Int8Weights::Dense(w) => weights(w.len(), None),
+                    Int8Weights::Sparse {
+                        row_len,
+                        cols,
+                        values,
+                    } => weights(0, Some((row_len.len(), cols.len(), values.len()))),
+                };
+                let rescale = match q.rescale {
+                    Rescale::Requantise { mult, shift } => {
+                        next == Some(NumberFormat::Int8)
+                            && mult.len() == width
+                            && shift.len() == width
+                    }
+                    Rescale::Dequantise(scale) => {
+                        next != Some(NumberFormat::Int8) && scale.len() == width
+                    }
+                };
+                shape && rescale
+            }
         }
     }
 }

@@ -38,6 +38,11 @@ pub enum Error {
         /// Layer number, from 0 (the first hidden layer).
         layer: u8,
     },
+    /// An integer layer follows an f32 one: integer layers come first.
+    Format {
+        /// Layer number, from 0.
+        layer: u8,
+    },
     /// A sparse column index is out of range or not strictly increasing within its row.
     Index {
         /// Byte offset of the index.
@@ -49,8 +54,8 @@ pub enum Error {
         /// Byte offset of the name at fault (of the end of the names when some are missing).
         offset: u32,
     },
-    /// A stored number is NaN or infinite, a PIP is outside `[0, 1]`, or a noise standard
-    /// deviation is not positive.
+    /// A stored number is NaN or infinite, a PIP is outside `[0, 1]`, a noise standard
+    /// deviation is not positive, or an integer layer's bias or shift is out of its range.
     NonFinite {
         /// Byte offset of the number.
         offset: u32,
@@ -102,6 +107,10 @@ impl fmt::Display for Error {
             Self::Task => f.write_str("the output layer does not fit the task"),
             Self::Inputs => f.write_str("invalid input map"),
             Self::Shape { layer } => write!(f, "layer {layer} has inconsistent sizes"),
+            Self::Format { layer } => write!(
+                f,
+                "layer {layer} is an integer layer after an f32 one (integer layers come first)"
+            ),
             Self::Index { offset } => write!(f, "sparse index out of range at byte {offset}"),
             Self::Names { offset } => write!(
                 f,

@@ -5,9 +5,10 @@
 //! are read in place. Each node's sum starts at its bias and adds the products in input
 //! order, for dense and sparse layers alike, so both storages give the same bits.
 
-use crate::format::{MAX_WIDTH, Task};
+use crate::format::{MAX_WIDTH, NumberFormat, Task};
+use crate::int8;
 use crate::math::{activate, argmax, softmax};
-use crate::model::{Layer, Model, Weights};
+use crate::model::{Int8, Int8Weights, Layer, Model, Params, Rescale, Weights};
 use crate::{Error, Result};
 
 type Buf = [f32; MAX_WIDTH];
@@ -112,13 +113,27 @@ impl Model<'_> {
     fn run(&self, scratch: &mut Scratch, out: &mut [f32]) {
         let p = &self.parts;
         let (mut x, mut y) = (&mut scratch.a, &mut scratch.b);
-        for ((v, m), s) in x.iter_mut().zip(p.input_mean).zip(p.input_scale) {
-            *v = (*v - m) * s;
-        }
         let mut n = p.inputs.len();
+        let mut unread = false;
+        if p.layers
+            .first()
+            .is_some_and(|l| l.format() == NumberFormat::Int8)
+        {
+            let codes = bytemuck::bytes_of_mut(y);
+            let read = x.iter().take(n).zip(p.input_mean).zip(p.input_scale);
+            for (c, ((v, m), s)) in codes.iter_mut().zip(read) {
+                unread |= !v.is_finite();
+                *c = int8::input_code((*v - m) * s);
+            }
+            core::mem::swap(&mut x, &mut y);
+        } else {
+            for ((v, m), s) in x.iter_mut().zip(p.input_mean).zip(p.input_scale) {
+                *v = (*v - m) * s;
+            }
+        }
         for layer in &p.layers {
             layer.forward(x, n, y);
-            n = layer.bias.len();
+            n = layer.width();
             core::mem::swap(&mut x, &mut y);
         }
         for (o, z) in out.iter_mut().zip(x.iter()) {
@@ -132,22 +147,77 @@ impl Model<'_> {
             }
             Task::Classification => softmax(out),
         }
+        if unread {
+            out.fill(f32::NAN);
+        }
     }
 }
 
 impl Layer<'_> {
-    /// `y[..width] = act(b + W · x[..n])`.
+    /// `y[..width] = act(b + W · x[..n])`; an integer layer reads `x` as codes and writes
+    /// codes (requantising) or f32 (dequantising).
     fn forward(&self, x: &Buf, n: usize, y: &mut Buf) {
-        let y = y.get_mut(..self.bias.len()).unwrap_or_default();
+        let width = self.width();
+        match self.params {
+            Params::F32 { bias, weights } => {
+                let y = y.get_mut(..width).unwrap_or_default();
+                match weights {
+                    Weights::Dense(w) => dense(w, bias, x.get(..n).unwrap_or_default(), y),
+                    Weights::Sparse {
+                        row_len,
+                        cols,
+                        values,
+                    } => sparse(row_len, cols, values, bias, x, y),
+                }
+                activate(self.activation, y);
+            }
+            Params::Int8(q) => {
+                let a = bytemuck::bytes_of(x);
+                match q.rescale {
+                    Rescale::Requantise { mult, shift } => {
+                        let codes = bytemuck::bytes_of_mut(y);
+                        let act = self.activation;
+                        let emit = |o: usize, s: i32| {
+                            if let (Some(c), Some(&m), Some(&k)) =
+                                (codes.get_mut(o), mult.get(o), shift.get(o))
+                            {
+                                *c = int8::code(act, int8::requantise(s, m, k));
+                            }
+                        };
+                        q.sums(a, n, emit);
+                    }
+                    Rescale::Dequantise(scale) => {
+                        let emit = |o: usize, s: i32| {
+                            if let (Some(v), Some(&d)) = (y.get_mut(o), scale.get(o)) {
+                                *v = s as f32 * d;
+                            }
+                        };
+                        q.sums(a, n, emit);
+                        activate(self.activation, y.get_mut(..width).unwrap_or_default());
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Int8<'_> {
+    /// Hands each node's sum to `emit`, reading the first `n` codes of `a`.
+    fn sums(&self, a: &[u8], n: usize, emit: impl FnMut(usize, i32)) {
         match self.weights {
-            Weights::Dense(w) => dense(w, self.bias, x.get(..n).unwrap_or_default(), y),
-            Weights::Sparse {
+            Int8Weights::Dense(w) => {
+                int8::dense(w, self.bias, a.get(..n).unwrap_or_default(), emit);
+            }
+            Int8Weights::Sparse {
                 row_len,
                 cols,
                 values,
-            } => sparse(row_len, cols, values, self.bias, x, y),
+            } => {
+                if let Some(a) = a.first_chunk::<MAX_WIDTH>() {
+                    int8::sparse(row_len, cols, values, self.bias, a, emit);
+                }
+            }
         }
-        activate(self.activation, y);
     }
 }
 

@@ -1,4 +1,4 @@
-//! The wire types of a model blob (format v2) and the runtime's fixed capacities.
+//! The wire types of a model blob (format v3) and the runtime's fixed capacities.
 //!
 //! A blob is `postcard(Header) ‖ crc32_le(postcard(Header))`. The header carries the structure
 //! and the metadata; its last field, `data`, is an arena of little-endian numbers that the
@@ -12,7 +12,7 @@ use crate::Error;
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"SSNN";
 /// The format version this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// Most layers a model may have (hidden layers plus the output layer).
 pub const MAX_LAYERS: usize = 8;
 /// Widest layer, including the kept inputs: the size of each of the two activation buffers.
@@ -64,6 +64,18 @@ pub enum Storage {
     },
 }
 
+/// The number format of a layer: of its weights and biases, and of the activations it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NumberFormat {
+    /// IEEE 754 binary32 throughout.
+    F32,
+    /// 8-bit weight codes with a scale per node, 8-bit activation codes, 32-bit integer
+    /// biases and sums (`runtime/FORMAT.md` gives the arithmetic exactly). Integer layers
+    /// come first: a model's layers are zero or more `Int8` layers, then `F32` ones.
+    Int8,
+}
+
 /// Shape of one layer in the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -74,6 +86,8 @@ pub struct LayerSpec {
     pub activation: Activation,
     /// Weight layout.
     pub storage: Storage,
+    /// Number format.
+    pub format: NumberFormat,
 }
 
 /// A string of the metadata, kept as the blob's bytes.

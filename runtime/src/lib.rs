@@ -5,24 +5,31 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(test)]
+extern crate std;
+
 mod arena;
 mod check;
 mod encode;
 mod error;
 mod eval;
 mod format;
+mod int8;
 pub mod math;
 mod model;
 
+pub use check::{INT8_SHIFTS, MAX_INT8_BIAS};
 pub use error::{Error, Result};
 pub use eval::Scratch;
 pub use format::{
     ARENA_ALIGN, Activation, Blob, FORMAT_VERSION, Header, LayerSpec, MAGIC, MAX_LAYERS,
-    MAX_METRICS, MAX_NAME, MAX_WIDTH, Meta, Metric, NameIter, Names, Storage, Task, Text,
+    MAX_METRICS, MAX_NAME, MAX_WIDTH, Meta, Metric, NameIter, Names, NumberFormat, Storage, Task,
+    Text,
 };
 pub use heapless;
+pub use int8::requantiser;
 pub use math::argmax;
-pub use model::{Layer, Model, Parts, Weights, dense_index};
+pub use model::{Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights, dense_index};
 
 /// The CRC-32/ISO-HDLC of `bytes`, as a blob's last four bytes hold it (little-endian) for
 /// the bytes before them: for tools that write or edit blobs.

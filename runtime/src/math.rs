@@ -56,7 +56,7 @@ pub fn relu(x: f32) -> f32 {
 }
 
 /// Applies `act` to every element of `v`.
-pub(crate) fn activate(act: Activation, v: &mut [f32]) {
+pub fn activate(act: Activation, v: &mut [f32]) {
     match act {
         Activation::Identity => {}
         Activation::Relu => v.iter_mut().for_each(|x| *x = relu(*x)),
@@ -65,10 +65,41 @@ pub(crate) fn activate(act: Activation, v: &mut [f32]) {
     }
 }
 
+/// `round(32512 · tanh(k / 16))` for `k = 0..=64`: 127 · tanh in units of 1/256, on
+/// `[0, 4]`.
+const TANH_Q: [u16; 65] = [
+    0, 2029, 4043, 6026, 7963, 9842, 11651, 13381, 15024, 16576, 18031, 19389, 20650, 21814, 22885,
+    23866, 24761, 25575, 26312, 26979, 27579, 28120, 28605, 29040, 29428, 29775, 30085, 30361,
+    30606, 30824, 31018, 31190, 31342, 31478, 31598, 31704, 31798, 31881, 31954, 32019, 32077,
+    32128, 32173, 32212, 32247, 32278, 32306, 32330, 32351, 32370, 32387, 32401, 32414, 32426,
+    32436, 32445, 32453, 32460, 32466, 32471, 32476, 32480, 32484, 32487, 32490,
+];
+
+/// `127 · tanh(r / 1024)`, rounded to an integer in `[−127, 127]`: the integer layers' tanh
+/// (and sigmoid, as `σ(z) = (1 + tanh(z/2)) / 2`).
+///
+/// Linear interpolation in [`TANH_Q`] (steps of 1/16), then `⌊(t + 128) / 256⌋`, the sign put
+/// back; 127 from `|r| ≥ 4096` (`127 · tanh 4 = 126.91`). Measured against f64 over every
+/// `r` in `[−40000, 40000]` by this module's tests: within 0.55 of `127 · tanh(r / 1024)`,
+/// so at most one code from the nearest.
+pub fn tanh_q(r: i32) -> i32 {
+    let m = r.unsigned_abs();
+    let i = (m >> 6) as usize;
+    let t = match (TANH_Q.get(i), TANH_Q.get(i + 1)) {
+        (Some(&lo), Some(&hi)) => {
+            let f = m & 63;
+            u32::from(lo) + ((u32::from(hi - lo) * f) >> 6)
+        }
+        _ => return if r < 0 { -127 } else { 127 },
+    };
+    let q = ((t + 128) >> 8) as i32;
+    if r < 0 { -q } else { q }
+}
+
 /// Replaces logits by probabilities: `p_k = e^{z_k − max z} / Σ_j e^{z_j − max z}`.
 ///
 /// A NaN logit makes every probability NaN.
-pub(crate) fn softmax(v: &mut [f32]) {
+pub fn softmax(v: &mut [f32]) {
     let max = v
         .iter()
         .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
@@ -135,6 +166,29 @@ mod tests {
         assert_eq!(relu(-0.5), 0.0);
         assert_eq!(exp(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp(f32::INFINITY), f32::INFINITY);
+    }
+
+    #[test]
+    fn tanh_q_table_and_accuracy() {
+        for (k, &t) in TANH_Q.iter().enumerate() {
+            assert_eq!(
+                f64::from(t),
+                (32512.0 * (k as f64 / 16.0).tanh()).round(),
+                "entry {k}"
+            );
+        }
+        let mut worst = 0f64;
+        for r in -40_000..=40_000 {
+            let q = tanh_q(r);
+            let exact = 127.0 * (f64::from(r) / 1024.0).tanh();
+            worst = worst.max((f64::from(q) - exact).abs());
+            assert_eq!(q, -tanh_q(-r), "odd at {r}");
+        }
+        assert!(worst <= 0.55, "worst error {worst}");
+        assert_eq!(
+            (tanh_q(i32::MAX), tanh_q(i32::MIN), tanh_q(0)),
+            (127, -127, 0)
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use heapless::Vec;
 use crate::arena::Reader;
 use crate::format::{
     Activation, Blob, Header, LayerSpec, MAGIC, MAX_LAYERS, MAX_WIDTH, Meta, NameIter, Names,
-    Prefix, Storage, Task, Text,
+    NumberFormat, Prefix, Storage, Task, Text,
 };
 use crate::{Error, FORMAT_VERSION, Result};
 
@@ -44,15 +44,122 @@ pub const fn dense_index(o: usize, i: usize, width: usize, in_width: usize) -> u
     }
 }
 
-/// One layer: `y = act(b + W·x)`.
+/// The weights of an integer layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Int8Weights<'a> {
+    /// Codes `u = w + 128` of the weights `w ∈ [−127, 127]`, packed as [`Weights::Dense`]:
+    /// code `(o, i)` at [`dense_index`]`(o, i, width, in_width)`.
+    Dense(&'a [u8]),
+    /// Compressed sparse rows, as [`Weights::Sparse`], with the weights `w` themselves.
+    Sparse {
+        /// Edges into each node.
+        row_len: &'a [u16],
+        /// Source node of each edge.
+        cols: &'a [u8],
+        /// Weight of each edge.
+        values: &'a [i8],
+    },
+}
+
+/// How an integer layer turns each node's 32-bit sum into what the next layer reads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rescale<'a> {
+    /// Into the next (integer) layer's 8-bit codes: `r = ⌊(s·mult + 2^(shift−1)) / 2^shift⌋`,
+    /// exactly, then the activation's code map (`runtime/FORMAT.md`).
+    Requantise {
+        /// Multiplier of each node.
+        mult: &'a [u16],
+        /// Right shift of each node, 17..=47.
+        shift: &'a [u8],
+    },
+    /// Into f32 for the next (f32) layer or the outputs: `z = s · scale`, then the activation
+    /// in f32.
+    Dequantise(&'a [f32]),
+}
+
+/// An integer layer: 8-bit activation codes `a` in, `s = bias + Σ w·a` in 32 bits per node.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Int8<'a> {
+    /// Where each node's sum starts, in units of the products `w·a`: the bias, with the input
+    /// codes' zero point folded in.
+    pub bias: &'a [i32],
+    /// The kept weights.
+    pub weights: Int8Weights<'a>,
+    /// What the sums become.
+    pub rescale: Rescale<'a>,
+}
+
+/// A layer's parameters, in its number format.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Params<'a> {
+    /// `y = act(b + W·x)` in f32.
+    F32 {
+        /// One bias per node; its length is the layer's width.
+        bias: &'a [f32],
+        /// The kept weights.
+        weights: Weights<'a>,
+    },
+    /// 8-bit weights and activations, 32-bit sums.
+    Int8(Int8<'a>),
+}
+
+/// One layer: its activation and its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Layer<'a> {
     /// Activation after the affine map.
     pub activation: Activation,
-    /// One bias per node; its length is the layer's width.
-    pub bias: &'a [f32],
-    /// The kept weights.
-    pub weights: Weights<'a>,
+    /// Biases, weights and, for an integer layer, its rescaling.
+    pub params: Params<'a>,
+}
+
+impl Layer<'_> {
+    /// Number of nodes.
+    pub fn width(&self) -> usize {
+        match self.params {
+            Params::F32 { bias, .. } => bias.len(),
+            Params::Int8(q) => q.bias.len(),
+        }
+    }
+
+    /// Number of stored weights.
+    pub fn weight_count(&self) -> usize {
+        match self.params {
+            Params::F32 { weights, .. } => weights.len(),
+            Params::Int8(Int8 {
+                weights: Int8Weights::Dense(w),
+                ..
+            }) => w.len(),
+            Params::Int8(Int8 {
+                weights: Int8Weights::Sparse { values, .. },
+                ..
+            }) => values.len(),
+        }
+    }
+
+    /// The layer's number format.
+    pub fn format(&self) -> NumberFormat {
+        match self.params {
+            Params::F32 { .. } => NumberFormat::F32,
+            Params::Int8(_) => NumberFormat::Int8,
+        }
+    }
+
+    fn storage(&self) -> Storage {
+        let sparse = |edges: usize| Storage::Sparse {
+            edges: u32::try_from(edges).unwrap_or(u32::MAX),
+        };
+        match self.params {
+            Params::F32 {
+                weights: Weights::Sparse { values, .. },
+                ..
+            } => sparse(values.len()),
+            Params::Int8(Int8 {
+                weights: Int8Weights::Sparse { values, .. },
+                ..
+            }) => sparse(values.len()),
+            _ => Storage::Dense,
+        }
+    }
 }
 
 /// Everything a model holds, as plain views: what [`Parts::encode`] writes and what
@@ -66,8 +173,13 @@ pub struct Parts<'a> {
     /// Indices, into the raw feature vector, of the features the model reads (strictly increasing).
     pub inputs: &'a [u16],
     /// Training mean of each read feature.
+    ///
+    /// When the first layer is an integer one, this is where its input codes start instead:
+    /// `a = clamp(⌊(x − mean) · scale + ½⌋, 0, 255)`, the standardisation and the codes' scale
+    /// and zero point folded together.
     pub input_mean: &'a [f32],
-    /// Multiplier of each read feature: `z = (x − mean) · scale` (1 / training standard deviation).
+    /// Multiplier of each read feature: `z = (x − mean) · scale` (1 / training standard
+    /// deviation), or the codes' multiplier (see `input_mean`).
     pub input_scale: &'a [f32],
     /// Hidden layers, then the output layer.
     pub layers: Vec<Layer<'a>, MAX_LAYERS>,
@@ -148,7 +260,7 @@ impl<'a> Model<'a> {
 
     /// Number of outputs: 1 for a scalar regression, the class count for classification.
     pub fn outputs(&self) -> usize {
-        self.parts.layers.last().map_or(0, |l| l.bias.len())
+        self.parts.layers.last().map_or(0, Layer::width)
     }
 
     /// Layers, the output layer last.
@@ -191,7 +303,7 @@ impl<'a> Model<'a> {
 
     /// Number of stored weights (kept edges).
     pub fn weight_count(&self) -> usize {
-        self.parts.layers.iter().map(|l| l.weights.len()).sum()
+        self.parts.layers.iter().map(Layer::weight_count).sum()
     }
 }
 
@@ -208,15 +320,6 @@ impl Weights<'_> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    fn storage(&self) -> Storage {
-        match self {
-            Self::Dense(_) => Storage::Dense,
-            Self::Sparse { values, .. } => Storage::Sparse {
-                edges: u32::try_from(values.len()).unwrap_or(u32::MAX),
-            },
-        }
-    }
 }
 
 impl<'a> Parts<'a> {
@@ -224,11 +327,12 @@ impl<'a> Parts<'a> {
     pub(crate) fn header(&self) -> Result<Header<'a>> {
         let mut layers = Vec::new();
         for l in &self.layers {
-            let width = u16::try_from(l.bias.len()).map_err(|_| Error::Capacity)?;
+            let width = u16::try_from(l.width()).map_err(|_| Error::Capacity)?;
             let spec = LayerSpec {
                 width,
                 activation: l.activation,
-                storage: l.weights.storage(),
+                storage: l.storage(),
+                format: l.format(),
             };
             layers.push(spec).map_err(|_| Error::Capacity)?;
         }
@@ -272,28 +376,69 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                 layer: u8::try_from(i).unwrap_or(u8::MAX),
             });
         }
-        let bias = r.f32s(width)?;
-        let weights = match spec.storage {
-            Storage::Dense => Weights::Dense(r.f32s(width * in_width)?),
+        let layer = u8::try_from(i).unwrap_or(u8::MAX);
+        let edges = match spec.storage {
+            Storage::Dense => None,
             Storage::Sparse { edges } => {
                 let edges = usize::try_from(edges).map_err(|_| Error::Length)?;
                 if edges > width * in_width {
-                    return Err(Error::Shape {
-                        layer: u8::try_from(i).unwrap_or(u8::MAX),
-                    });
+                    return Err(Error::Shape { layer });
                 }
-                Weights::Sparse {
-                    row_len: r.u16s(width)?,
-                    cols: r.u8s(edges)?,
-                    values: r.f32s(edges)?,
+                Some(edges)
+            }
+        };
+        let params = match spec.format {
+            NumberFormat::F32 => Params::F32 {
+                bias: r.f32s(width)?,
+                weights: match edges {
+                    None => Weights::Dense(r.f32s(width * in_width)?),
+                    Some(edges) => Weights::Sparse {
+                        row_len: r.u16s(width)?,
+                        cols: r.u8s(edges)?,
+                        values: r.f32s(edges)?,
+                    },
+                },
+            },
+            NumberFormat::Int8 => {
+                if i > 0
+                    && h.layers
+                        .get(i - 1)
+                        .is_some_and(|p| p.format != NumberFormat::Int8)
+                {
+                    return Err(Error::Format { layer });
                 }
+                let bias = r.i32s(width)?;
+                let weights = match edges {
+                    None => Int8Weights::Dense(r.u8s(width * in_width)?),
+                    Some(edges) => Int8Weights::Sparse {
+                        row_len: r.u16s(width)?,
+                        cols: r.u8s(edges)?,
+                        values: r.i8s(edges)?,
+                    },
+                };
+                let next_int8 = h
+                    .layers
+                    .get(i + 1)
+                    .is_some_and(|n| n.format == NumberFormat::Int8);
+                let rescale = if next_int8 {
+                    Rescale::Requantise {
+                        mult: r.u16s(width)?,
+                        shift: r.u8s(width)?,
+                    }
+                } else {
+                    Rescale::Dequantise(r.f32s(width)?)
+                };
+                Params::Int8(Int8 {
+                    bias,
+                    weights,
+                    rescale,
+                })
             }
         };
         layers
             .push(Layer {
                 activation: spec.activation,
-                bias,
-                weights,
+                params,
             })
             .map_err(|_| Error::Capacity)?;
         in_width = width;

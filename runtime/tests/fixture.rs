@@ -5,20 +5,21 @@
 //! `y = 4·(0.25 − 2h) + 10`.
 
 use spikeslab_runtime::{
-    Activation, Aligned, Error, Layer, Meta, Model, Names, Parts, Task, Text, Weights, heapless,
+    Activation, Aligned, Error, Layer, Meta, Model, Names, Params, Parts, Task, Text, Weights,
+    heapless,
 };
 
 #[rustfmt::skip]
-static BLOB: Aligned<[u8; 76]> = Aligned([
+static BLOB: Aligned<[u8; 80]> = Aligned([
     // header
     b'S', b'S', b'N', b'N', // magic
-    0x02,                   // version 2
+    0x03,                   // version 3
     0x00,                   // task: regression
     0x02,                   // features D = 2
     0x01,                   // inputs n = 1
     0x02,                   // two layers:
-    0x01, 0x01, 0x00,       //   width 1, relu, dense
-    0x01, 0x00, 0x00,       //   width 1, identity, dense
+    0x01, 0x01, 0x00, 0x00, //   width 1, relu, dense, f32
+    0x01, 0x00, 0x00, 0x00, //   width 1, identity, dense, f32
     0x00,                   // has_pips: false
     0x05,                   // names: 5 bytes,
     0x02, b'x', b'1',       //   input "x1"
@@ -27,10 +28,10 @@ static BLOB: Aligned<[u8; 76]> = Aligned([
     0x01, b'0',             // meta.compiler "0"
     0x01, b'y',             // meta.target "y"
     0x00,                   // meta.metrics: none
-    // 29 header bytes + pad length + arena length = 31: one zero brings the arena to 32
-    0x01, 0x00,             // pad: 1 byte
+    // 31 header bytes + pad length + arena length = 33: three zeros bring the arena to 36
+    0x03, 0x00, 0x00, 0x00, // pad: 3 bytes
     0x28,                   // arena: 40 bytes
-    // arena, at offset 32
+    // arena, at offset 36
     0x01, 0x00, 0x00, 0x00, // input index 1 (u16), padded to 4
     0x00, 0x00, 0x00, 0x3F, // input mean 0.5
     0x00, 0x00, 0x00, 0x40, // input scale 2.0
@@ -41,7 +42,7 @@ static BLOB: Aligned<[u8; 76]> = Aligned([
     0x00, 0x00, 0x20, 0x41, // output mean 10.0
     0x00, 0x00, 0x80, 0x40, // output scale 4.0
     0x00, 0x00, 0x00, 0x3F, // noise sd 0.5
-    0x8F, 0x05, 0x3E, 0x0A, // CRC-32/ISO-HDLC of the 72 bytes above
+    0x86, 0xD5, 0xB8, 0x3B, // CRC-32/ISO-HDLC of the 76 bytes above
 ]);
 
 fn parts() -> Parts<'static> {
@@ -53,8 +54,10 @@ fn parts() -> Parts<'static> {
         layers
             .push(Layer {
                 activation,
-                bias,
-                weights: Weights::Dense(w),
+                params: Params::F32 {
+                    bias,
+                    weights: Weights::Dense(w),
+                },
             })
             .unwrap();
     }
@@ -100,13 +103,13 @@ fn the_loader_reads_the_hand_written_parts() {
 
 #[test]
 fn the_encoder_writes_the_hand_written_bytes() {
-    let mut buf = Aligned([0u8; 76]);
-    assert_eq!(parts().encoded_len(), Ok(76));
-    assert_eq!(parts().encode(&mut buf.0), Ok(76));
+    let mut buf = Aligned([0u8; 80]);
+    assert_eq!(parts().encoded_len(), Ok(80));
+    assert_eq!(parts().encode(&mut buf.0), Ok(80));
     assert_eq!(buf.0, BLOB.0);
     assert_eq!(
-        parts().encode(&mut buf.0[..75]),
-        Err(Error::BufferTooSmall { needed: 76 })
+        parts().encode(&mut buf.0[..79]),
+        Err(Error::BufferTooSmall { needed: 80 })
     );
     let mut names = [0u8; 5];
     assert_eq!(Names::write(["x1", "y"], &mut names), Ok(5));
@@ -122,8 +125,8 @@ fn each_region_is_guarded() {
     };
     assert_eq!(edit(0, b'X'), Err(Error::Magic));
     assert_eq!(edit(4, 1), Err(Error::Version { found: 1 }));
-    assert_eq!(edit(72, 0x74), Err(Error::Checksum));
-    assert_eq!(edit(35, 0x3E), Err(Error::Checksum));
+    assert_eq!(edit(76, 0x74), Err(Error::Checksum));
+    assert_eq!(edit(39, 0x3E), Err(Error::Checksum));
 }
 
 /// Edits `at` to `v` and fixes the CRC, so that the edit reaches the checks behind it.
@@ -132,8 +135,8 @@ fn resealed(edits: &[(usize, u8)]) -> Result<(), Error> {
     for &(at, v) in edits {
         b.0[at] = v;
     }
-    let crc = spikeslab_runtime::crc32(&b.0[..72]);
-    b.0[72..].copy_from_slice(&crc.to_le_bytes());
+    let crc = spikeslab_runtime::crc32(&b.0[..76]);
+    b.0[76..].copy_from_slice(&crc.to_le_bytes());
     Model::from_bytes(&b.0).map(|_| ())
 }
 
@@ -141,15 +144,15 @@ fn resealed(edits: &[(usize, u8)]) -> Result<(), Error> {
 fn names_and_noise_are_checked() {
     assert_eq!(resealed(&[]), Ok(()));
     // the output named like nothing else is fine; an empty input name is not
-    assert_eq!(resealed(&[(21, b'z')]), Ok(()));
-    assert_eq!(resealed(&[(17, 0x00)]), Err(Error::Names { offset: 17 }));
+    assert_eq!(resealed(&[(23, b'z')]), Ok(()));
+    assert_eq!(resealed(&[(19, 0x00)]), Err(Error::Names { offset: 19 }));
     // the input's name claiming 3 bytes swallows the output's length: the output is missing
-    assert_eq!(resealed(&[(17, 0x03)]), Err(Error::Names { offset: 21 }));
+    assert_eq!(resealed(&[(19, 0x03)]), Err(Error::Names { offset: 23 }));
     // an empty output name
-    assert_eq!(resealed(&[(20, 0x00)]), Err(Error::Names { offset: 20 }));
+    assert_eq!(resealed(&[(22, 0x00)]), Err(Error::Names { offset: 22 }));
     // a negative noise sd
     assert_eq!(
-        resealed(&[(71, 0xBF)]),
-        Err(Error::NonFinite { offset: 68 })
+        resealed(&[(75, 0xBF)]),
+        Err(Error::NonFinite { offset: 72 })
     );
 }

@@ -41,11 +41,19 @@ fn seeds() -> Vec<Aligned> {
             activation: Activation::Sigmoid,
         },
     ];
-    archs
+    // each f32, then with integer layers: a prefix of two (dequantising into an f32 output
+    // layer), every layer (sparse), one
+    let int8 = [2, 2, 1];
+    let f32s = archs.iter().enumerate().map(|(i, a)| (i, a, 0));
+    let ints = archs
         .iter()
+        .zip(int8)
         .enumerate()
-        .map(|(i, a)| {
+        .map(|(i, (a, k))| (i, a, k));
+    f32s.chain(ints)
+        .map(|(i, a, k)| {
             Net::random(a, i as u64, Store::Smaller)
+                .int8(k)
                 .with_pips()
                 .blob()
                 .unwrap()
@@ -118,7 +126,7 @@ fn trailing_bytes_and_wrong_versions_are_rejected() {
         Aligned::copy(&with_crc(&padded)).model().unwrap_err(),
         Error::Length
     );
-    for version in [1, 3] {
+    for version in [2, 4] {
         let mut other = body.to_vec();
         other[4] = version;
         let e = Aligned::copy(&with_crc(&other)).model().unwrap_err();
@@ -168,6 +176,7 @@ fn hundred_thousand_mutated_blobs_never_panic() {
     let want = [
         "Capacity",
         "Decode",
+        "Format",
         "Index",
         "Inputs",
         "Length",

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use spikeslab_runtime::{
-    Activation, Aligned as Flash, Error, MAX_NAME, Model, Names, Task, Text, Weights,
+    Activation, Aligned as Flash, Error, MAX_NAME, Model, Names, Params, Task, Text, Weights,
 };
 use support::{Aligned, Net, Shape, Store, random_inputs};
 
@@ -58,8 +58,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn decodes_to_the_same_parts_and_matches_the_f64_reference(shape in shape(), seed in any::<u64>()) {
-        let net = Net::random(&shape, seed, Store::Smaller);
+    fn decodes_to_the_same_parts_and_matches_the_f64_reference(shape in shape(), seed in any::<u64>(), int8 in 0usize..=4) {
+        let net = Net::random(&shape, seed, Store::Smaller).int8(int8);
         let blob = net.blob().map_err(fail)?;
         let model = blob.model().map_err(fail)?;
         prop_assert_eq!(model.parts(), &net.parts());
@@ -78,9 +78,9 @@ proptest! {
     }
 
     #[test]
-    fn dense_and_sparse_storage_give_identical_outputs(shape in shape(), seed in any::<u64>()) {
+    fn dense_and_sparse_storage_give_identical_outputs(shape in shape(), seed in any::<u64>(), int8 in 0usize..=4) {
         let shape = Shape { density: 0.1, ..shape };
-        let (a, b) = (Net::random(&shape, seed, Store::Smaller), Net::random(&shape, seed, Store::Dense));
+        let (a, b) = (Net::random(&shape, seed, Store::Smaller).int8(int8), Net::random(&shape, seed, Store::Dense).int8(int8));
         let (ba, bb) = (a.blob().map_err(fail)?, b.blob().map_err(fail)?);
         let (ma, mb) = (ba.model().map_err(fail)?, bb.model().map_err(fail)?);
         let mut rng = Pcg64::seed_from_u64(seed);
@@ -118,8 +118,11 @@ fn sparse_layers_are_smaller_than_dense_ones() {
     let blob = Net::random(&shape, 3, Store::Smaller).blob().unwrap();
     let dense = Net::random(&shape, 3, Store::Dense).blob().unwrap();
     assert!(matches!(
-        blob.model().unwrap().layers()[0].weights,
-        Weights::Sparse { .. }
+        blob.model().unwrap().layers()[0].params,
+        Params::F32 {
+            weights: Weights::Sparse { .. },
+            ..
+        }
     ));
     assert!(
         blob.bytes().len() < dense.bytes().len() / 2,
@@ -182,6 +185,58 @@ fn non_finite_read_inputs_propagate_and_unread_ones_are_ignored() {
             assert!(model.classify(&base).unwrap().is_some());
         }
     }
+}
+
+#[test]
+fn an_integer_model_gives_nan_for_any_non_finite_read_input() {
+    for task in [Task::Regression, Task::Classification] {
+        let net = small(task).int8(2);
+        let blob = net.blob().unwrap();
+        let model = blob.model().unwrap();
+        let unread = (0..6).find(|&i| !net.inputs.contains(&i)).unwrap();
+        let base = [0.5f32; 6];
+        let mut y0 = vec![0.0; model.outputs()];
+        model.predict(&base, &mut y0).unwrap();
+        assert!(y0.iter().all(|v| v.is_finite()));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut x = base;
+            x[usize::from(unread)] = bad;
+            let mut y = vec![0.0; model.outputs()];
+            model.predict(&x, &mut y).unwrap();
+            assert_eq!(y, y0, "unread input {unread} = {bad} changed the outputs");
+            x = base;
+            x[usize::from(net.inputs[1])] = bad;
+            model.predict(&x, &mut y).unwrap();
+            assert!(y.iter().all(|v| v.is_nan()), "{bad}: {y:?}");
+        }
+    }
+}
+
+#[test]
+fn integer_layers_are_checked() {
+    let refused = |net: &Net| net.blob().unwrap_err();
+    // an integer layer after an f32 one
+    let mut net = small(Task::Regression).int8(3);
+    net.layers[0].int8 = None;
+    assert_eq!(refused(&net), Error::Format { layer: 1 });
+    let mut net = small(Task::Regression).int8(1);
+    let q = net.layers[0].int8.take().unwrap();
+    net.layers[1].int8 = Some(q);
+    assert!(matches!(
+        refused(&net),
+        Error::Shape { .. } | Error::Format { .. }
+    ));
+    // a shift outside 17..=47, a bias beyond 2^24, a non-finite dequantisation scale
+    let mut net = small(Task::Regression).int8(2);
+    net.layers[0].int8.as_mut().unwrap().shift[0] = 16;
+    assert!(matches!(refused(&net), Error::NonFinite { .. }));
+    let mut net = small(Task::Regression).int8(2);
+    net.layers[0].int8.as_mut().unwrap().bias[0] = (1 << 24) + 1;
+    assert!(matches!(refused(&net), Error::NonFinite { .. }));
+    let mut net = small(Task::Regression).int8(2);
+    net.layers[1].int8.as_mut().unwrap().scale[0] = f32::INFINITY;
+    assert!(matches!(refused(&net), Error::NonFinite { .. }));
+    assert!(small(Task::Regression).int8(2).blob().is_ok());
 }
 
 #[test]

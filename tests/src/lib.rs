@@ -5,8 +5,9 @@ pub mod board;
 
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
-use spikeslab_compiler::blob::{BlobBytes, Info, Packing, encode};
+use spikeslab_compiler::blob::{BlobBytes, Info, Packing, encode, encode_quantised};
 use spikeslab_compiler::network::{Layer, Network};
+use spikeslab_compiler::quantise::{Quantised, quantise};
 use spikeslab_runtime::{Activation, Task};
 
 /// Shape of a random network.
@@ -133,6 +134,36 @@ impl ToBlob for Network {
         };
         encode(self, &info, packing)
     }
+}
+
+impl ToBlob for Quantised {
+    fn to_blob_as(&self, packing: Packing) -> spikeslab_compiler::Result<BlobBytes> {
+        let info = Info {
+            name: "random-int8".into(),
+            metrics: vec![("seed".into(), 1.0)],
+        };
+        encode_quantised(self, &info, packing)
+    }
+}
+
+/// `net` quantised to 8-bit integers, calibrated on 256 rows of [`random_inputs`] drawn
+/// from `seed`: the inputs the boards and benchmarks evaluate.
+pub fn int8(net: &Network, seed: u64) -> Quantised {
+    let rows = random_inputs(
+        net.feature_names.len(),
+        256,
+        &mut Pcg64::seed_from_u64(seed),
+    );
+    let standardised: Vec<f32> = rows
+        .iter()
+        .flat_map(|r| {
+            net.inputs
+                .iter()
+                .zip(net.input_mean.iter().zip(&net.input_std))
+                .map(|(&i, (&m, &s))| (r[i] - m) / s)
+        })
+        .collect();
+    quantise(net, &standardised)
 }
 
 /// Random raw feature vectors, entries uniform in `[−3, 3]`.

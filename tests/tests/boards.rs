@@ -1,6 +1,7 @@
 //! Every QEMU board runs compiled models and prints outputs bit-identical to the runtime on
-//! the host: the committed demo (regression, relu, sparse and dense layers, golden outputs)
-//! and networks covering classification, tanh and sigmoid, dense and sparse storage.
+//! the host: the committed demos in f32 and int8 (regression, relu, sparse and dense layers,
+//! golden outputs) and networks covering classification, tanh and sigmoid, dense and sparse
+//! storage, each in f32 and int8.
 
 use std::path::Path;
 
@@ -9,7 +10,9 @@ use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Task};
 use spikeslab_tests::board::{QEMU_BOARDS, build, root, run};
-use spikeslab_tests::{Arch, ToBlob, expected_lines, random_inputs, random_network, read_rows};
+use spikeslab_tests::{
+    Arch, ToBlob, expected_lines, int8, random_inputs, random_network, read_rows,
+};
 
 fn check_board(board: usize, model: &Path, expected: &[String]) {
     let b = QEMU_BOARDS[board];
@@ -40,7 +43,13 @@ fn check_board(board: usize, model: &Path, expected: &[String]) {
 }
 
 fn golden_demo(board: usize) {
-    let model = root().join("models/demo.postcard");
+    for name in ["demo", "demo-int8"] {
+        golden(board, name);
+    }
+}
+
+fn golden(board: usize, name: &str) {
+    let model = root().join(format!("models/{name}.postcard"));
     let expected: Vec<String> = std::fs::read_to_string(model.with_extension("expected"))
         .unwrap()
         .lines()
@@ -54,13 +63,14 @@ fn golden_demo(board: usize) {
     assert_eq!(
         expected_lines(&blob.model().unwrap(), &rows).unwrap(),
         expected,
-        "host runtime differs from models/demo.expected"
+        "host runtime differs from models/{name}.expected"
     );
     check_board(board, &model, &expected);
 }
 
 /// Classification with tanh (sparse first layer), regression with sigmoid (dense), a dense
-/// relu classifier with a width that is not a multiple of four.
+/// relu classifier with a width that is not a multiple of four; each in f32 and in 8-bit
+/// integers.
 fn fixtures(board: usize) {
     let dir = tempfile::tempdir_in(root().join("target")).unwrap();
     let archs = [
@@ -89,9 +99,18 @@ fn fixtures(board: usize) {
             activation: Activation::Relu,
         },
     ];
-    for (i, arch) in archs.iter().enumerate() {
-        let blob = random_network(arch, 40 + i as u64).to_blob().unwrap();
-        let model = dir.path().join(format!("fixture{i}.postcard"));
+    let nets = archs.iter().enumerate().flat_map(|(i, arch)| {
+        let net = random_network(arch, 40 + i as u64);
+        let q = int8(&net, i as u64);
+        [
+            (format!("fixture{i}"), net.to_blob().unwrap()),
+            (format!("fixture{i}-int8"), q.to_blob().unwrap()),
+        ]
+    });
+    for (i, (name, blob)) in nets.enumerate() {
+        let arch = &archs[i / 2];
+        let i = i / 2;
+        let model = dir.path().join(format!("{name}.postcard"));
         std::fs::write(&model, blob.as_bytes()).unwrap();
         let rows = random_inputs(arch.features, 5, &mut Pcg64::seed_from_u64(i as u64));
         std::fs::write(

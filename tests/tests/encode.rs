@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::Packing;
 use spikeslab_compiler::network::Network;
-use spikeslab_runtime::{Activation, Error, Model, Task, Text, Weights};
+use spikeslab_runtime::{Activation, Error, Model, Params, Task, Text, Weights};
 use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network, reference, within_tolerance};
 
 /// Every activation and both tasks, dense to very sparse, one to three hidden layers, with
@@ -82,11 +82,13 @@ fn dense_and_smaller_packing_give_identical_outputs() {
             net.to_blob_as(Packing::Dense).unwrap(),
         );
         let (ma, mb) = (a.model().unwrap(), b.model().unwrap());
-        assert!(
-            mb.layers()
-                .iter()
-                .all(|l| matches!(l.weights, Weights::Dense(_)))
-        );
+        assert!(mb.layers().iter().all(|l| matches!(
+            l.params,
+            Params::F32 {
+                weights: Weights::Dense(_),
+                ..
+            }
+        )));
         let mut rng = Pcg64::seed_from_u64(seed as u64);
         for x in random_inputs(net.feature_names.len(), 4, &mut rng) {
             let (mut ya, mut yb) = (vec![0.0; ma.outputs()], vec![0.0; mb.outputs()]);
@@ -122,7 +124,13 @@ fn sparse_layers_are_chosen_when_smaller() {
     let net = random_network(&arch, 3);
     let blob = net.to_blob().unwrap();
     let model = blob.model().unwrap();
-    assert!(matches!(model.layers()[0].weights, Weights::Sparse { .. }));
+    assert!(matches!(
+        model.layers()[0].params,
+        Params::F32 {
+            weights: Weights::Sparse { .. },
+            ..
+        }
+    ));
     let dense_weights = 40 * 64 * 4;
     assert!(
         blob.as_bytes().len() < dense_weights / 2,

@@ -1,5 +1,6 @@
-//! The committed demo model is reproducible: recompiling `models/demo.toml` gives the
-//! committed blob byte for byte, and the runtime gives the committed outputs bit for bit
+//! The committed demo models (f32 and int8) are reproducible: recompiling
+//! `models/<name>.toml` gives the committed blob byte for byte, and the runtime gives the
+//! committed outputs bit for bit
 //! (`models/demo.expected`, written by `cargo run -p spikeslab-tests --bin golden -- models/demo.toml`).
 
 use spikeslab_compiler::blob::BlobBytes;
@@ -10,7 +11,16 @@ use spikeslab_tests::{expected_lines, read_rows};
 
 #[test]
 fn recompiling_the_demo_reproduces_the_blob_and_outputs() {
-    let spec = Spec::load(&root().join("models/demo.toml")).unwrap();
+    golden("demo");
+}
+
+#[test]
+fn recompiling_the_int8_demo_reproduces_the_blob_and_outputs() {
+    golden("demo-int8");
+}
+
+fn golden(name: &str) {
+    let spec = Spec::load(&root().join(format!("models/{name}.toml"))).unwrap();
     let compiled = compile(
         &spec,
         &Options {
@@ -20,22 +30,23 @@ fn recompiling_the_demo_reproduces_the_blob_and_outputs() {
         },
     )
     .unwrap();
-    let committed = std::fs::read(root().join("models/demo.postcard")).unwrap();
+    let committed = std::fs::read(root().join(format!("models/{name}.postcard"))).unwrap();
     assert!(
         compiled.blob.as_bytes() == committed.as_slice(),
-        "recompiling models/demo.toml changed the blob"
+        "recompiling models/{name}.toml changed the blob"
     );
     let blob = BlobBytes::new(&committed);
     let model = blob.model().unwrap();
     let rows = read_rows(
-        &std::fs::read(root().join("models/demo.inputs")).unwrap(),
+        &std::fs::read(root().join(format!("models/{name}.inputs"))).unwrap(),
         model.features(),
     );
-    let expected: Vec<String> = std::fs::read_to_string(root().join("models/demo.expected"))
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let expected: Vec<String> =
+        std::fs::read_to_string(root().join(format!("models/{name}.expected")))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
     assert_eq!(rows.len(), 8);
     assert_eq!(expected_lines(&model, &rows).unwrap(), expected);
     let report = compiled.report.selection.unwrap();

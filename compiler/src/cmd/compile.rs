@@ -50,6 +50,9 @@ pub struct Cmd {
     /// `network.activation`: relu, tanh or sigmoid.
     #[arg(long)]
     pub activation: Option<String>,
+    /// `network.int8 = true`: quantise the emitted network to 8-bit integers.
+    #[arg(long)]
+    pub int8: bool,
     /// `train.epochs`.
     #[arg(long)]
     pub epochs: Option<i64>,
@@ -110,6 +113,7 @@ impl Cmd {
                     .map(|h| Value::Array(h.iter().map(|&w| Value::Integer(w)).collect())),
             ),
             ("network.activation", text(&self.activation)),
+            ("network.int8", self.int8.then_some(Value::Boolean(true))),
             ("train.epochs", int(self.epochs)),
             ("train.batch", int(self.batch)),
             ("train.learning_rate", self.learning_rate.map(Value::Float)),

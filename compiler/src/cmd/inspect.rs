@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::{Value, json};
-use spikeslab_runtime::{Model, Weights};
+use spikeslab_runtime::{Int8, Int8Weights, Model, Params, Weights};
 
 use crate::cmd::say;
 use spikeslab_compiler::blob::read as load;
@@ -67,7 +67,7 @@ pub fn describe(model: &Model<'_>, bytes: usize) -> Value {
         .iter()
         .enumerate()
         .map(|(l, layer)| {
-            let width = layer.bias.len();
+            let width = layer.width();
             let last = l + 1 == p.layers.len();
             let pips: Vec<f32> = if last { vec![] } else { p.pips.get(pip_at..pip_at + width).map(<[f32]>::to_vec).unwrap_or_default() };
             pip_at += width;
@@ -75,8 +75,9 @@ pub fn describe(model: &Model<'_>, bytes: usize) -> Value {
                 "inputs": in_width,
                 "nodes": width,
                 "activation": format!("{:?}", layer.activation).to_lowercase(),
-                "storage": if matches!(layer.weights, Weights::Dense(_)) { "dense" } else { "sparse" },
-                "weights": layer.weights.len(),
+                "format": format!("{:?}", layer.format()).to_lowercase(),
+                "storage": if matches!(layer.params, Params::F32 { weights: Weights::Dense(_), .. } | Params::Int8(Int8 { weights: Int8Weights::Dense(_), .. })) { "dense" } else { "sparse" },
+                "weights": layer.weight_count(),
                 "node_pips": pips,
             });
             in_width = width;
@@ -164,11 +165,12 @@ fn text(v: &Value) -> String {
     {
         let _ = writeln!(
             s,
-            "  {l}: {} -> {} {}, {} weights stored {}",
+            "  {l}: {} -> {} {}, {} weights stored {} {}",
             layer["inputs"],
             layer["nodes"],
             layer["activation"].as_str().unwrap_or(""),
             layer["weights"],
+            layer["format"].as_str().unwrap_or(""),
             layer["storage"].as_str().unwrap_or("")
         );
     }

@@ -6,8 +6,8 @@
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_runtime::{
-    Activation, Layer, MAX_LAYERS, Meta, Metric, Model, Names, Parts, Task, Text, Weights,
-    dense_index, heapless,
+    Activation, Int8, Int8Weights, Layer, MAX_INT8_BIAS, MAX_LAYERS, Meta, Metric, Model, Names,
+    Params, Parts, Rescale, Task, Text, Weights, dense_index, heapless, requantiser,
 };
 
 /// Shape of a random model.
@@ -50,6 +50,25 @@ pub struct Owned {
     cols: Vec<u8>,
     values: Vec<f32>,
     sparse: bool,
+    /// The integer form of the layer, when it has one.
+    pub int8: Option<OwnedQ>,
+}
+
+/// An integer layer's arrays, owned; its sparsity pattern is its f32 layer's.
+#[derive(Clone, Debug)]
+pub struct OwnedQ {
+    /// Row-major weights in `[−127, 127]`.
+    pub rows: Vec<Vec<i8>>,
+    /// Sum offsets (bias with the input zero point folded in).
+    pub bias: Vec<i32>,
+    packed: Vec<u8>,
+    values: Vec<i8>,
+    /// Requantisation multipliers and shifts, or empty.
+    pub mult: Vec<u16>,
+    /// See `mult`.
+    pub shift: Vec<u8>,
+    /// Dequantisation scales, or empty.
+    pub scale: Vec<f32>,
 }
 
 impl Owned {
@@ -83,23 +102,93 @@ impl Owned {
             cols,
             values,
             sparse,
+            int8: None,
         }
     }
 
     fn layer(&self) -> Layer<'_> {
+        let params = match &self.int8 {
+            None => Params::F32 {
+                bias: &self.bias,
+                weights: if self.sparse {
+                    Weights::Sparse {
+                        row_len: &self.row_len,
+                        cols: &self.cols,
+                        values: &self.values,
+                    }
+                } else {
+                    Weights::Dense(&self.packed)
+                },
+            },
+            Some(q) => Params::Int8(Int8 {
+                bias: &q.bias,
+                weights: if self.sparse {
+                    Int8Weights::Sparse {
+                        row_len: &self.row_len,
+                        cols: &self.cols,
+                        values: &q.values,
+                    }
+                } else {
+                    Int8Weights::Dense(&q.packed)
+                },
+                rescale: if q.scale.is_empty() {
+                    Rescale::Requantise {
+                        mult: &q.mult,
+                        shift: &q.shift,
+                    }
+                } else {
+                    Rescale::Dequantise(&q.scale)
+                },
+            }),
+        };
         Layer {
             activation: self.activation,
-            bias: &self.bias,
-            weights: if self.sparse {
-                Weights::Sparse {
-                    row_len: &self.row_len,
-                    cols: &self.cols,
-                    values: &self.values,
-                }
-            } else {
-                Weights::Dense(&self.packed)
-            },
+            params,
         }
+    }
+
+    /// The integer form of this layer on input codes of real value `(a − zero) · s_in`,
+    /// rescaled for `next` (the target scale of the requantised sums), or dequantised.
+    fn quantise(&self, s_in: f64, zero: i32, next: Option<f64>) -> OwnedQ {
+        let width = self.rows.len();
+        let n = self.rows.first().map_or(0, Vec::len);
+        let mut q = OwnedQ {
+            rows: Vec::new(),
+            bias: Vec::new(),
+            packed: vec![128; width * n],
+            values: Vec::new(),
+            mult: Vec::new(),
+            shift: Vec::new(),
+            scale: Vec::new(),
+        };
+        for (o, (row, &b)) in self.rows.iter().zip(&self.bias).enumerate() {
+            let max = row.iter().fold(0f64, |m, &w| m.max(f64::from(w).abs()));
+            let sw = if max > 0.0 { max / 127.0 } else { 1.0 / 127.0 };
+            let codes: Vec<i8> = row
+                .iter()
+                .map(|&w| (f64::from(w) / sw).round().clamp(-127.0, 127.0) as i8)
+                .collect();
+            for (i, (&c, &w)) in codes.iter().zip(row).enumerate() {
+                q.packed[dense_index(o, i, width, n)] = (i32::from(c) + 128) as u8;
+                if w != 0.0 {
+                    q.values.push(c);
+                }
+            }
+            let folded = codes.iter().map(|&c| i64::from(c)).sum::<i64>() * i64::from(zero);
+            let bound = i64::from(MAX_INT8_BIAS);
+            let bias = ((f64::from(b) / (sw * s_in)).round() as i64 - folded).clamp(-bound, bound);
+            q.bias.push(bias as i32);
+            match next {
+                Some(target) => {
+                    let (m, k) = requantiser(sw * s_in / target).expect("factor below 1/2");
+                    q.mult.push(m);
+                    q.shift.push(k);
+                }
+                None => q.scale.push((sw * s_in) as f32),
+            }
+            q.rows.push(codes);
+        }
+        q
     }
 }
 
@@ -205,6 +294,31 @@ impl Net {
         }
     }
 
+    /// The same model with its first `k` layers in integers: input codes of step 4/255 around
+    /// zero point 128, relu codes of step 4/255, hidden identity codes of step 8/255 around
+    /// 128, tanh and sigmoid at their fixed scales.
+    pub fn int8(mut self, k: usize) -> Self {
+        let (mut s_in, mut zero) = (4.0 / 255.0, 128);
+        for (m, sc) in self.mean.iter_mut().zip(self.scale.iter_mut()) {
+            *m -= (f64::from(zero) * s_in / f64::from(*sc)) as f32;
+            *sc = (f64::from(*sc) / s_in) as f32;
+        }
+        for l in 0..k.min(self.layers.len()) {
+            let act = self.layers[l].activation;
+            let (target, next) = match act {
+                Activation::Relu => (4.0 / 255.0, (4.0 / 255.0, 0)),
+                Activation::Identity => (8.0 / 255.0, (8.0 / 255.0, 128)),
+                Activation::Tanh => (1.0 / 1024.0, (1.0 / 127.0, 128)),
+                Activation::Sigmoid => (1.0 / 512.0, (1.0 / 254.0, 0)),
+            };
+            let last = l + 1 == k.min(self.layers.len());
+            let q = self.layers[l].quantise(s_in, zero, (!last).then_some(target));
+            self.layers[l].int8 = Some(q);
+            (s_in, zero) = next;
+        }
+        self
+    }
+
     /// PIPs in `[0, 1]` for every read input and hidden node.
     pub fn with_pips(mut self) -> Self {
         let hidden: usize = self.layers[..self.layers.len() - 1]
@@ -262,17 +376,87 @@ impl Net {
         Ok(buf)
     }
 
-    /// The model evaluated in f64 with exact transcendentals.
+    /// The model evaluated in f64 with exact transcendentals, its integer layers exactly as
+    /// `FORMAT.md` states them (the input codes and dequantisation in f32).
     pub fn reference(&self, features: &[f32]) -> Vec<f64> {
-        let mut x: Vec<f64> = self
-            .inputs
-            .iter()
-            .zip(self.mean.iter().zip(&self.scale))
-            .map(|(&i, (&m, &s))| {
-                (f64::from(features[usize::from(i)]) - f64::from(m)) * f64::from(s)
-            })
+        let read = self.inputs.iter().map(|&i| features[usize::from(i)]);
+        let int8 = self.layers.first().is_some_and(|l| l.int8.is_some());
+        let mut codes: Vec<i64> = Vec::new();
+        let mut x: Vec<f64> = Vec::new();
+        for (v, (&m, &s)) in read.zip(self.mean.iter().zip(&self.scale)) {
+            if int8 {
+                if !v.is_finite() {
+                    return vec![f64::NAN; self.layers.last().map_or(0, |l| l.bias.len())];
+                }
+                let t = (v - m) * s;
+                let c = if t > 0.0 {
+                    if t < 254.5 { (t + 0.5).floor() } else { 255.0 }
+                } else {
+                    0.0
+                };
+                codes.push(c as i64);
+            } else {
+                x.push((f64::from(v) - f64::from(m)) * f64::from(s));
+            }
+        }
+        let table: Vec<i64> = (0..=64)
+            .map(|k| (32512.0 * (f64::from(k) / 16.0).tanh()).round() as i64)
             .collect();
+        let tanh_q = |r: i64| {
+            let m = r.abs();
+            let i = (m >> 6) as usize;
+            let t = if i >= 64 {
+                32512 + 127
+            } else {
+                table[i] + (((table[i + 1] - table[i]) * (m & 63)) >> 6)
+            };
+            let q = ((t + 128) >> 8).min(127);
+            if r < 0 { -q } else { q }
+        };
+        let act = |a: Activation, z: f64| match a {
+            Activation::Identity => z,
+            Activation::Relu => z.max(0.0),
+            Activation::Tanh => z.tanh(),
+            Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        };
         for l in &self.layers {
+            if let Some(q) = &l.int8 {
+                let sums: Vec<i64> = q
+                    .rows
+                    .iter()
+                    .zip(&q.bias)
+                    .map(|(row, &b)| {
+                        i64::from(b)
+                            + row
+                                .iter()
+                                .zip(&codes)
+                                .map(|(&w, &a)| i64::from(w) * a)
+                                .sum::<i64>()
+                    })
+                    .collect();
+                if q.scale.is_empty() {
+                    codes = sums
+                        .iter()
+                        .zip(q.mult.iter().zip(&q.shift))
+                        .map(|(&s, (&m, &k))| {
+                            let r = (s * i64::from(m) + (1i64 << (k - 1))) >> k;
+                            match l.activation {
+                                Activation::Relu => r.clamp(0, 255),
+                                Activation::Identity => (r + 128).clamp(0, 255),
+                                Activation::Tanh => 128 + tanh_q(r),
+                                Activation::Sigmoid => 127 + tanh_q(r),
+                            }
+                        })
+                        .collect();
+                } else {
+                    x = sums
+                        .iter()
+                        .zip(&q.scale)
+                        .map(|(&s, &d)| act(l.activation, f64::from(s as f32 * d)))
+                        .collect();
+                }
+                continue;
+            }
             x = l
                 .rows
                 .iter()
@@ -284,12 +468,7 @@ impl Net {
                         .map(|(&w, &v)| f64::from(w) * v)
                         .sum::<f64>()
                         + f64::from(b);
-                    match l.activation {
-                        Activation::Identity => z,
-                        Activation::Relu => z.max(0.0),
-                        Activation::Tanh => z.tanh(),
-                        Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
-                    }
+                    act(l.activation, z)
                 })
                 .collect();
         }

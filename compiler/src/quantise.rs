@@ -1,0 +1,370 @@
+//! The integer stage: a [`Network`] to 8-bit layers ([`quantise`]), calibrated on the
+//! training rows, and the host reference of their arithmetic ([`Quantised::predict`]),
+//! written from `runtime/FORMAT.md` apart from the runtime's kernels.
+//!
+//! Per node (output row) `o` of a layer whose inputs `i` arrive as codes `a_i` of real value
+//! `(a_i − z_i)·s_i`: the weights `w_oi·s_i` (input scales folded in) get one symmetric scale
+//! `σ_o = max_i |w_oi·s_i| / 127` (at least `|b_o| / 2^23`, so the bias fits), codes
+//! `q_oi = round(w_oi·s_i / σ_o)`, and the sum `S_o = B_o + Σ_i q_oi·a_i` with
+//! `B_o = round(b_o / σ_o) − Σ_i q_oi·z_i` is the pre-activation in units of `σ_o`. The
+//! node's own output scale is calibrated on the training rows (relu: its largest value / 255;
+//! identity: its largest magnitude / 127 around code 128; tanh and sigmoid fixed by the
+//! format), so every node uses its own full 8-bit range; the next layer folds these scales
+//! into its weights as above. Inputs are calibrated the same way, per input, on their
+//! training range, and that map is folded into the stored input mean and scale.
+
+use spikeslab_runtime::{self as rt, Activation, Task};
+
+use crate::data::Table;
+use crate::dataset::Dataset;
+use crate::network::{Layer, Network};
+use crate::tune::columns_of;
+
+/// How an integer layer's sums leave it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rescale {
+    /// Into the next integer layer's codes: multiplier and shift per node.
+    Requantise {
+        /// Multipliers.
+        mult: Vec<u16>,
+        /// Shifts, within [`rt::INT8_SHIFTS`].
+        shift: Vec<u8>,
+    },
+    /// Into f32: `z = S · scale` per node.
+    Dequantise(Vec<f32>),
+}
+
+/// One integer layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QLayer {
+    /// Activation.
+    pub activation: Activation,
+    /// Row-major `out × in` weight codes in `[−127, 127]`; 0 is no edge.
+    pub codes: Vec<i8>,
+    /// Sum offsets `B_o`.
+    pub bias: Vec<i32>,
+    /// What the sums become.
+    pub rescale: Rescale,
+}
+
+impl QLayer {
+    /// Nodes.
+    pub fn width(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// Non-zero codes.
+    pub fn edges(&self) -> usize {
+        self.codes.iter().filter(|&&c| c != 0).count()
+    }
+}
+
+/// A network whose first layers are integer ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quantised {
+    /// The network it was made from: inputs, names, output map, and the f32 layers that
+    /// follow the integer ones.
+    pub network: Network,
+    /// Where each input's code starts: `a = clamp(⌊(x − mean)·scale + ½⌋, 0, 255)`.
+    pub input_mean: Vec<f32>,
+    /// See `input_mean`.
+    pub input_scale: Vec<f32>,
+    /// The integer layers, the first of the network's layers.
+    pub layers: Vec<QLayer>,
+}
+
+impl Quantised {
+    /// The network's layers after the integer ones, in f32.
+    pub fn rest(&self) -> &[Layer] {
+        &self.network.layers[self.layers.len()..]
+    }
+
+    /// The outputs for one raw feature row, computed as `runtime/FORMAT.md` specifies the
+    /// integer layers (exact integers, i64), with the runtime's own f32 functions for the
+    /// dequantised tail, so they are the runtime's outputs bit for bit.
+    pub fn predict(&self, row: &[f32]) -> Vec<f32> {
+        let net = &self.network;
+        let outputs = net.layers.last().map_or(0, Layer::width);
+        let mut codes = Vec::with_capacity(net.inputs.len());
+        for ((&j, &m), &s) in net
+            .inputs
+            .iter()
+            .zip(&self.input_mean)
+            .zip(&self.input_scale)
+        {
+            let x = row[j];
+            if !x.is_finite() {
+                return vec![f32::NAN; outputs];
+            }
+            let v = (x - m) * s;
+            let code = if v > 0.0 {
+                if v < 254.5 {
+                    (v + 0.5).floor() as i64
+                } else {
+                    255
+                }
+            } else {
+                0
+            };
+            codes.push(code);
+        }
+        let mut z: Vec<f32> = Vec::new();
+        for l in &self.layers {
+            let n = codes.len();
+            let sums: Vec<i64> = l
+                .bias
+                .iter()
+                .zip(l.codes.chunks(n.max(1)))
+                .map(|(&b, row)| {
+                    i64::from(b)
+                        + row
+                            .iter()
+                            .zip(&codes)
+                            .map(|(&q, &a)| i64::from(q) * a)
+                            .sum::<i64>()
+                })
+                .collect();
+            match &l.rescale {
+                Rescale::Requantise { mult, shift } => {
+                    codes = sums
+                        .iter()
+                        .zip(mult.iter().zip(shift))
+                        .map(|(&s, (&m, &k))| {
+                            let r = (s * i64::from(m) + (1i64 << (k - 1))) >> k;
+                            code_of(l.activation, r)
+                        })
+                        .collect();
+                }
+                Rescale::Dequantise(scale) => {
+                    z = sums
+                        .iter()
+                        .zip(scale)
+                        .map(|(&s, &d)| s as i32 as f32 * d)
+                        .collect();
+                    rt::math::activate(l.activation, &mut z);
+                }
+            }
+        }
+        for l in self.rest() {
+            let n = z.len();
+            let mut next: Vec<f32> = l
+                .bias
+                .iter()
+                .zip(l.weights.chunks(n.max(1)))
+                .map(|(&b, row)| row.iter().zip(&z).fold(b, |s, (&w, &x)| s + w * x))
+                .collect();
+            rt::math::activate(l.activation, &mut next);
+            z = next;
+        }
+        match net.task {
+            Task::Regression => {
+                let (m, s) = net.target;
+                z.iter_mut().for_each(|v| *v = *v * s + m);
+            }
+            Task::Classification => rt::math::softmax(&mut z),
+        }
+        z
+    }
+
+    /// [`Quantised::predict`] for every row of a raw table, flat.
+    pub fn outputs(&self, t: &Table) -> Vec<f32> {
+        (0..t.rows()).flat_map(|i| self.predict(t.row(i))).collect()
+    }
+}
+
+/// `127·tanh(r / 1024)` as the format's table and interpolation define it, the table built
+/// here from f64.
+fn tanh_q(r: i64) -> i64 {
+    let t = |k: i64| (32512.0 * (k as f64 / 16.0).tanh()).round() as i64;
+    let m = r.abs();
+    let i = m >> 6;
+    let v = if i >= 64 {
+        return 127 * r.signum();
+    } else {
+        t(i) + (((t(i + 1) - t(i)) * (m & 63)) >> 6)
+    };
+    let q = (v + 128) >> 8;
+    if r < 0 { -q } else { q }
+}
+
+/// The code of a requantised sum after `act` (`runtime/FORMAT.md`).
+fn code_of(act: Activation, r: i64) -> i64 {
+    match act {
+        Activation::Relu => r.clamp(0, 255),
+        Activation::Identity => (r + 128).clamp(0, 255),
+        Activation::Tanh => 128 + tanh_q(r),
+        Activation::Sigmoid => 127 + tanh_q(r),
+    }
+}
+
+/// Real value of one code step and the zero code of a layer's outputs, for the next layer.
+#[derive(Clone, Debug)]
+struct Codes {
+    scale: Vec<f64>,
+    zero: Vec<i64>,
+}
+
+/// Quantises `net` calibrated on `data`'s training rows ([`quantise`]).
+pub fn quantise_on(net: &Network, data: &Dataset) -> Quantised {
+    let rows = data.train.select(&columns_of(net, data));
+    quantise(net, &rows.x)
+}
+
+/// Quantises `net` (module docs), calibrated on `rows`: standardised values of its inputs,
+/// row-major. Layers stay integer up to the first whose requantisation cannot be
+/// represented (a tanh or sigmoid layer after sums too coarse for its 2^−10 input step): that
+/// layer dequantises, and the rest stay f32.
+pub fn quantise(net: &Network, rows: &[f32]) -> Quantised {
+    let n = net.inputs.len();
+    let count = rows.len() / n.max(1);
+    // The f32 network's activations on the training rows, layer by layer, in f64.
+    let mut acts: Vec<Vec<f64>> = vec![rows.iter().map(|&v| f64::from(v)).collect()];
+    for l in &net.layers {
+        let prev = acts.last().map(Vec::as_slice).unwrap_or_default();
+        let width_in = prev.len() / count.max(1);
+        let mut out = Vec::with_capacity(count * l.width());
+        for x in prev.chunks(width_in.max(1)) {
+            for (row, &b) in l.weights.chunks(width_in.max(1)).zip(&l.bias) {
+                let s = f64::from(b)
+                    + row
+                        .iter()
+                        .zip(x)
+                        .map(|(&w, &v)| f64::from(w) * v)
+                        .sum::<f64>();
+                out.push(f64::from(crate::network::act_host(s as f32, l.activation)));
+            }
+        }
+        acts.push(out);
+    }
+    let range = |values: &[f64], width: usize, j: usize| {
+        values
+            .iter()
+            .skip(j)
+            .step_by(width.max(1))
+            .fold((0f64, 0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+    };
+    // Inputs: per input, codes 0..=255 over its training range (0 included).
+    let mut input = Codes {
+        scale: Vec::new(),
+        zero: Vec::new(),
+    };
+    let (mut input_mean, mut input_scale) = (Vec::new(), Vec::new());
+    for j in 0..n {
+        let (lo, hi) = range(&acts[0], n, j);
+        let s = ((hi - lo) / 255.0).max(1e-6);
+        let zero = (-lo / s).round().clamp(0.0, 255.0);
+        let (m, k) = (
+            f64::from(net.input_mean[j]),
+            1.0 / f64::from(net.input_std[j]),
+        );
+        input_mean.push((m - zero * s / k) as f32);
+        input_scale.push((k / s) as f32);
+        input.scale.push(s);
+        input.zero.push(zero as i64);
+    }
+    let mut codes = input;
+    let mut layers = Vec::new();
+    for (l, layer) in net.layers.iter().enumerate() {
+        let width = layer.width();
+        let in_width = codes.scale.len();
+        let next_int8 = l + 1 < net.layers.len();
+        let mut q = QLayer {
+            activation: layer.activation,
+            codes: Vec::with_capacity(width * in_width),
+            bias: Vec::with_capacity(width),
+            rescale: Rescale::Dequantise(Vec::new()),
+        };
+        let mut sigma = Vec::with_capacity(width);
+        for (row, &b) in layer.weights.chunks(in_width.max(1)).zip(&layer.bias) {
+            let eff: Vec<f64> = row
+                .iter()
+                .zip(&codes.scale)
+                .map(|(&w, &s)| f64::from(w) * s)
+                .collect();
+            let max = eff.iter().fold(0f64, |m, v| m.max(v.abs()));
+            let bias_floor = f64::from(b).abs() / f64::from(1u32 << 23);
+            let sg = (max / 127.0).max(bias_floor).max(1e-30);
+            let row_codes: Vec<i8> = eff
+                .iter()
+                .map(|v| (v / sg).round().clamp(-127.0, 127.0) as i8)
+                .collect();
+            let folded: i64 = row_codes
+                .iter()
+                .zip(&codes.zero)
+                .map(|(&c, &z)| i64::from(c) * z)
+                .sum();
+            let bound = i64::from(rt::MAX_INT8_BIAS);
+            let bias = ((f64::from(b) / sg).round() as i64 - folded).clamp(-bound, bound);
+            q.bias.push(bias as i32);
+            q.codes.extend(row_codes);
+            sigma.push(sg);
+        }
+        let mut next = Codes {
+            scale: Vec::with_capacity(width),
+            zero: Vec::with_capacity(width),
+        };
+        let mut requant = next_int8.then(|| (Vec::new(), Vec::new()));
+        for (o, &sg) in sigma.iter().enumerate() {
+            let Some((mult, shift)) = requant.as_mut() else {
+                break;
+            };
+            let (lo, hi) = range(&acts[l + 1], width, o);
+            let (target, scale, zero) = match layer.activation {
+                Activation::Relu => {
+                    let s = (hi / 255.0).max(sg * 2.5);
+                    (s, s, 0)
+                }
+                Activation::Identity => {
+                    let s = (lo.abs().max(hi) / 127.0).max(sg * 2.5);
+                    (s, s, 128)
+                }
+                Activation::Tanh => (1.0 / 1024.0, 1.0 / 127.0, 128),
+                Activation::Sigmoid => (1.0 / 512.0, 1.0 / 254.0, 0),
+            };
+            match rt::requantiser(sg / target) {
+                Some((m, k)) => {
+                    mult.push(m);
+                    shift.push(k);
+                    next.scale.push(scale);
+                    next.zero.push(zero);
+                }
+                None => requant = None,
+            }
+        }
+        let stop = requant.is_none();
+        q.rescale = match requant {
+            Some((mult, shift)) => Rescale::Requantise { mult, shift },
+            None => Rescale::Dequantise(sigma.iter().map(|&s| s as f32).collect()),
+        };
+        layers.push(q);
+        if stop {
+            break;
+        }
+        codes = next;
+    }
+    Quantised {
+        network: net.clone(),
+        input_mean,
+        input_scale,
+        layers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tanh_q_follows_the_format() {
+        assert_eq!(tanh_q(0), 0);
+        assert_eq!(tanh_q(4096), 127);
+        assert_eq!(tanh_q(-100_000), -127);
+        for r in -5000..5000 {
+            assert_eq!(
+                tanh_q(r) as i32,
+                rt::math::tanh_q(r as i32),
+                "the reference and the runtime's table disagree at {r}"
+            );
+        }
+    }
+}

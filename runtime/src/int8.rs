@@ -1,0 +1,332 @@
+//! The integer kernels: 8-bit codes in, 32-bit sums, and the maps between sums, codes and f32.
+//!
+//! Every step is exact integer arithmetic except [`input_code`] and the dequantisation, which
+//! are single f32 operations at the edges of the network, so the host and every target give
+//! the same bits (`runtime/FORMAT.md`, "Integer layers", states each step).
+
+use crate::format::Activation;
+use crate::math::tanh_q;
+
+/// `⌊(s·m + 2^(shift−1)) / 2^shift⌋`, exactly, for `|s| < 2^25` and `shift` in 17..=47.
+///
+/// With `s = 2^16·h + l` (`h = s >> 16`, `0 ≤ l < 2^16`), `⌊s·m / 2^16⌋ = h·m + ⌊l·m / 2^16⌋`
+/// (32-bit products), and `⌊(⌊y⌋ + c) / 2^k⌋ = ⌊(y + c) / 2^k⌋` for integer `c`, so rounding
+/// once more by `k = shift − 16` gives the exact result with no 64-bit multiply (which is a
+/// library call on Cortex-M0). Every intermediate is below 2^31 in magnitude.
+pub fn requantise(s: i32, m: u16, shift: u8) -> i32 {
+    let k = u32::from(shift).wrapping_sub(16);
+    let m = u32::from(m);
+    let hi = (s >> 16).wrapping_mul(m as i32);
+    let lo = (((s as u32) & 0xFFFF).wrapping_mul(m) >> 16) as i32;
+    let half = 1i32.wrapping_shl(k.wrapping_sub(1));
+    hi.wrapping_add(lo).wrapping_add(half).wrapping_shr(k)
+}
+
+/// The multiplier and shift that [`requantise`] scales by to approximate the real factor
+/// `factor`: `m / 2^shift` with `m` in `[2^15, 2^16)` (16 significant bits, relative error
+/// ≤ 2^−16), or the nearest representable when `factor` is below `2^−32` (`m` smaller) or
+/// above `1/2 − 2^−18` (`None`: no shift of at least 17 holds it). `None` for a negative or
+/// non-finite `factor`.
+pub fn requantiser(factor: f64) -> Option<(u16, u8)> {
+    if !(factor.is_finite() && factor >= 0.0) {
+        return None;
+    }
+    let mut shift = 47u8;
+    let mut scaled = factor * (1u64 << 47) as f64;
+    while scaled >= 65_535.5 && shift > 17 {
+        scaled /= 2.0;
+        shift -= 1;
+    }
+    let m = scaled + 0.5;
+    if m >= 65_536.0 {
+        return None;
+    }
+    Some((m as u16, shift))
+}
+
+/// The 8-bit code of a requantised sum `r` after `act`:
+/// relu `clamp(r, 0, 255)` (real value `code · scale`); identity `clamp(r + 128, 0, 255)`
+/// (`(code − 128) · scale`); tanh `128 + tanh_q(r)` with `r` the pre-activation in units of
+/// 2^−10 (`(code − 128) / 127`); sigmoid `127 + tanh_q(r)` with `r` half the pre-activation
+/// in units of 2^−10 (`code / 254`).
+pub fn code(act: Activation, r: i32) -> u8 {
+    let c = match act {
+        Activation::Relu => r,
+        Activation::Identity => r.saturating_add(128),
+        Activation::Tanh => 128 + tanh_q(r),
+        Activation::Sigmoid => 127 + tanh_q(r),
+    };
+    c.clamp(0, 255) as u8
+}
+
+/// The code of an input already mapped to code units, `v = (x − mean) · scale`:
+/// `clamp(⌊v + ½⌋, 0, 255)`; NaN gives 0 (the caller flags it).
+pub fn input_code(v: f32) -> u8 {
+    if v > 0.0 {
+        if v < 254.5 { (v + 0.5) as u8 } else { 255 }
+    } else {
+        0
+    }
+}
+
+/// `emit(o, bias[o] + Σ_i (u[o,i] − 128)·a[i])` for every row `o` of a dense integer layer
+/// whose codes `u` are packed as [`crate::dense_index`] says; `a.len()` is the input width.
+///
+/// The `−128·Σa` is one subtraction per row, from `Σa` summed once. Each step of the block
+/// loop loads one activation and four consecutive weight codes for four multiply-adds.
+pub fn dense(w: &[u8], bias: &[i32], a: &[u8], mut emit: impl FnMut(usize, i32)) {
+    let n = a.len();
+    if n == 0 {
+        return;
+    }
+    let total: u32 = a.iter().map(|&v| u32::from(v)).sum();
+    let offset = (total << 7) as i32;
+    let (bc, bt) = bias.as_chunks::<4>();
+    let mut blocks = w.chunks_exact(4 * n);
+    let mut o = 0;
+    for (block, b) in blocks.by_ref().zip(bc) {
+        let mut s = [0u32; 4];
+        for (u, &x) in block.as_chunks::<4>().0.iter().zip(a) {
+            let x = u32::from(x);
+            s[0] += u32::from(u[0]) * x;
+            s[1] += u32::from(u[1]) * x;
+            s[2] += u32::from(u[2]) * x;
+            s[3] += u32::from(u[3]) * x;
+        }
+        for (k, (&sk, &bk)) in s.iter().zip(b).enumerate() {
+            emit(o + k, bk.wrapping_add(sk as i32).wrapping_sub(offset));
+        }
+        o += 4;
+    }
+    for (row, &b) in blocks.remainder().chunks_exact(n).zip(bt) {
+        let s: u32 = row
+            .iter()
+            .zip(a)
+            .map(|(&u, &x)| u32::from(u) * u32::from(x))
+            .sum();
+        emit(o, b.wrapping_add(s as i32).wrapping_sub(offset));
+        o += 1;
+    }
+}
+
+/// `emit(o, bias[o] + Σ w·a[col])` over the edges of each row of a sparse integer layer;
+/// `a` is indexed by byte, so never out of range.
+pub fn sparse(
+    row_len: &[u16],
+    cols: &[u8],
+    values: &[i8],
+    bias: &[i32],
+    a: &[u8; 256],
+    mut emit: impl FnMut(usize, i32),
+) {
+    let mut start = 0;
+    for (o, (&len, &b)) in row_len.iter().zip(bias).enumerate() {
+        let end = start + usize::from(len);
+        let (Some(c), Some(v)) = (cols.get(start..end), values.get(start..end)) else {
+            return;
+        };
+        let mut s = b;
+        for (&ci, &wi) in c.iter().zip(v) {
+            s = s.wrapping_add(i32::from(wi) * i32::from(a[usize::from(ci)]));
+        }
+        emit(o, s);
+        start = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::vec;
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::dense_index;
+
+    #[test]
+    fn requantise_is_exact_rounding_half_up() {
+        let sums = [
+            0,
+            1,
+            -1,
+            65_535,
+            65_536,
+            -65_536,
+            -65_537,
+            12_345_678,
+            -12_345_678,
+            (1 << 24) + (1 << 23),
+            -(1 << 24) - (1 << 23),
+        ];
+        let mut state = 99u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as u32
+        };
+        for shift in 17..=47u8 {
+            for &s in &sums {
+                for m in [0u16, 1, 2, 32_768, 40_000, 65_535] {
+                    let exact = (i64::from(s) * i64::from(m) + (1i64 << (shift - 1))) >> shift;
+                    assert_eq!(
+                        i64::from(requantise(s, m, shift)),
+                        exact,
+                        "{s}·{m} >> {shift}"
+                    );
+                }
+            }
+            for _ in 0..2000 {
+                let s = (next() % (3 << 24)) as i32 - (3 << 23);
+                let m = next() as u16;
+                let exact = (i64::from(s) * i64::from(m) + (1i64 << (shift - 1))) >> shift;
+                assert_eq!(
+                    i64::from(requantise(s, m, shift)),
+                    exact,
+                    "{s}·{m} >> {shift}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn requantisers_keep_sixteen_bits() {
+        for e in -32..=-2 {
+            for f in [1.0, 1.1, 1.5, 1.999] {
+                let factor = f * 2f64.powi(e);
+                let (m, shift) = requantiser(factor).unwrap();
+                let got = f64::from(m) / 2f64.powi(i32::from(shift));
+                assert!(m >= 1 << 15 || shift == 47, "{factor}: m {m}");
+                assert!(
+                    ((got - factor) / factor).abs() <= 2f64.powi(-16),
+                    "{factor}: {got}"
+                );
+            }
+        }
+        assert_eq!(requantiser(0.0), Some((0, 47)));
+        assert_eq!(requantiser(0.6), None);
+        assert_eq!(requantiser(-1.0), None);
+        assert_eq!(requantiser(f64::NAN), None);
+        assert_eq!(requantiser(2f64.powi(-50)), Some((0, 47)));
+    }
+
+    #[test]
+    fn codes_clamp_and_follow_each_activation() {
+        assert_eq!(
+            (code(Activation::Relu, -5), code(Activation::Relu, 300)),
+            (0, 255)
+        );
+        assert_eq!(code(Activation::Relu, 77), 77);
+        assert_eq!(code(Activation::Identity, -128), 0);
+        assert_eq!(code(Activation::Identity, 0), 128);
+        assert_eq!(code(Activation::Identity, i32::MAX), 255);
+        assert_eq!(code(Activation::Tanh, 0), 128);
+        assert_eq!(
+            (
+                code(Activation::Tanh, -99_999),
+                code(Activation::Tanh, 99_999)
+            ),
+            (1, 255)
+        );
+        assert_eq!(code(Activation::Sigmoid, 0), 127);
+        assert_eq!(
+            (
+                code(Activation::Sigmoid, -99_999),
+                code(Activation::Sigmoid, 99_999)
+            ),
+            (0, 254)
+        );
+    }
+
+    #[test]
+    fn input_codes_round_half_up_and_saturate() {
+        let cases = [
+            (f32::NAN, 0),
+            (f32::NEG_INFINITY, 0),
+            (-3.0, 0),
+            (0.49, 0),
+            (0.5, 1),
+            (1.5, 2),
+            (254.49, 254),
+            (254.5, 255),
+            (1e30, 255),
+            (f32::INFINITY, 255),
+        ];
+        for (v, c) in cases {
+            assert_eq!(input_code(v), c, "{v}");
+        }
+    }
+
+    /// Uniform bytes from a 64-bit LCG.
+    fn bytes(seed: u64, n: usize) -> impl Iterator<Item = u8> {
+        let mut s = seed;
+        (0..n).map(move |_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (s >> 56) as u8
+        })
+    }
+
+    const WIDTHS: [usize; 12] = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33];
+
+    #[test]
+    fn dense_equals_the_definition_around_multiples_of_four_and_at_the_extremes() {
+        for &width in &WIDTHS {
+            for &n in &WIDTHS {
+                for seed in [1, 2] {
+                    let mut codes: Vec<u8> = bytes(seed, width * n).collect();
+                    let mut a: Vec<u8> = bytes(seed + 10, n).collect();
+                    if seed == 2 {
+                        codes.fill(0);
+                        a.fill(255);
+                    }
+                    let bias: Vec<i32> = (0..width as i32).map(|o| o * 1001 - 5000).collect();
+                    let mut got = vec![None; width];
+                    dense(&codes, &bias, &a, |o, s| got[o] = Some(s));
+                    for (o, g) in got.iter().enumerate() {
+                        let want = bias[o]
+                            + (0..n)
+                                .map(|i| {
+                                    (i32::from(codes[dense_index(o, i, width, n)]) - 128)
+                                        * i32::from(a[i])
+                                })
+                                .sum::<i32>();
+                        assert_eq!(*g, Some(want), "node {o} of {width}x{n}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sparse_equals_dense_with_zero_codes() {
+        for &width in &WIDTHS {
+            for &n in &WIDTHS {
+                let kept = |o: usize, i: usize| !(o * 31 + i * 17).is_multiple_of(3);
+                let w: Vec<i8> = bytes(5, width * n).map(|b| b as i8).collect();
+                let mut packed = vec![128u8; width * n];
+                let (mut row_len, mut cols, mut values) = (vec![0u16; width], vec![], vec![]);
+                for o in 0..width {
+                    for i in 0..n {
+                        if kept(o, i) {
+                            let v = w[o * n + i].max(-127);
+                            packed[dense_index(o, i, width, n)] = (i32::from(v) + 128) as u8;
+                            cols.push(i as u8);
+                            values.push(v);
+                            row_len[o] += 1;
+                        }
+                    }
+                }
+                let mut a = [0u8; 256];
+                for (d, s) in a.iter_mut().zip(bytes(6, n)) {
+                    *d = s;
+                }
+                let bias: Vec<i32> = (0..width as i32).map(|o| 7 - o * 3).collect();
+                let (mut d, mut s) = (vec![0; width], vec![0; width]);
+                dense(&packed, &bias, &a[..n], |o, v| d[o] = v);
+                sparse(&row_len, &cols, &values, &bias, &a, |o, v| s[o] = v);
+                assert_eq!(d, s, "{width}x{n}");
+            }
+        }
+    }
+}
