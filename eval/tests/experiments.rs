@@ -77,4 +77,10 @@ fn e6_quick_pruned_is_close_to_dense_on_concrete() {
             .hidden_kept_mean
             <= 0.6
     );
+    assert!(
+        rmse("spikeslab-int8") < 1.05 * rmse("spikeslab-finetuned"),
+        "int8 {} f32 {}",
+        rmse("spikeslab-int8"),
+        rmse("spikeslab-finetuned")
+    );
 }

@@ -1,7 +1,8 @@
 //! Measures the QEMU boards per inference and prints a Markdown table: flash, blob, code,
 //! static RAM, peak stack (painted), exact instructions per inference (QEMU plugin) and per
-//! retained multiply-add, for the demo and three reference shapes; then the runtime's own code
-//! size and the speed-up that pruning gives.
+//! retained multiply-add, for the demo and three reference shapes, each in f32 and int8; then
+//! the runtime's own code size, the speed-up that pruning and int8 give, and blob bytes per
+//! weight.
 //!
 //! `cargo run --release -p spikeslab-eval --bin board-bench`
 
@@ -22,9 +23,20 @@ struct Model {
     macs: usize,
 }
 
-fn fixture(dir: &std::path::Path, label: &'static str, name: &str, arch: &Arch) -> Model {
+fn fixture(
+    dir: &std::path::Path,
+    label: &'static str,
+    name: &str,
+    arch: &Arch,
+    int8: bool,
+) -> Model {
     let net = random_network(arch, 7);
-    let blob = net.to_blob().expect("valid fixture");
+    let blob = if int8 {
+        spikeslab_tests::int8(&net, 3).to_blob()
+    } else {
+        net.to_blob()
+    }
+    .expect("valid fixture");
     let path = dir.join(format!("{name}.postcard"));
     std::fs::write(&path, blob.as_bytes()).expect("write fixture");
     let rows = random_inputs(arch.features, 2, &mut Pcg64::seed_from_u64(3));
@@ -46,42 +58,71 @@ fn fixture(dir: &std::path::Path, label: &'static str, name: &str, arch: &Arch) 
 fn main() {
     let dir = root().join("target").join("boards").join("bench");
     std::fs::create_dir_all(&dir).expect("target/boards/bench");
-    let demo = root().join("models/demo.postcard");
-    let demo_blob = BlobBytes::new(&std::fs::read(&demo).expect("models/demo.postcard"));
-    let classifier = Arch::classifier_64_128_64_10;
-    let models = [
+    let demo = |name: &str, label: &'static str| {
+        let path = root().join(format!("models/{name}.postcard"));
+        let blob = BlobBytes::new(&std::fs::read(&path).expect("a committed demo"));
         Model {
-            label: "demo (E3, 10-13-1 kept of 50-50-1)",
-            blob: demo_blob.as_bytes().len(),
-            inputs: std::fs::metadata(demo.with_extension("inputs"))
+            label,
+            blob: blob.as_bytes().len(),
+            inputs: std::fs::metadata(path.with_extension("inputs"))
                 .map_or(0, |m| m.len() as usize),
-            macs: demo_blob.model().expect("valid demo").weight_count(),
-            path: demo,
-        },
+            macs: blob.model().expect("valid demo").weight_count(),
+            path,
+        }
+    };
+    let classifier = Arch::classifier_64_128_64_10;
+    let regressor = Arch {
+        task: Task::Regression,
+        features: 8,
+        inputs: 8,
+        widths: vec![50, 1],
+        density: 1.0,
+        activation: Activation::Relu,
+    };
+    let models = [
+        demo("demo", "demo (E3, 10-13-1 kept of 50-50-1)"),
         fixture(
             &dir,
             "8-50-1 regressor, dense",
             "r8-50-1",
-            &Arch {
-                task: Task::Regression,
-                features: 8,
-                inputs: 8,
-                widths: vec![50, 1],
-                density: 1.0,
-                activation: Activation::Relu,
-            },
+            &regressor,
+            false,
         ),
         fixture(
             &dir,
             "64-128-64-10 classifier, dense",
             "c64-dense",
             &classifier(1.0),
+            false,
         ),
         fixture(
             &dir,
             "64-128-64-10 classifier, 10% of edges (sparse)",
             "c64-pruned",
             &classifier(0.1),
+            false,
+        ),
+        demo("demo-int8", "int8 demo (10-13-1)"),
+        fixture(
+            &dir,
+            "int8 8-50-1 regressor, dense",
+            "r8-50-1-int8",
+            &regressor,
+            true,
+        ),
+        fixture(
+            &dir,
+            "int8 64-128-64-10 classifier, dense",
+            "c64-dense-int8",
+            &classifier(1.0),
+            true,
+        ),
+        fixture(
+            &dir,
+            "int8 64-128-64-10 classifier, 10% of edges (sparse)",
+            "c64-pruned-int8",
+            &classifier(0.1),
+            true,
         ),
     ];
     println!(
@@ -116,16 +157,29 @@ fn main() {
                 insns as f64 / m.macs as f64
             );
         }
-        dense_vs_pruned.push((board, counts[2] as f64 / counts[3] as f64));
+        dense_vs_pruned.push((
+            board,
+            counts[2] as f64 / counts[3] as f64,
+            counts[0] as f64 / counts[4] as f64,
+        ));
     }
     println!();
-    for (board, x) in dense_vs_pruned {
+    for (board, pruned, int8) in dense_vs_pruned {
         println!(
-            "pruning speed-up on {} ({}): {x:.2}x fewer instructions (64-128-64-10 dense over 10% edges)",
+            "on {} ({}): pruning {pruned:.2}x fewer instructions (64-128-64-10 dense over 10% edges); the int8 demo {int8:.1}x fewer than the f32 demo",
             board.name, board.core
         );
     }
+    for (m, int8) in models[..4].iter().zip(&models[4..]) {
+        println!(
+            "blob bytes per stored weight, {}: f32 {:.2}, int8 {:.2}",
+            m.label,
+            m.blob as f64 / m.macs as f64,
+            int8.blob as f64 / int8.macs as f64
+        );
+    }
     runtime_code_size(QEMU_BOARDS[0], &models[0]);
+    runtime_code_size(QEMU_BOARDS[2], &models[4]);
 }
 
 /// Flash of `size-probe` (load + predict once) minus `empty` (same startup and data).

@@ -25,6 +25,9 @@ struct Args {
     /// Hidden activation: relu, tanh, sigmoid or identity.
     #[arg(long, default_value = "relu")]
     activation: String,
+    /// Quantise to 8-bit integers, calibrated on 256 random rows.
+    #[arg(long)]
+    int8: bool,
     /// Seed of the weights and inputs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -71,7 +74,11 @@ fn main() -> anyhow::Result<()> {
         activation,
     };
     let net = random_network(&arch, a.seed);
-    let blob = net.to_blob()?;
+    let blob = if a.int8 {
+        spikeslab_tests::int8(&net, a.seed).to_blob()?
+    } else {
+        net.to_blob()?
+    };
     let mut rng = Pcg64::seed_from_u64(a.seed ^ 0x5eed);
     let rows: Vec<u8> = random_inputs(*inputs, a.rows, &mut rng)
         .iter()

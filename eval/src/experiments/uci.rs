@@ -44,7 +44,8 @@ pub const DATASETS: [(&str, &str, Published, Published); 6] = [
 pub struct Record {
     /// Data set folder.
     pub dataset: String,
-    /// `spikeslab-pruned`, `spikeslab-finetuned` (the emitted model), `spikeslab-best-rule`
+    /// `spikeslab-pruned`, `spikeslab-finetuned` (the emitted model), `spikeslab-int8` (it,
+    /// quantised), `spikeslab-best-rule`
     /// (the emitted model had λ been chosen by the plain best rule), `spikeslab-full`,
     /// `dense`, `magnitude`.
     pub method: String,
@@ -76,7 +77,8 @@ pub struct Record {
 
 /// The spec of split `split` (0-based, as the index files count): only the data, every other
 /// setting what `compile` chooses, and the width the suite's protocol fixes (`n_hidden.txt`,
-/// as MC dropout was run).
+/// as MC dropout was run); `network.int8` on, so that each compile scores both the f32
+/// network and its int8 quantisation (which changes nothing before it).
 pub fn spec(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> Spec {
     let mut spec = Spec::for_data(
         "experiment",
@@ -89,6 +91,7 @@ pub fn spec(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> Spec 
         ),
     );
     spec.network.hidden = vec![hidden];
+    spec.network.int8 = true;
     if let Some(seed) = seed {
         spec.train.seed = seed;
     }
@@ -106,6 +109,7 @@ struct Split {
     pruned: Both,
     full: Both,
     tuned: Both,
+    int8: Both,
     dense: Both,
     magnitude: Both,
     /// The emitted model had λ been chosen by the plain best rule (same runs).
@@ -115,6 +119,7 @@ struct Split {
     features_kept: f64,
     weights_kept: f64,
     blob: f64,
+    int8_blob: f64,
     dense_blob: f64,
     inclusion: f64,
     best_rule_inclusion: f64,
@@ -143,6 +148,7 @@ fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyh
             r.metrics.full_posterior.validation,
         )?,
         tuned: both(r.metrics.emitted.test, r.metrics.emitted.validation)?,
+        int8: split(&r.metrics.int8)?,
         dense: split(&r.metrics.dense_baseline)?,
         magnitude: split(&r.metrics.magnitude_baseline)?,
         best_rule: both(best.test, best.validation)?,
@@ -150,7 +156,8 @@ fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyh
         best_rule_hidden_kept: best.kept_hidden as f64 / hidden_total as f64,
         features_kept: r.kept_features.len() as f64,
         weights_kept: r.weights_kept() as f64,
-        blob: r.blob_bytes as f64,
+        blob: r.int8.as_ref().map_or(r.blob_bytes, |q| q.f32_blob_bytes) as f64,
+        int8_blob: r.blob_bytes as f64,
         dense_blob: r.dense_blob_bytes as f64,
         inclusion: r.settings.inclusion,
         best_rule_inclusion: best.inclusion,
@@ -204,9 +211,10 @@ pub fn e6(
             .collect::<anyhow::Result<_>>()?;
         let stat = |f: &dyn Fn(&Split) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
         type Pick<'a> = &'a dyn Fn(&Split) -> Both;
-        let methods: [(&str, Pick<'_>, bool); 6] = [
+        let methods: [(&str, Pick<'_>, bool); 7] = [
             ("spikeslab-pruned", &|s| s.pruned, true),
             ("spikeslab-finetuned", &|s| s.tuned, true),
+            ("spikeslab-int8", &|s| s.int8, true),
             ("spikeslab-best-rule", &|s| s.best_rule, true),
             ("spikeslab-full", &|s| s.full, false),
             ("dense", &|s| s.dense, false),
@@ -245,6 +253,8 @@ pub fn e6(
                 },
                 blob_bytes_mean: if method == "dense" {
                     stat(&|s| s.dense_blob).mean
+                } else if method == "spikeslab-int8" {
+                    stat(&|s| s.int8_blob).mean
                 } else if pruned && !best_rule {
                     stat(&|s| s.blob).mean
                 } else {
