@@ -129,7 +129,7 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     let mut metrics = metrics(&data, &settings, &chosen, opts, &bars)?;
     let network = chosen.network.clone();
     let int8 = if spec.network.int8 {
-        let q = quantise_on(&network, &data);
+        let q = quantise_within(&network, &data)?;
         metrics.int8 = Some(SplitMetrics {
             validation: evaluate_quantised(&q, &data, Part::Validation),
             test: evaluate_quantised(&q, &data, Part::Test),
@@ -427,6 +427,56 @@ pub fn verify(data: &Dataset, net: &Network, blob: &BlobBytes) -> Result<Verify>
 /// probability (classification), on the validation rows.
 pub const INT8_TOLERANCE: f64 = 0.1;
 
+/// The integer network for `net`: every layer in int8 when its outputs stay within
+/// [`INT8_TOLERANCE`] of the f32 network's on the validation rows, else the output layer kept
+/// in f32 when that is within it.
+///
+/// # Errors
+/// [`Error::Int8`] when neither is.
+pub fn quantise_within(net: &Network, data: &Dataset) -> Result<Quantised> {
+    let (rows, table) = data
+        .part(Part::Validation)
+        .unwrap_or((&data.train, &data.raw.train));
+    let f32_out = network_outputs(net, data, rows)?;
+    let (mean, scale) = if data.task == Task::Classification {
+        (0.0, 1.0)
+    } else {
+        (f64::from(data.target.0), f64::from(data.target.1))
+    };
+    let rms = |q: &Quantised| {
+        let got = q.outputs(table);
+        let sum: f64 = f32_out
+            .iter()
+            .zip(&got)
+            .map(|(&a, &b)| ((f64::from(a) * scale + mean - f64::from(b)) / scale).powi(2))
+            .sum();
+        (sum / got.len().max(1) as f64).sqrt()
+    };
+    let all = net.layers.len();
+    let mut best = f64::INFINITY;
+    for layers in [all, all - 1]
+        .into_iter()
+        .filter(|&l| l >= 1)
+        .take(all.min(2))
+    {
+        let q = quantise_on(net, data, layers);
+        let d = rms(&q);
+        if d <= INT8_TOLERANCE {
+            return Ok(q);
+        }
+        best = best.min(d);
+    }
+    Err(Error::Int8 {
+        rms: best,
+        tolerance: INT8_TOLERANCE,
+        unit: if data.task == Task::Classification {
+            "in probability".into()
+        } else {
+            "in target standard deviations".into()
+        },
+    })
+}
+
 /// Checks the integer blob: the runtime's outputs must equal the host reference of the
 /// integer arithmetic ([`Quantised::predict`]) on every validation row (the training rows
 /// when there are none), and stay within [`INT8_TOLERANCE`] of the f32 network's.
@@ -453,15 +503,7 @@ pub fn verify_int8(
             .zip(r)
             .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
         if !same || g.len() != r.len() {
-            return Err(Error::Verify {
-                diff: g
-                    .iter()
-                    .zip(r)
-                    .map(|(a, b)| f64::from((a - b).abs()))
-                    .fold(0.0, f64::max),
-                tolerance: 0.0,
-                row: i,
-            });
+            return Err(Error::Int8Reference { row: i });
         }
     }
     let classify = data.task == Task::Classification;
@@ -484,10 +526,14 @@ pub fn verify_int8(
     }
     let rms = (sum / got.len().max(1) as f64).sqrt();
     if rms > INT8_TOLERANCE || rms.is_nan() {
-        return Err(Error::Verify {
-            diff: rms,
+        return Err(Error::Int8 {
+            rms,
             tolerance: INT8_TOLERANCE,
-            row: worst.1,
+            unit: if classify {
+                "in probability".into()
+            } else {
+                "in target standard deviations".into()
+            },
         });
     }
     Ok(Int8Report {

@@ -71,6 +71,27 @@ pub enum Error {
     /// another output.
     #[error("{0}")]
     Output(String),
+    /// The int8 model is too far from the f32 network, even with its output layer in f32.
+    #[error(
+        "int8: the integer model's outputs differ from the f32 network's by {rms:.3} RMS ({unit}) on the validation rows, over the tolerance {tolerance}, even with the output layer kept in f32: this network needs more than 8 bits; compile it without `int8`"
+    )]
+    Int8 {
+        /// RMS difference of the best integer model tried.
+        rms: f64,
+        /// The tolerance.
+        tolerance: f64,
+        /// Unit of the difference.
+        unit: String,
+    },
+    /// The runtime's int8 outputs differ from the compiler's integer reference: a defect of
+    /// one of them.
+    #[error(
+        "verification failed: the runtime's int8 outputs differ from the compiler's integer reference on validation row {row}; please report this with the spec"
+    )]
+    Int8Reference {
+        /// Row where they differ.
+        row: usize,
+    },
     /// The emitted blob disagrees with the trained network.
     #[error(
         "verification failed: the runtime's predictions differ from candle's by {diff:.3e} (tolerance {tolerance:.1e}) on validation row {row}"

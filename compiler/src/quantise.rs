@@ -204,17 +204,19 @@ struct Codes {
     zero: Vec<i64>,
 }
 
-/// Quantises `net` calibrated on `data`'s training rows ([`quantise`]).
-pub fn quantise_on(net: &Network, data: &Dataset) -> Quantised {
+/// Quantises at most the first `layers` layers of `net`, calibrated on `data`'s training rows
+/// ([`quantise`]).
+pub fn quantise_on(net: &Network, data: &Dataset, layers: usize) -> Quantised {
     let rows = data.train.select(&columns_of(net, data));
-    quantise(net, &rows.x)
+    quantise(net, &rows.x, layers)
 }
 
-/// Quantises `net` (module docs), calibrated on `rows`: standardised values of its inputs,
-/// row-major. Layers stay integer up to the first whose requantisation cannot be
-/// represented (a tanh or sigmoid layer after sums too coarse for its 2^−10 input step): that
-/// layer dequantises, and the rest stay f32.
-pub fn quantise(net: &Network, rows: &[f32]) -> Quantised {
+/// Quantises at most the first `layers` layers of `net` (module docs), calibrated on `rows`:
+/// standardised values of its inputs, row-major. Layers stay integer up to the first whose
+/// requantisation cannot be represented (a tanh or sigmoid layer after sums too coarse for
+/// its 2^−10 input step): that layer dequantises, and the rest stay f32.
+pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
+    let int_layers = layers.clamp(1, net.layers.len());
     let n = net.inputs.len();
     let count = rows.len() / n.max(1);
     // The f32 network's activations on the training rows, layer by layer, in f64.
@@ -264,10 +266,10 @@ pub fn quantise(net: &Network, rows: &[f32]) -> Quantised {
     }
     let mut codes = input;
     let mut layers = Vec::new();
-    for (l, layer) in net.layers.iter().enumerate() {
+    for (l, layer) in net.layers.iter().enumerate().take(int_layers) {
         let width = layer.width();
         let in_width = codes.scale.len();
-        let next_int8 = l + 1 < net.layers.len();
+        let next_int8 = l + 1 < int_layers;
         let mut q = QLayer {
             activation: layer.activation,
             codes: Vec::with_capacity(width * in_width),

@@ -163,7 +163,7 @@ pub fn int8(net: &Network, seed: u64) -> Quantised {
                 .map(|(&i, (&m, &s))| (r[i] - m) / s)
         })
         .collect();
-    quantise(net, &standardised)
+    quantise(net, &standardised, net.layers.len())
 }
 
 /// Random raw feature vectors, entries uniform in `[−3, 3]`.

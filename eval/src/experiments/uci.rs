@@ -105,11 +105,30 @@ struct Both {
     validation: Metrics,
 }
 
+/// The metrics of a model a split does not have (NaN, left out of the means).
+const NAN_BOTH: Both = Both {
+    test: Metrics::Regression {
+        rmse: f64::NAN,
+        mse: f64::NAN,
+        mse_se: f64::NAN,
+        log_likelihood: f64::NAN,
+        rows: 0,
+    },
+    validation: Metrics::Regression {
+        rmse: f64::NAN,
+        mse: f64::NAN,
+        mse_se: f64::NAN,
+        log_likelihood: f64::NAN,
+        rows: 0,
+    },
+};
+
 struct Split {
     pruned: Both,
     full: Both,
     tuned: Both,
-    int8: Both,
+    /// `None` when the compiler refused int8 for this split (too far from f32).
+    int8: Option<Both>,
     dense: Both,
     magnitude: Both,
     /// The emitted model had λ been chosen by the plain best rule (same runs).
@@ -126,7 +145,19 @@ struct Split {
 }
 
 fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyhow::Result<Split> {
-    let c = fit(&spec(dir, split, hidden, seed), true)?;
+    let mut s = spec(dir, split, hidden, seed);
+    let c = match fit(&s, true) {
+        Err(e)
+            if matches!(
+                e.downcast_ref(),
+                Some(spikeslab_compiler::Error::Int8 { .. })
+            ) =>
+        {
+            s.network.int8 = false;
+            fit(&s, true)?
+        }
+        other => other?,
+    };
     let r = &c.report;
     let both = |test: Option<Metrics>, validation: Option<Metrics>| {
         Ok::<_, anyhow::Error>(Both {
@@ -148,7 +179,12 @@ fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyh
             r.metrics.full_posterior.validation,
         )?,
         tuned: both(r.metrics.emitted.test, r.metrics.emitted.validation)?,
-        int8: split(&r.metrics.int8)?,
+        int8: r
+            .metrics
+            .int8
+            .as_ref()
+            .map(|m| both(m.test, m.validation))
+            .transpose()?,
         dense: split(&r.metrics.dense_baseline)?,
         magnitude: split(&r.metrics.magnitude_baseline)?,
         best_rule: both(best.test, best.validation)?,
@@ -157,7 +193,11 @@ fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyh
         features_kept: r.kept_features.len() as f64,
         weights_kept: r.weights_kept() as f64,
         blob: r.int8.as_ref().map_or(r.blob_bytes, |q| q.f32_blob_bytes) as f64,
-        int8_blob: r.blob_bytes as f64,
+        int8_blob: if r.int8.is_some() {
+            r.blob_bytes as f64
+        } else {
+            f64::NAN
+        },
         dense_blob: r.dense_blob_bytes as f64,
         inclusion: r.settings.inclusion,
         best_rule_inclusion: best.inclusion,
@@ -214,7 +254,7 @@ pub fn e6(
         let methods: [(&str, Pick<'_>, bool); 7] = [
             ("spikeslab-pruned", &|s| s.pruned, true),
             ("spikeslab-finetuned", &|s| s.tuned, true),
-            ("spikeslab-int8", &|s| s.int8, true),
+            ("spikeslab-int8", &|s| s.int8.unwrap_or(NAN_BOTH), true),
             ("spikeslab-best-rule", &|s| s.best_rule, true),
             ("spikeslab-full", &|s| s.full, false),
             ("dense", &|s| s.dense, false),
@@ -270,7 +310,11 @@ pub fn e6(
                         }
                     })
                     .collect(),
-                splits: k,
+                splits: if method == "spikeslab-int8" {
+                    runs.iter().filter(|s| s.int8.is_some()).count()
+                } else {
+                    k
+                },
             };
             rows.push(vec![
                 label.to_string(),
@@ -288,7 +332,7 @@ pub fn e6(
                 } else {
                     "-".into()
                 },
-                k.to_string(),
+                rec.splits.to_string(),
             ]);
             records.push(rec);
         }
