@@ -22,10 +22,10 @@ pub fn requantise(s: i32, m: u16, shift: u8) -> i32 {
     hi.wrapping_add(lo).wrapping_add(half).wrapping_shr(k)
 }
 
-/// The multiplier and shift that [`requantise`] scales by to approximate the real factor
+/// The multiplier and shift of a requantisation (`runtime/FORMAT.md`) that scales by the real
 /// `factor`: `m / 2^shift` with `m` in `[2^15, 2^16)` (16 significant bits, relative error
-/// ≤ 2^−16), or the nearest representable when `factor` is below `2^−32` (`m` smaller) or
-/// above `1/2 − 2^−18` (`None`: no shift of at least 17 holds it). `None` for a negative or
+/// ≤ 2^−16), or the nearest representable when `factor` is below `2^−32` (`m` smaller);
+/// `None` above `1/2 − 2^−18` (no shift of at least 17 holds it), and for a negative or
 /// non-finite `factor`.
 pub fn requantiser(factor: f64) -> Option<(u16, u8)> {
     if !(factor.is_finite() && factor >= 0.0) {
