@@ -13,7 +13,8 @@ use spikeslab_runtime::{self as rt, Task};
 
 use crate::baseline::baselines;
 use crate::blob::{BlobBytes, Info, Packing, encode, encode_quantised};
-use crate::dataset::{Dataset, Part, prepare};
+use crate::data::Table;
+use crate::dataset::{Dataset, Part, Rows, prepare};
 use crate::evaluate::{
     evaluate, evaluate_quantised, network_outputs, posterior_metrics, runtime_outputs,
 };
@@ -129,12 +130,12 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     let mut metrics = metrics(&data, &settings, &chosen, opts, &bars)?;
     let network = chosen.network.clone();
     let int8 = if spec.network.int8 {
-        let q = quantise_within(&network, &data)?;
+        let (q, difference) = quantise_within(&network, &data)?;
         metrics.int8 = Some(SplitMetrics {
             validation: evaluate_quantised(&q, &data, Part::Validation),
             test: evaluate_quantised(&q, &data, Part::Test),
         });
-        Some(q)
+        Some((q, difference))
     } else {
         None
     };
@@ -145,7 +146,7 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     let f32_blob =
         encode(&network, &info, Packing::Smaller).map_err(|e| capacity_message(e, &network))?;
     let blob = match &int8 {
-        Some(q) => encode_quantised(q, &info, Packing::Smaller)
+        Some((q, _)) => encode_quantised(q, &info, Packing::Smaller)
             .map_err(|e| capacity_message(e, &network))?,
         None => f32_blob.clone(),
     };
@@ -163,7 +164,7 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     )?;
     let verify = verify(&data, &network, &f32_blob)?;
     let int8 = int8
-        .map(|q| verify_int8(&data, &q, &blob, f32_blob.as_bytes().len()))
+        .map(|(q, d)| verify_int8(&data, &q, d, &blob, f32_blob.as_bytes().len()))
         .transpose()?;
     let report = Report::new(
         spec,
@@ -376,27 +377,15 @@ fn capacity_message(e: Error, net: &Network) -> Error {
 /// [`Error::Verify`] when they differ by more than [`VERIFY_TOLERANCE`].
 pub fn verify(data: &Dataset, net: &Network, blob: &BlobBytes) -> Result<Verify> {
     let model = blob.model()?;
-    let (rows, table) = data
-        .part(Part::Validation)
-        .unwrap_or((&data.train, &data.raw.train));
-    let classify = data.task == Task::Classification;
+    let (rows, table) = verify_rows(data);
     let reference = network_outputs(net, data, rows)?;
     let got = runtime_outputs(&model, table)?;
     let k = model.outputs();
-    let (mean, scale) = if classify {
-        (0.0, 1.0)
-    } else {
-        (f64::from(data.target.0), f64::from(data.target.1))
-    };
+    let (mean, scale, unit) = output_unit(data);
     let mut worst = (0.0f64, 0usize);
     for (i, (r, g)) in reference.chunks(k).zip(got.chunks(k)).enumerate() {
         for (a, b) in r.iter().zip(g) {
-            let a = if classify {
-                f64::from(*a)
-            } else {
-                f64::from(*a) * scale + mean
-            };
-            let d = (a - f64::from(*b)).abs() / scale;
+            let d = (f64::from(*a) * scale + mean - f64::from(*b)).abs() / scale;
             if d > worst.0 || d.is_nan() {
                 worst = (d, i);
             }
@@ -414,11 +403,7 @@ pub fn verify(data: &Dataset, net: &Network, blob: &BlobBytes) -> Result<Verify>
         max_difference: worst.0,
         tolerance,
         rows: rows.len(),
-        relative_to: if classify {
-            "probability".into()
-        } else {
-            "target standard deviation".into()
-        },
+        relative_to: unit.into(),
     })
 }
 
@@ -427,73 +412,89 @@ pub fn verify(data: &Dataset, net: &Network, blob: &BlobBytes) -> Result<Verify>
 /// probability (classification), on the validation rows.
 pub const INT8_TOLERANCE: f64 = 0.1;
 
+/// How far an integer model's outputs are from the f32 network's, on the verify rows.
+#[derive(Clone, Copy, Debug)]
+pub struct Int8Difference {
+    /// Root-mean-square difference.
+    pub rms: f64,
+    /// Largest difference.
+    pub max: f64,
+}
+
+/// The rows the verify steps compare on: the validation rows, or the training rows when
+/// there are none.
+fn verify_rows(data: &Dataset) -> (&Rows, &Table) {
+    data.part(Part::Validation)
+        .unwrap_or((&data.train, &data.raw.train))
+}
+
+/// The unit of an output difference: `(mean, scale)` that put the f32 network's outputs on
+/// the runtime's scale, and the unit's name.
+fn output_unit(data: &Dataset) -> (f64, f64, &'static str) {
+    if data.task == Task::Classification {
+        (0.0, 1.0, "probability")
+    } else {
+        (
+            f64::from(data.target.0),
+            f64::from(data.target.1),
+            "target standard deviation",
+        )
+    }
+}
+
 /// The integer network for `net`: every layer in int8 when its outputs stay within
-/// [`INT8_TOLERANCE`] of the f32 network's on the validation rows, else the output layer kept
-/// in f32 when that is within it.
+/// [`INT8_TOLERANCE`] (RMS) of the f32 network's on the verify rows, else the output layer
+/// kept in f32 when that is within it; with its difference from f32.
 ///
 /// # Errors
 /// [`Error::Int8`] when neither is.
-pub fn quantise_within(net: &Network, data: &Dataset) -> Result<Quantised> {
-    let (rows, table) = data
-        .part(Part::Validation)
-        .unwrap_or((&data.train, &data.raw.train));
+pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8Difference)> {
+    let (rows, table) = verify_rows(data);
     let f32_out = network_outputs(net, data, rows)?;
-    let (mean, scale) = if data.task == Task::Classification {
-        (0.0, 1.0)
-    } else {
-        (f64::from(data.target.0), f64::from(data.target.1))
-    };
-    let rms = |q: &Quantised| {
+    let (mean, scale, unit) = output_unit(data);
+    let difference = |q: &Quantised| {
         let got = q.outputs(table);
-        let sum: f64 = f32_out
-            .iter()
-            .zip(&got)
-            .map(|(&a, &b)| ((f64::from(a) * scale + mean - f64::from(b)) / scale).powi(2))
-            .sum();
-        (sum / got.len().max(1) as f64).sqrt()
+        let (mut sum, mut max) = (0.0f64, 0.0f64);
+        for (&a, &b) in f32_out.iter().zip(&got) {
+            let d = ((f64::from(a) * scale + mean - f64::from(b)) / scale).abs();
+            sum += d * d;
+            max = max.max(d);
+        }
+        let rms = (sum / got.len().max(1) as f64).sqrt();
+        Int8Difference { rms, max }
     };
     let all = net.layers.len();
     let mut best = f64::INFINITY;
-    for layers in [all, all - 1]
-        .into_iter()
-        .filter(|&l| l >= 1)
-        .take(all.min(2))
-    {
+    for layers in (all.saturating_sub(1).max(1)..=all).rev() {
         let q = quantise_on(net, data, layers);
-        let d = rms(&q);
-        if d <= INT8_TOLERANCE {
-            return Ok(q);
+        let d = difference(&q);
+        if d.rms <= INT8_TOLERANCE {
+            return Ok((q, d));
         }
-        best = best.min(d);
+        best = best.min(d.rms);
     }
     Err(Error::Int8 {
         rms: best,
         tolerance: INT8_TOLERANCE,
-        unit: if data.task == Task::Classification {
-            "in probability".into()
-        } else {
-            "in target standard deviations".into()
-        },
+        unit: unit.into(),
     })
 }
 
 /// Checks the integer blob: the runtime's outputs must equal the host reference of the
-/// integer arithmetic ([`Quantised::predict`]) on every validation row (the training rows
-/// when there are none), and stay within [`INT8_TOLERANCE`] of the f32 network's.
+/// integer arithmetic ([`Quantised::predict`]) on every verify row, so that `difference`
+/// (measured on that reference by [`quantise_within`]) is the blob's.
 ///
 /// # Errors
-/// [`Error::Verify`] naming the first row where the runtime and the reference differ, or
-/// where the difference from f32 exceeds the tolerance.
+/// [`Error::Int8Reference`] naming the first row where the runtime and the reference differ.
 pub fn verify_int8(
     data: &Dataset,
     q: &Quantised,
+    difference: Int8Difference,
     blob: &BlobBytes,
     f32_bytes: usize,
 ) -> Result<Int8Report> {
     let model = blob.model()?;
-    let (rows, table) = data
-        .part(Part::Validation)
-        .unwrap_or((&data.train, &data.raw.train));
+    let (rows, table) = verify_rows(data);
     let got = runtime_outputs(&model, table)?;
     let reference = q.outputs(table);
     let k = model.outputs().max(1);
@@ -506,50 +507,16 @@ pub fn verify_int8(
             return Err(Error::Int8Reference { row: i });
         }
     }
-    let classify = data.task == Task::Classification;
-    let f32_out = network_outputs(&q.network, data, rows)?;
-    let (mean, scale) = if classify {
-        (0.0, 1.0)
-    } else {
-        (f64::from(data.target.0), f64::from(data.target.1))
-    };
-    let (mut sum, mut worst) = (0.0f64, (0.0f64, 0usize));
-    for (i, (a, b)) in f32_out.chunks(k).zip(got.chunks(k)).enumerate() {
-        for (a, b) in a.iter().zip(b) {
-            let a = f64::from(*a) * scale + mean;
-            let d = (a - f64::from(*b)).abs() / scale;
-            sum += d * d;
-            if d > worst.0 || d.is_nan() {
-                worst = (d, i);
-            }
-        }
-    }
-    let rms = (sum / got.len().max(1) as f64).sqrt();
-    if rms > INT8_TOLERANCE || rms.is_nan() {
-        return Err(Error::Int8 {
-            rms,
-            tolerance: INT8_TOLERANCE,
-            unit: if classify {
-                "in probability".into()
-            } else {
-                "in target standard deviations".into()
-            },
-        });
-    }
     Ok(Int8Report {
         integer_layers: q.layers.len(),
         layers: q.network.layers.len(),
         blob_bytes: blob.as_bytes().len(),
         f32_blob_bytes: f32_bytes,
         bit_exact_rows: rows.len(),
-        rms_difference: rms,
-        max_difference: worst.0,
+        rms_difference: difference.rms,
+        max_difference: difference.max,
         tolerance: INT8_TOLERANCE,
-        relative_to: if classify {
-            "probability".into()
-        } else {
-            "target standard deviation".into()
-        },
+        relative_to: output_unit(data).2.into(),
     })
 }
 

@@ -167,15 +167,13 @@ impl Layer<'_> {
     /// requantises for an integer layer and dequantises for anything else.
     fn fits(&self, in_width: usize, next: Option<NumberFormat>) -> bool {
         let width = self.width();
-        let weights = |dense: usize, sparse: Option<(usize, usize, usize)>| match sparse {
-            None => dense == width * in_width,
-            Some((rows, cols, values)) => rows == width && cols == values,
-        };
+        let dense = |len: usize| len == width * in_width;
+        let sparse = |rows: usize, cols: usize, values: usize| rows == width && cols == values;
         match self.params {
             Params::F32 {
                 weights: Weights::Dense(w),
                 ..
-            } => weights(w.len(), None),
+            } => dense(w.len()),
             Params::F32 {
                 weights:
                     Weights::Sparse {
@@ -184,15 +182,15 @@ impl Layer<'_> {
                         values,
                     },
                 ..
-            } => weights(0, Some((row_len.len(), cols.len(), values.len()))),
+            } => sparse(row_len.len(), cols.len(), values.len()),
             Params::Int8(q) => {
                 let shape = match q.weights {
-                    Int8Weights::Dense(w) => weights(w.len(), None),
+                    Int8Weights::Dense(w) => dense(w.len()),
                     Int8Weights::Sparse {
                         row_len,
                         cols,
                         values,
-                    } => weights(0, Some((row_len.len(), cols.len(), values.len()))),
+                    } => sparse(row_len.len(), cols.len(), values.len()),
                 };
                 let rescale = match q.rescale {
                     Rescale::Requantise { mult, shift } => {
