@@ -209,7 +209,11 @@ pub fn encode(net: &Network, info: &Info, packing: Packing) -> Result<BlobBytes>
         .zip(&stored)
         .map(|(l, s)| s.layer(l))
         .collect();
-    write(net, &net.input_mean, &input_scale, layers, info)
+    let input = rt::InputMap::F32 {
+        mean: &net.input_mean,
+        scale: &input_scale,
+    };
+    write(net, input, layers, info)
 }
 
 /// Encodes an integer network ([`Quantised`]): its integer layers, then its f32 ones.
@@ -238,14 +242,20 @@ pub fn encode_quantised(q: &Quantised, info: &Info, packing: Packing) -> Result<
         .map(|(l, s)| s.layer(l))
         .chain(q.rest().iter().zip(&rest).map(|(l, s)| s.layer(l)))
         .collect();
-    write(net, &q.input_mean, &q.input_scale, layers, info)
+    let c = &q.input_codes;
+    let input = rt::InputMap::Int8 {
+        offset: &c.offset,
+        mult: &c.mult,
+        shift: &c.shift,
+        exp: &c.exp,
+    };
+    write(net, input, layers, info)
 }
 
 /// The blob of `net`'s inputs, names and output map with `layers`.
 fn write(
     net: &Network,
-    input_mean: &[f32],
-    input_scale: &[f32],
+    input: rt::InputMap<'_>,
     layers: Vec<rt::Layer<'_>>,
     info: &Info,
 ) -> Result<BlobBytes> {
@@ -290,8 +300,7 @@ fn write(
         task: net.task,
         features,
         inputs: &inputs,
-        input_mean,
-        input_scale,
+        input,
         layers: stored,
         output_mean: if regression { &mean } else { &[] },
         output_scale: if regression { &scale } else { &[] },

@@ -59,16 +59,62 @@ impl QLayer {
     }
 }
 
+/// The stored map from each read input to its 8-bit code (`runtime/FORMAT.md`), one entry
+/// per input in each array.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InputCodes {
+    /// `C`.
+    pub offset: Vec<i32>,
+    /// `q`.
+    pub mult: Vec<u16>,
+    /// `k`.
+    pub shift: Vec<u8>,
+    /// `g`.
+    pub exp: Vec<i8>,
+}
+
+impl InputCodes {
+    /// The code of input `j` for the raw value `x` as the format defines it, in i64 (`None`
+    /// for NaN and ±∞): `X = ±⌊|x|·2^g⌋` (0 or 255 by sign from `2^29` on), then
+    /// `clamp(⌊((X − C)·q + 2^(k−1)) / 2^k⌋, 0, 255)`.
+    pub fn code(&self, j: usize, x: f32) -> Option<i64> {
+        if !x.is_finite() {
+            return None;
+        }
+        let scaled = f64::from(x.abs()) * 2f64.powi(i32::from(self.exp[j]));
+        if scaled >= f64::from(1u32 << 29) {
+            return Some(if x < 0.0 { 0 } else { 255 });
+        }
+        // x·2^g below 2^29 is its significand shifted: the cast truncates exactly.
+        let magnitude = scaled as i64;
+        let v = if x < 0.0 { -magnitude } else { magnitude } - i64::from(self.offset[j]);
+        let k = self.shift[j];
+        Some(((v * i64::from(self.mult[j]) + (1i64 << (k - 1))) >> k).clamp(0, 255))
+    }
+
+    /// Appends the map of codes `≈ (x − mean)·scale + ½`; false when the format cannot hold
+    /// it (a mean over about 2.6·10^5 code spans from zero).
+    fn push(&mut self, mean: f64, scale: f64) -> bool {
+        let Some((o, m, k, g)) = rt::input_coder(mean, scale) else {
+            return false;
+        };
+        self.offset.push(o);
+        self.mult.push(m);
+        self.shift.push(k);
+        self.exp.push(g);
+        true
+    }
+}
+
 /// A network whose first layers are integer ones.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Quantised {
     /// The network it was made from: inputs, names, output map, and the f32 layers that
     /// follow the integer ones.
     pub network: Network,
-    /// Where each input's code starts: `a = clamp(⌊(x − mean)·scale + ½⌋, 0, 255)`.
-    pub input_mean: Vec<f32>,
-    /// See `input_mean`.
-    pub input_scale: Vec<f32>,
+    /// Each read input's code, `≈ clamp(⌊(x − mean)·scale + ½⌋, 0, 255)` with the
+    /// standardisation and the codes' scale and zero point folded into `mean` and `scale`.
+    pub input_codes: InputCodes,
     /// The integer layers, the first of the network's layers.
     pub layers: Vec<QLayer>,
 }
@@ -86,27 +132,11 @@ impl Quantised {
         let net = &self.network;
         let outputs = net.layers.last().map_or(0, Layer::width);
         let mut codes = Vec::with_capacity(net.inputs.len());
-        for ((&j, &m), &s) in net
-            .inputs
-            .iter()
-            .zip(&self.input_mean)
-            .zip(&self.input_scale)
-        {
-            let x = row[j];
-            if !x.is_finite() {
-                return vec![f32::NAN; outputs];
+        for (k, &j) in net.inputs.iter().enumerate() {
+            match self.input_codes.code(k, row[j]) {
+                Some(code) => codes.push(code),
+                None => return vec![f32::NAN; outputs],
             }
-            let v = (x - m) * s;
-            let code = if v > 0.0 {
-                if v < 254.5 {
-                    (v + 0.5).floor() as i64
-                } else {
-                    255
-                }
-            } else {
-                0
-            };
-            codes.push(code);
         }
         let mut z: Vec<f32> = Vec::new();
         for l in &self.layers {
@@ -250,17 +280,21 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
         scale: Vec::new(),
         zero: Vec::new(),
     };
-    let (mut input_mean, mut input_scale) = (Vec::new(), Vec::new());
+    let mut input_codes = InputCodes::default();
     for j in 0..n {
         let (lo, hi) = range(&acts[0], n, j);
-        let s = ((hi - lo) / 255.0).max(1e-6);
-        let zero = (-lo / s).round().clamp(0.0, 255.0);
         let (m, k) = (
             f64::from(net.input_mean[j]),
             1.0 / f64::from(net.input_std[j]),
         );
-        input_mean.push((m - zero * s / k) as f32);
-        input_scale.push((k / s) as f32);
+        // code = (x − m)·k / s + zero: the raw value's map, mean and scale folded; the step
+        // s doubles until the format holds the map (only for inputs far from zero).
+        let mut s = ((hi - lo) / 255.0).max(1e-6);
+        let mut zero = (-lo / s).round().clamp(0.0, 255.0);
+        while !input_codes.push(m - zero * s / k, k / s) {
+            s *= 2.0;
+            zero = (-lo / s).round().clamp(0.0, 255.0);
+        }
         input.scale.push(s);
         input.zero.push(zero as i64);
     }
@@ -346,8 +380,7 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
     }
     Quantised {
         network: net.clone(),
-        input_mean,
-        input_scale,
+        input_codes,
         layers,
     }
 }

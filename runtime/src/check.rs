@@ -2,7 +2,7 @@
 //! number it was not built for.
 
 use crate::format::{Activation, MAX_WIDTH, Names, Task, name_at};
-use crate::model::{Int8, Int8Weights, Params, Parts, Rescale, Weights};
+use crate::model::{InputMap, Int8, Int8Weights, Params, Parts, Rescale, Weights};
 use crate::{Error, Result};
 
 /// Checks everything [`crate::Model::from_bytes`] promises about `p`, whose views all point
@@ -22,8 +22,16 @@ pub fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
         }
         prev = Some(i);
     }
-    finite(p.input_mean, &at)?;
-    finite(p.input_scale, &at)?;
+    match p.input {
+        InputMap::F32 { mean, scale } => {
+            finite(mean, &at)?;
+            finite(scale, &at)?;
+        }
+        InputMap::Int8 { offset, shift, .. } => {
+            within(offset, MAX_INPUT_OFFSET, &at)?;
+            shifts(shift, &at)?;
+        }
+    }
     let mut in_width = n;
     for (i, l) in p.layers.iter().enumerate() {
         let layer = u8::try_from(i).unwrap_or(u8::MAX);
@@ -77,28 +85,39 @@ pub const MAX_INT8_BIAS: i32 = 1 << 24;
 /// The shifts a requantisation may use: `r = ⌊(s·m + 2^(k−1)) / 2^k⌋` with `k` in this range.
 pub const INT8_SHIFTS: core::ops::RangeInclusive<u8> = 17..=47;
 
+/// Largest magnitude of an int8 input offset `C`. With `|⌊|x|·2^g⌋| < 2^29` (larger inputs
+/// saturate first) the difference `X − C` stays below 2^30, within what
+/// [`crate::int8::requantise`] computes exactly in 32-bit steps.
+pub const MAX_INPUT_OFFSET: i32 = 1 << 29;
+
 /// An integer layer's biases and shifts within range, its sparse indices as for f32, its
 /// dequantisation scales finite.
 fn int8(q: &Int8<'_>, in_width: usize, layer: u8, at: &impl Fn(*const u8) -> u32) -> Result<()> {
-    let bad = |x: *const u8| Error::NonFinite { offset: at(x) };
-    if let Some(b) = q
-        .bias
-        .iter()
-        .find(|b| b.unsigned_abs() > MAX_INT8_BIAS.unsigned_abs())
-    {
-        return Err(bad(core::ptr::from_ref(b).cast()));
-    }
+    within(q.bias, MAX_INT8_BIAS, at)?;
     if let Int8Weights::Sparse { row_len, cols, .. } = q.weights {
         sparse(row_len, cols, in_width, layer, at)?;
     }
     match q.rescale {
-        Rescale::Requantise { shift, .. } => {
-            match shift.iter().find(|k| !INT8_SHIFTS.contains(k)) {
-                Some(k) => Err(bad(k)),
-                None => Ok(()),
-            }
-        }
+        Rescale::Requantise { shift, .. } => shifts(shift, at),
         Rescale::Dequantise(scale) => finite(scale, at),
+    }
+}
+
+/// Every value's magnitude at most `bound` (else `NonFinite` at the first beyond it).
+fn within(v: &[i32], bound: i32, at: &impl Fn(*const u8) -> u32) -> Result<()> {
+    match v.iter().find(|b| b.unsigned_abs() > bound.unsigned_abs()) {
+        Some(b) => Err(Error::NonFinite {
+            offset: at(core::ptr::from_ref(b).cast()),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Every shift within [`INT8_SHIFTS`] (else `NonFinite` at the first outside).
+fn shifts(shift: &[u8], at: &impl Fn(*const u8) -> u32) -> Result<()> {
+    match shift.iter().find(|k| !INT8_SHIFTS.contains(k)) {
+        Some(k) => Err(Error::NonFinite { offset: at(k) }),
+        None => Ok(()),
     }
 }
 

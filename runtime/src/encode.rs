@@ -4,7 +4,9 @@ use postcard::ser_flavors::Size;
 
 use crate::arena::Writer;
 use crate::format::{ARENA_ALIGN, NumberFormat, Task};
-use crate::model::{CRC, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights};
+use crate::model::{
+    CRC, InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights,
+};
 use crate::{Error, Result};
 
 impl Parts<'_> {
@@ -19,7 +21,25 @@ impl Parts<'_> {
     /// what these parts mean. Values and indices are checked when the blob is read back.
     fn check_lengths(&self) -> Result<()> {
         let n = self.inputs.len();
-        if self.input_mean.len() != n || self.input_scale.len() != n {
+        let first = self.layers.first().map(Layer::format);
+        let input_fits = match self.input {
+            InputMap::F32 { mean, scale } => {
+                first != Some(NumberFormat::Int8) && mean.len() == n && scale.len() == n
+            }
+            InputMap::Int8 {
+                offset,
+                mult,
+                shift,
+                exp,
+            } => {
+                first == Some(NumberFormat::Int8)
+                    && offset.len() == n
+                    && mult.len() == n
+                    && shift.len() == n
+                    && exp.len() == n
+            }
+        };
+        if !input_fits {
             return Err(Error::Inputs);
         }
         let mut in_width = n;
@@ -107,8 +127,23 @@ impl Parts<'_> {
 
     fn write_arena(&self, w: &mut Writer<'_>) -> Result<()> {
         w.u16s(self.inputs)?;
-        w.f32s(self.input_mean)?;
-        w.f32s(self.input_scale)?;
+        match self.input {
+            InputMap::F32 { mean, scale } => {
+                w.f32s(mean)?;
+                w.f32s(scale)?;
+            }
+            InputMap::Int8 {
+                offset,
+                mult,
+                shift,
+                exp,
+            } => {
+                w.i32s(offset)?;
+                w.u16s(mult)?;
+                w.u8s(shift)?;
+                w.i8s(exp)?;
+            }
+        }
         for layer in &self.layers {
             match layer.params {
                 Params::F32 { bias, weights } => {

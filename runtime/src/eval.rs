@@ -5,10 +5,10 @@
 //! are read in place. Each node's sum starts at its bias and adds the products in input
 //! order, for dense and sparse layers alike, so both storages give the same bits.
 
-use crate::format::{MAX_WIDTH, NumberFormat, Task};
+use crate::format::{MAX_WIDTH, Task};
 use crate::int8;
 use crate::math::{activate, argmax, softmax};
-use crate::model::{Int8, Int8Weights, Layer, Model, Params, Rescale, Weights};
+use crate::model::{InputMap, Int8, Int8Weights, Layer, Model, Params, Rescale, Weights};
 use crate::{Error, Result};
 
 type Buf = [f32; MAX_WIDTH];
@@ -115,20 +115,27 @@ impl Model<'_> {
         let (mut x, mut y) = (&mut scratch.a, &mut scratch.b);
         let mut n = p.inputs.len();
         let mut unread = false;
-        if p.layers
-            .first()
-            .is_some_and(|l| l.format() == NumberFormat::Int8)
-        {
-            let codes = bytemuck::bytes_of_mut(y);
-            let read = x.iter().take(n).zip(p.input_mean).zip(p.input_scale);
-            for (c, ((v, m), s)) in codes.iter_mut().zip(read) {
-                unread |= !v.is_finite();
-                *c = int8::input_code((*v - m) * s);
+        match p.input {
+            InputMap::Int8 {
+                offset,
+                mult,
+                shift,
+                exp,
+            } => {
+                let codes = bytemuck::bytes_of_mut(y);
+                let maps = offset.iter().zip(mult).zip(shift).zip(exp);
+                for ((c, v), (((&o, &m), &k), &g)) in codes.iter_mut().zip(&x[..n]).zip(maps) {
+                    match int8::input_code(*v, o, m, k, g) {
+                        Some(code) => *c = code,
+                        None => unread = true,
+                    }
+                }
+                core::mem::swap(&mut x, &mut y);
             }
-            core::mem::swap(&mut x, &mut y);
-        } else {
-            for ((v, m), s) in x.iter_mut().zip(p.input_mean).zip(p.input_scale) {
-                *v = (*v - m) * s;
+            InputMap::F32 { mean, scale } => {
+                for ((v, m), s) in x.iter_mut().zip(mean).zip(scale) {
+                    *v = (*v - m) * s;
+                }
             }
         }
         for layer in &p.layers {

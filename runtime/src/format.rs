@@ -12,7 +12,7 @@ use crate::Error;
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"SSNN";
 /// The format version this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 /// Most layers a model may have (hidden layers plus the output layer).
 pub const MAX_LAYERS: usize = 8;
 /// Widest layer, including the kept inputs: the size of each of the two activation buffers.

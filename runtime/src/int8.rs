@@ -59,21 +59,67 @@ pub fn code(act: Activation, r: i32) -> u8 {
     c.clamp(0, 255) as u8
 }
 
-/// The code of an input already mapped to code units, `v = (x − mean) · scale`:
-/// `clamp(⌊v + ½⌋, 0, 255)`; NaN gives 0 (the caller flags it).
-pub fn input_code(v: f32) -> u8 {
-    if v > 0.0 {
-        if v < 254.5 { (v + 0.5) as u8 } else { 255 }
-    } else {
-        0
+/// The 8-bit code of a read input `x` (`runtime/FORMAT.md`, "Integer layers"), from its bits
+/// alone: `X = ±⌊|x|·2^exp⌋` (x's sign; 255 or 0 by sign when `|x|·2^exp ≥ 2^29`), then
+/// `clamp(requantise(X − offset, mult, shift), 0, 255)`. `None` for NaN and ±∞.
+///
+/// `x = ±M·2^(e−150)` with `M` the 24-bit significand (`e` the biased exponent, 1 for
+/// subnormals), so `|x|·2^exp = M·2^p` with `p = e − 150 + exp`: a shift of `M`, exact for
+/// `p ≥ 0` and truncating for `p < 0`. For `p ≤ 5`, `M·2^p < 2^29`.
+pub fn input_code(x: f32, offset: i32, mult: u16, shift: u8, exp: i8) -> Option<u8> {
+    let bits = x.to_bits();
+    let e = (bits >> 23) & 0xFF;
+    if e == 0xFF {
+        return None;
     }
+    let negative = bits >> 31 != 0;
+    let significand = (bits & 0x7F_FFFF) | if e == 0 { 0 } else { 0x80_0000 };
+    let p = e.max(1) as i32 - 150 + i32::from(exp);
+    if p > 5 {
+        return Some(if negative { 0 } else { 255 });
+    }
+    let magnitude = if p >= 0 {
+        significand << p
+    } else {
+        significand.checked_shr(p.unsigned_abs()).unwrap_or(0)
+    } as i32;
+    let v = if negative { -magnitude } else { magnitude };
+    Some(requantise(v.wrapping_sub(offset), mult, shift).clamp(0, 255) as u8)
+}
+
+/// The stored map of an input whose code is `clamp(⌊(x − mean)·scale + ½⌋, 0, 255)` in real
+/// arithmetic: `(offset, mult, shift, exp)` for [`input_code`]. `exp` is the largest that keeps
+/// `|x|·2^exp < 2^28` over the codes' range and the mean, so `X` resolves at least 2^19 steps
+/// per code there; `mult / 2^shift = scale·2^−exp` to 16 significant bits. `None` when `scale`
+/// is not positive and finite, `mean` is not finite, or the mean lies so far from zero
+/// against the codes' span (over about 2.6·10^5 spans) that `scale·2^−exp ≥ ½`.
+pub fn input_coder(mean: f64, scale: f64) -> Option<(i32, u16, u8, i8)> {
+    if !(scale > 0.0 && scale.is_finite() && mean.is_finite()) {
+        return None;
+    }
+    let reach = mean
+        .abs()
+        .max((mean - 0.5 / scale).abs())
+        .max((mean + 255.5 / scale).abs());
+    let mut exp = 127i32;
+    // 2^e for |e| ≤ 128, exactly (normal f64).
+    let pow2 = |e: i32| f64::from_bits(((e + 1023) as u64) << 52);
+    while exp > -128 && reach * pow2(exp) >= f64::from(1u32 << 28) {
+        exp -= 1;
+    }
+    let c = mean * pow2(exp);
+    // Nearest integer, halves away from zero; |c| < 2^28.
+    let offset = (c + if c < 0.0 { -0.5 } else { 0.5 }) as i32;
+    let (m, k) = requantiser(scale * pow2(-exp))?;
+    (offset.unsigned_abs() <= crate::MAX_INPUT_OFFSET.unsigned_abs())
+        .then_some((offset, m, k, exp as i8))
 }
 
 /// `emit(o, bias[o] + Σ_i (u[o,i] − 128)·a[i])` for every row `o` of a dense integer layer
 /// whose codes `u` are packed as [`crate::dense_index`] says; `a.len()` is the input width.
 ///
-/// The `−128·Σa` is one subtraction per row, from `Σa` summed once. Each step of the block
-/// loop loads one activation and four consecutive weight codes for four multiply-adds.
+/// The `−128·Σa` is one subtraction per row, from `Σa` summed once. The sums of a block of
+/// four rows come from [`block`], whose shape suits the core (see there).
 pub fn dense(w: &[u8], bias: &[i32], a: &[u8], mut emit: impl FnMut(usize, i32)) {
     let n = a.len();
     if n == 0 {
@@ -84,15 +130,8 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], mut emit: impl FnMut(usize, i32))
     let (bc, bt) = bias.as_chunks::<4>();
     let mut blocks = w.chunks_exact(4 * n);
     let mut o = 0;
-    for (block, b) in blocks.by_ref().zip(bc) {
-        let mut s = [0u32; 4];
-        for (u, &x) in block.as_chunks::<4>().0.iter().zip(a) {
-            let x = u32::from(x);
-            s[0] += u32::from(u[0]) * x;
-            s[1] += u32::from(u[1]) * x;
-            s[2] += u32::from(u[2]) * x;
-            s[3] += u32::from(u[3]) * x;
-        }
+    for (w, b) in blocks.by_ref().zip(bc) {
+        let s = block(w, a);
         for (k, (&sk, &bk)) in s.iter().zip(b).enumerate() {
             emit(o + k, bk.wrapping_add(sk as i32).wrapping_sub(offset));
         }
@@ -107,6 +146,68 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], mut emit: impl FnMut(usize, i32))
         emit(o, b.wrapping_add(s as i32).wrapping_sub(offset));
         o += 1;
     }
+}
+
+/// `Σ_i u[k,i]·a[i]` for the four rows `k` of one packed block (`4·a.len()` codes: the
+/// four rows' codes of input 0, then of input 1, ...). On ARMv6-M (Cortex-M0/M0+), by
+/// [`block_pairs`]; elsewhere by [`block_single`]: each is the faster of the two on its cores
+/// (`board-bench`).
+#[inline(always)]
+fn block(w: &[u8], a: &[u8]) -> [u32; 4] {
+    #[cfg(spikeslab_thumbv6m)]
+    {
+        block_pairs(w, a)
+    }
+    #[cfg(not(spikeslab_thumbv6m))]
+    {
+        block_single(w, a)
+    }
+}
+
+/// [`block`] one input per step: an input load, then a weight load and a multiply-add for
+/// each of the four rows.
+#[cfg_attr(spikeslab_thumbv6m, allow(dead_code))]
+#[inline(always)]
+pub fn block_single(w: &[u8], a: &[u8]) -> [u32; 4] {
+    let mut s = [0u32; 4];
+    for (u, &x) in w.as_chunks::<4>().0.iter().zip(a) {
+        let x = u32::from(x);
+        s[0] += u32::from(u[0]) * x;
+        s[1] += u32::from(u[1]) * x;
+        s[2] += u32::from(u[2]) * x;
+        s[3] += u32::from(u[3]) * x;
+    }
+    s
+}
+
+/// [`block`] two inputs per step: eight multiply-adds share one loop step. With only seven
+/// free low registers on ARMv6-M (r7 holds the frame pointer) two sums and the count live on
+/// the stack, and the step still costs 4.5 instructions per multiply-add against 5 for
+/// [`block_single`] (board-bench, Cortex-M0).
+#[cfg_attr(not(spikeslab_thumbv6m), allow(dead_code))]
+#[inline(always)]
+pub fn block_pairs(w: &[u8], a: &[u8]) -> [u32; 4] {
+    let (ac, at) = a.as_chunks::<2>();
+    let (wc, wt) = w.as_chunks::<8>();
+    let mut s = [0u32; 4];
+    for (u, &[x0, x1]) in wc.iter().zip(ac) {
+        let (x0, x1) = (u32::from(x0), u32::from(x1));
+        s[0] += u32::from(u[0]) * x0;
+        s[1] += u32::from(u[1]) * x0;
+        s[2] += u32::from(u[2]) * x0;
+        s[3] += u32::from(u[3]) * x0;
+        s[0] += u32::from(u[4]) * x1;
+        s[1] += u32::from(u[5]) * x1;
+        s[2] += u32::from(u[6]) * x1;
+        s[3] += u32::from(u[7]) * x1;
+    }
+    if let (Some(&x), Some(u)) = (at.first(), wt.first_chunk::<4>()) {
+        let x = u32::from(x);
+        for (sk, &uk) in s.iter_mut().zip(u) {
+            *sk += u32::from(uk) * x;
+        }
+    }
+    s
 }
 
 /// `emit(o, bias[o] + Σ w·a[col])` over the edges of each row of a sparse integer layer;
@@ -237,23 +338,78 @@ mod tests {
         );
     }
 
-    #[test]
-    fn input_codes_round_half_up_and_saturate() {
-        let cases = [
-            (f32::NAN, 0),
-            (f32::NEG_INFINITY, 0),
-            (-3.0, 0),
-            (0.49, 0),
-            (0.5, 1),
-            (1.5, 2),
-            (254.49, 254),
-            (254.5, 255),
-            (1e30, 255),
-            (f32::INFINITY, 255),
-        ];
-        for (v, c) in cases {
-            assert_eq!(input_code(v), c, "{v}");
+    /// The input code as the format defines it, in i64 from the f32's value.
+    fn input_code_reference(x: f32, o: i32, m: u16, k: u8, g: i8) -> Option<u8> {
+        if !x.is_finite() {
+            return None;
         }
+        let scaled = f64::from(x.abs()) * 2f64.powi(i32::from(g));
+        if scaled >= f64::from(1u32 << 29) {
+            return Some(if x.is_sign_negative() { 0 } else { 255 });
+        }
+        let mag = scaled as i64; // exact: the significand shifted, truncated
+        let v = if x.is_sign_negative() { -mag } else { mag } - i64::from(o);
+        let r = (v * i64::from(m) + (1i64 << (k - 1))) >> k;
+        Some(r.clamp(0, 255) as u8)
+    }
+
+    #[test]
+    fn input_codes_follow_the_definition_and_the_real_map() {
+        let mut state = 7u64;
+        let mut uniform = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut maps = 0;
+        for _ in 0..400 {
+            // Means from 0 to ±10^6, spans from 10^−6 to 10^6.
+            let mean = (uniform() - 0.5) * 2.0 * 10f64.powf(uniform() * 12.0 - 6.0);
+            let scale = 255.0 / 10f64.powf(uniform() * 12.0 - 6.0);
+            let Some((o, m, k, g)) = input_coder(mean, scale) else {
+                assert!(mean.abs() * scale > 2e5 * 255.0, "{mean} {scale}");
+                continue;
+            };
+            maps += 1;
+            for _ in 0..200 {
+                let v = uniform() * 300.0 - 20.0;
+                let x = (mean + v / scale) as f32;
+                let got = input_code(x, o, m, k, g);
+                assert_eq!(
+                    got,
+                    input_code_reference(x, o, m, k, g),
+                    "{x} {mean} {scale}"
+                );
+                let real = ((f64::from(x) - mean) * scale + 0.5)
+                    .floor()
+                    .clamp(0.0, 255.0);
+                let got = f64::from(got.unwrap());
+                assert!((got - real).abs() <= 1.0, "{x}: {got} against {real}");
+            }
+        }
+        assert!(maps > 350, "{maps} of 400 maps representable");
+        let (o, m, k, g) = input_coder(0.0, 100.0).unwrap();
+        for (x, c) in [
+            (f32::NAN, None),
+            (f32::INFINITY, None),
+            (f32::NEG_INFINITY, None),
+            (0.0, Some(0)),
+            (-0.0, Some(0)),
+            (1e-40, Some(0)),
+            (0.0049, Some(0)),
+            (0.0051, Some(1)),
+            (1.0, Some(100)),
+            (2.544, Some(254)),
+            (2.546, Some(255)),
+            (1e30, Some(255)),
+            (-1e30, Some(0)),
+            (f32::MAX, Some(255)),
+        ] {
+            assert_eq!(input_code(x, o, m, k, g), c, "{x}");
+        }
+        assert_eq!(input_coder(0.0, 0.0), None);
+        assert_eq!(input_coder(f64::NAN, 1.0), None);
     }
 
     /// Uniform bytes from a 64-bit LCG.
@@ -295,6 +451,29 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn both_block_shapes_give_the_same_sums() {
+        for &n in &WIDTHS {
+            let w: Vec<u8> = bytes(n as u64, 4 * n).collect();
+            let a: Vec<u8> = bytes(n as u64 + 50, n).collect();
+            let want: Vec<u32> = (0..4)
+                .map(|k| {
+                    (0..n)
+                        .map(|i| u32::from(w[4 * i + k]) * u32::from(a[i]))
+                        .sum()
+                })
+                .collect();
+            assert_eq!(block_pairs(&w, &a).to_vec(), want, "pairs, {n} inputs");
+            assert_eq!(block_single(&w, &a).to_vec(), want, "single, {n} inputs");
+            let (w, a) = (vec![255; 4 * n], vec![255; n]);
+            assert_eq!(
+                block_pairs(&w, &a),
+                block_single(&w, &a),
+                "extremes, {n} inputs"
+            );
         }
     }
 

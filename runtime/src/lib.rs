@@ -18,7 +18,7 @@ mod int8;
 pub mod math;
 mod model;
 
-pub use check::{INT8_SHIFTS, MAX_INT8_BIAS};
+pub use check::{INT8_SHIFTS, MAX_INPUT_OFFSET, MAX_INT8_BIAS};
 pub use error::{Error, Result};
 pub use eval::Scratch;
 pub use format::{
@@ -27,9 +27,11 @@ pub use format::{
     Text,
 };
 pub use heapless;
-pub use int8::requantiser;
+pub use int8::{input_coder, requantiser};
 pub use math::argmax;
-pub use model::{Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights, dense_index};
+pub use model::{
+    InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights, dense_index,
+};
 
 /// The CRC-32/ISO-HDLC of `bytes`, as a blob's last four bytes hold it (little-endian) for
 /// the bytes before them: for tools that write or edit blobs.

@@ -162,6 +162,47 @@ impl Layer<'_> {
     }
 }
 
+/// How each read input becomes what the first layer reads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum InputMap<'a> {
+    /// The first layer is f32: `z = (x − mean) · scale`, with the training mean and
+    /// 1 / standard deviation of each read feature.
+    F32 {
+        /// Training mean of each read feature.
+        mean: &'a [f32],
+        /// 1 / training standard deviation of each read feature.
+        scale: &'a [f32],
+    },
+    /// The first layer is int8: each read input's 8-bit code, from its f32 bits in integer
+    /// arithmetic (`runtime/FORMAT.md`, "Integer layers"), the standardisation and the codes'
+    /// scale and zero point folded in.
+    Int8 {
+        /// `C`: where the codes start, in units of `2^−exp` of the input.
+        offset: &'a [i32],
+        /// `q`: code multiplier.
+        mult: &'a [u16],
+        /// `k`: its right shift, 17..=47.
+        shift: &'a [u8],
+        /// `g`: the input is read as the integer `⌊|x|·2^g⌋` with x's sign.
+        exp: &'a [i8],
+    },
+}
+
+impl InputMap<'_> {
+    /// Number of inputs it maps.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::F32 { mean, .. } => mean.len(),
+            Self::Int8 { offset, .. } => offset.len(),
+        }
+    }
+
+    /// Whether it maps no input.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Everything a model holds, as plain views: what [`Parts::encode`] writes and what
 /// [`Model::from_bytes`] reads back.
 #[derive(Clone, Debug, PartialEq)]
@@ -172,15 +213,9 @@ pub struct Parts<'a> {
     pub features: u16,
     /// Indices, into the raw feature vector, of the features the model reads (strictly increasing).
     pub inputs: &'a [u16],
-    /// Training mean of each read feature.
-    ///
-    /// When the first layer is an integer one, this is where its input codes start instead:
-    /// `a = clamp(⌊(x − mean) · scale + ½⌋, 0, 255)`, the standardisation and the codes' scale
-    /// and zero point folded together.
-    pub input_mean: &'a [f32],
-    /// Multiplier of each read feature: `z = (x − mean) · scale` (1 / training standard
-    /// deviation), or the codes' multiplier (see `input_mean`).
-    pub input_scale: &'a [f32],
+    /// How each read feature enters the first layer; its kind follows the first layer's
+    /// number format.
+    pub input: InputMap<'a>,
     /// Hidden layers, then the output layer.
     pub layers: Vec<Layer<'a>, MAX_LAYERS>,
     /// Regression only: `y = z · output_scale + output_mean`, per output. Empty for classification.
@@ -363,7 +398,19 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
     }
     let mut r = Reader::new(data)?;
     let n = usize::from(h.inputs);
-    let (inputs, input_mean, input_scale) = (r.u16s(n)?, r.f32s(n)?, r.f32s(n)?);
+    let inputs = r.u16s(n)?;
+    let input = match h.layers.first().map(|l| l.format) {
+        Some(NumberFormat::Int8) => InputMap::Int8 {
+            offset: r.i32s(n)?,
+            mult: r.u16s(n)?,
+            shift: r.u8s(n)?,
+            exp: r.i8s(n)?,
+        },
+        _ => InputMap::F32 {
+            mean: r.f32s(n)?,
+            scale: r.f32s(n)?,
+        },
+    };
     let mut layers = Vec::new();
     let mut in_width = n;
     for (i, spec) in h.layers.iter().enumerate() {
@@ -460,8 +507,7 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
         task: h.task,
         features: h.features,
         inputs,
-        input_mean,
-        input_scale,
+        input,
         layers,
         output_mean,
         output_scale,

@@ -5,15 +5,15 @@
 //! `y = 4·(0.25 − 2h) + 10`.
 
 use spikeslab_runtime::{
-    Activation, Aligned, Error, Layer, Meta, Model, Names, Params, Parts, Task, Text, Weights,
-    heapless,
+    Activation, Aligned, Error, InputMap, Layer, Meta, Model, Names, Params, Parts, Task, Text,
+    Weights, heapless,
 };
 
 #[rustfmt::skip]
 static BLOB: Aligned<[u8; 80]> = Aligned([
     // header
     b'S', b'S', b'N', b'N', // magic
-    0x03,                   // version 3
+    0x04,                   // version 4
     0x00,                   // task: regression
     0x02,                   // features D = 2
     0x01,                   // inputs n = 1
@@ -42,7 +42,7 @@ static BLOB: Aligned<[u8; 80]> = Aligned([
     0x00, 0x00, 0x20, 0x41, // output mean 10.0
     0x00, 0x00, 0x80, 0x40, // output scale 4.0
     0x00, 0x00, 0x00, 0x3F, // noise sd 0.5
-    0x86, 0xD5, 0xB8, 0x3B, // CRC-32/ISO-HDLC of the 76 bytes above
+    0xE8, 0x63, 0x6A, 0xC7, // CRC-32/ISO-HDLC of the 76 bytes above
 ]);
 
 fn parts() -> Parts<'static> {
@@ -65,8 +65,10 @@ fn parts() -> Parts<'static> {
         task: Task::Regression,
         features: 2,
         inputs: &[1],
-        input_mean: &[0.5],
-        input_scale: &[2.0],
+        input: InputMap::F32 {
+            mean: &[0.5],
+            scale: &[2.0],
+        },
         layers,
         output_mean: &[10.0],
         output_scale: &[4.0],

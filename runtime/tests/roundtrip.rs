@@ -218,14 +218,28 @@ fn integer_layers_are_checked() {
     // an integer layer after an f32 one
     let mut net = small(Task::Regression).int8(3);
     net.layers[0].int8 = None;
+    assert_eq!(
+        refused(&net),
+        Error::Inputs,
+        "int8 input codes into an f32 layer"
+    );
+    net.codes = None;
     assert_eq!(refused(&net), Error::Format { layer: 1 });
     let mut net = small(Task::Regression).int8(1);
     let q = net.layers[0].int8.take().unwrap();
     net.layers[1].int8 = Some(q);
+    net.codes = None;
     assert!(matches!(
         refused(&net),
         Error::Shape { .. } | Error::Format { .. }
     ));
+    // an input offset beyond 2^29, an input shift outside 17..=47
+    let mut net = small(Task::Regression).int8(2);
+    net.codes.as_mut().unwrap().0[1] = (1 << 29) + 1;
+    assert!(matches!(refused(&net), Error::NonFinite { .. }));
+    let mut net = small(Task::Regression).int8(2);
+    net.codes.as_mut().unwrap().2[0] = 48;
+    assert!(matches!(refused(&net), Error::NonFinite { .. }));
     // a shift outside 17..=47, a bias beyond 2^24, a non-finite dequantisation scale
     let mut net = small(Task::Regression).int8(2);
     net.layers[0].int8.as_mut().unwrap().shift[0] = 16;

@@ -6,8 +6,9 @@
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_runtime::{
-    Activation, Int8, Int8Weights, Layer, MAX_INT8_BIAS, MAX_LAYERS, Meta, Metric, Model, Names,
-    Params, Parts, Rescale, Task, Text, Weights, dense_index, heapless, requantiser,
+    Activation, InputMap, Int8, Int8Weights, Layer, MAX_INT8_BIAS, MAX_LAYERS, Meta, Metric, Model,
+    Names, Params, Parts, Rescale, Task, Text, Weights, dense_index, heapless, input_coder,
+    requantiser,
 };
 
 /// Shape of a random model.
@@ -35,6 +36,9 @@ pub enum Store {
     /// Every layer dense.
     Dense,
 }
+
+/// An int8 input map, owned: offsets, multipliers, shifts, exponents.
+pub type InputCodes = (Vec<i32>, Vec<u16>, Vec<u8>, Vec<i8>);
 
 /// One layer, owned: the row-major matrix (pruned edges exactly 0) and both storages.
 #[derive(Clone, Debug)]
@@ -205,6 +209,9 @@ pub struct Net {
     pub mean: Vec<f32>,
     /// Their scales.
     pub scale: Vec<f32>,
+    /// The int8 input map (offset, multiplier, shift, exponent per input) when the first
+    /// layer is int8: codes `≈ (x − mean)·scale + ½`, clamped.
+    pub codes: Option<InputCodes>,
     /// The layers.
     pub layers: Vec<Owned>,
     /// Regression: output means.
@@ -269,6 +276,7 @@ impl Net {
             features: shape.features as u16,
             mean: (0..n).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect(),
             scale: (0..n).map(|_| 0.2 + rng.random::<f32>() * 2.0).collect(),
+            codes: None,
             inputs,
             layers,
             output_mean: if regression {
@@ -302,6 +310,18 @@ impl Net {
         for (m, sc) in self.mean.iter_mut().zip(self.scale.iter_mut()) {
             *m -= (f64::from(zero) * s_in / f64::from(*sc)) as f32;
             *sc = (f64::from(*sc) / s_in) as f32;
+        }
+        if k > 0 {
+            let mut c = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (&m, &sc) in self.mean.iter().zip(&self.scale) {
+                let (o, q, s, g) =
+                    input_coder(f64::from(m), f64::from(sc)).expect("a codable input");
+                c.0.push(o);
+                c.1.push(q);
+                c.2.push(s);
+                c.3.push(g);
+            }
+            self.codes = Some(c);
         }
         for l in 0..k.min(self.layers.len()) {
             let act = self.layers[l].activation;
@@ -346,8 +366,18 @@ impl Net {
             task: self.task,
             features: self.features,
             inputs: &self.inputs,
-            input_mean: &self.mean,
-            input_scale: &self.scale,
+            input: match &self.codes {
+                Some((offset, mult, shift, exp)) => InputMap::Int8 {
+                    offset,
+                    mult,
+                    shift,
+                    exp,
+                },
+                None => InputMap::F32 {
+                    mean: &self.mean,
+                    scale: &self.scale,
+                },
+            },
             layers,
             output_mean: &self.output_mean,
             output_scale: &self.output_scale,
@@ -380,21 +410,23 @@ impl Net {
     /// `FORMAT.md` states them (the input codes and dequantisation in f32).
     pub fn reference(&self, features: &[f32]) -> Vec<f64> {
         let read = self.inputs.iter().map(|&i| features[usize::from(i)]);
-        let int8 = self.layers.first().is_some_and(|l| l.int8.is_some());
         let mut codes: Vec<i64> = Vec::new();
         let mut x: Vec<f64> = Vec::new();
-        for (v, (&m, &s)) in read.zip(self.mean.iter().zip(&self.scale)) {
-            if int8 {
+        for (j, (v, (&m, &s))) in read.zip(self.mean.iter().zip(&self.scale)).enumerate() {
+            if let Some((o, q, k, g)) = &self.codes {
                 if !v.is_finite() {
                     return vec![f64::NAN; self.layers.last().map_or(0, |l| l.bias.len())];
                 }
-                let t = (v - m) * s;
-                let c = if t > 0.0 {
-                    if t < 254.5 { (t + 0.5).floor() } else { 255.0 }
+                // FORMAT.md: X = ±⌊|x|·2^g⌋, saturating from 2^29; then the requantisation.
+                let scaled = f64::from(v.abs()) * 2f64.powi(i32::from(g[j]));
+                let c = if scaled >= f64::from(1u32 << 29) {
+                    if v < 0.0 { 0 } else { 255 }
                 } else {
-                    0.0
+                    let mag = scaled as i64;
+                    let d = if v < 0.0 { -mag } else { mag } - i64::from(o[j]);
+                    ((d * i64::from(q[j]) + (1i64 << (k[j] - 1))) >> k[j]).clamp(0, 255)
                 };
-                codes.push(c as i64);
+                codes.push(c);
             } else {
                 x.push((f64::from(v) - f64::from(m)) * f64::from(s));
             }
