@@ -412,6 +412,12 @@ pub fn verify(data: &Dataset, net: &Network, blob: &BlobBytes) -> Result<Verify>
 /// probability (classification), on the validation rows.
 pub const INT8_TOLERANCE: f64 = 0.1;
 
+/// For regression, the integer model's difference from f32 must also stay within this
+/// fraction of the f32 network's own RMSE on the validation rows: a difference `d`
+/// uncorrelated with the error adds in quadrature, `√(1 + 0.142²) = 1.01`, so the integer
+/// model's RMSE stays within about 1% of f32's.
+pub const INT8_RELATIVE_TOLERANCE: f64 = 0.142;
+
 /// How far an integer model's outputs are from the f32 network's, on the verify rows.
 #[derive(Clone, Copy, Debug)]
 pub struct Int8Difference {
@@ -419,6 +425,9 @@ pub struct Int8Difference {
     pub rms: f64,
     /// Largest difference.
     pub max: f64,
+    /// The tolerance it was held to: [`INT8_TOLERANCE`], or less for regression
+    /// ([`INT8_RELATIVE_TOLERANCE`]).
+    pub tolerance: f64,
 }
 
 /// The rows the verify steps compare on: the validation rows, or the training rows when
@@ -442,9 +451,11 @@ fn output_unit(data: &Dataset) -> (f64, f64, &'static str) {
     }
 }
 
-/// The integer network for `net`: every layer in int8 when its outputs stay within
-/// [`INT8_TOLERANCE`] (RMS) of the f32 network's on the verify rows, else the output layer
-/// kept in f32 when that is within it; with its difference from f32.
+/// The integer network for `net`: every layer in int8 when its outputs stay within the
+/// tolerance (RMS) of the f32 network's on the verify rows, else the output layer kept in f32
+/// when that is within it; with its difference from f32. The tolerance is
+/// [`INT8_TOLERANCE`], and for regression at most [`INT8_RELATIVE_TOLERANCE`] times the f32
+/// network's own RMSE on those rows.
 ///
 /// # Errors
 /// [`Error::Int8`] when neither is.
@@ -452,6 +463,18 @@ pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8
     let (rows, table) = verify_rows(data);
     let f32_out = network_outputs(net, data, rows)?;
     let (mean, scale, unit) = output_unit(data);
+    let tolerance = if data.task == Task::Regression {
+        let k = f32_out.len() / rows.len().max(1);
+        let squared: f64 = f32_out
+            .chunks(k.max(1))
+            .zip(&rows.y)
+            .map(|(o, &y)| (f64::from(o[0]) - f64::from(y)).powi(2))
+            .sum();
+        let rmse = (squared / rows.len().max(1) as f64).sqrt();
+        INT8_TOLERANCE.min(INT8_RELATIVE_TOLERANCE * rmse)
+    } else {
+        INT8_TOLERANCE
+    };
     let difference = |q: &Quantised| {
         let got = q.outputs(table);
         let (mut sum, mut max) = (0.0f64, 0.0f64);
@@ -461,21 +484,28 @@ pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8
             max = max.max(d);
         }
         let rms = (sum / got.len().max(1) as f64).sqrt();
-        Int8Difference { rms, max }
+        Int8Difference {
+            rms,
+            max,
+            tolerance,
+        }
     };
     let all = net.layers.len();
     let mut best = f64::INFINITY;
     for layers in (all.saturating_sub(1).max(1)..=all).rev() {
         let q = quantise_on(net, data, layers);
+        if q.layers.is_empty() {
+            continue;
+        }
         let d = difference(&q);
-        if d.rms <= INT8_TOLERANCE {
+        if d.rms <= tolerance {
             return Ok((q, d));
         }
         best = best.min(d.rms);
     }
     Err(Error::Int8 {
         rms: best,
-        tolerance: INT8_TOLERANCE,
+        tolerance,
         unit: unit.into(),
     })
 }
@@ -515,7 +545,7 @@ pub fn verify_int8(
         bit_exact_rows: rows.len(),
         rms_difference: difference.rms,
         max_difference: difference.max,
-        tolerance: INT8_TOLERANCE,
+        tolerance: difference.tolerance,
         relative_to: output_unit(data).2.into(),
     })
 }

@@ -73,7 +73,7 @@ pub enum Error {
     Output(String),
     /// The int8 model is too far from the f32 network, even with its output layer in f32.
     #[error(
-        "int8: the integer model's outputs differ from the f32 network's by {rms:.3} RMS (in units of {unit}) on the validation rows, over the tolerance {tolerance}, even with the output layer kept in f32: this network needs more than 8 bits; compile it without `int8`"
+        "int8: the integer model's outputs differ from the f32 network's by {rms:.3} RMS (in units of {unit}) on the validation rows, over the tolerance {tolerance:.1e}, even with the output layer kept in f32: this network needs more than 8 bits; compile it without `int8`"
     )]
     Int8 {
         /// RMS difference of the best integer model tried.

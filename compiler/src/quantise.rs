@@ -139,7 +139,9 @@ impl Quantised {
             }
         }
         let mut z: Vec<f32> = Vec::new();
-        for l in &self.layers {
+        let classifier = net.task == Task::Classification;
+        for (index, l) in self.layers.iter().enumerate() {
+            let output = index + 1 == net.layers.len();
             let n = codes.len();
             let sums: Vec<i64> = l
                 .bias
@@ -155,6 +157,14 @@ impl Quantised {
                 })
                 .collect();
             match &l.rescale {
+                Rescale::Requantise { mult, shift } if output && classifier => {
+                    let r: Vec<i64> = sums
+                        .iter()
+                        .zip(mult.iter().zip(shift))
+                        .map(|(&s, (&m, &k))| (s * i64::from(m) + (1i64 << (k - 1))) >> k)
+                        .collect();
+                    return softmax_q(&r);
+                }
                 Rescale::Requantise { mult, shift } => {
                     codes = sums
                         .iter()
@@ -225,6 +235,28 @@ fn code_of(act: Activation, r: i64) -> i64 {
         Activation::Tanh => 128 + tanh_q(r),
         Activation::Sigmoid => 127 + tanh_q(r),
     }
+}
+
+/// Probabilities from logits `r` in units of 2^−8 by the format's integer softmax (i64, its
+/// table built here from f64), the last steps in f32 as the runtime does them.
+fn softmax_q(r: &[i64]) -> Vec<f32> {
+    let table = |j: u64| (65536.0 * 2f64.powf(-(j as f64) / 64.0)).round() as u64;
+    let max = r.iter().copied().max().unwrap_or(0);
+    let e: Vec<u64> = r
+        .iter()
+        .map(|&rk| {
+            let t = (max - rk) as u64;
+            if t > 3072 {
+                return 0;
+            }
+            let v = (t * 47_274 + (1 << 14)) >> 15;
+            let j = (v % 256) / 4;
+            let e = table(j) - ((table(j) - table(j + 1)) * (v % 4)) / 4;
+            if v / 256 >= 64 { 0 } else { e >> (v / 256) }
+        })
+        .collect();
+    let inv = 1.0 / e.iter().sum::<u64>() as f32;
+    e.iter().map(|&v| v as f32 * inv).collect()
 }
 
 /// Real value of one code step and the zero code of a layer's outputs, for the next layer.
@@ -299,11 +331,14 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
         input.zero.push(zero as i64);
     }
     let mut codes = input;
-    let mut layers = Vec::new();
+    let mut layers: Vec<QLayer> = Vec::new();
+    let mut previous_sigma: Vec<f64> = Vec::new();
     for (l, layer) in net.layers.iter().enumerate().take(int_layers) {
         let width = layer.width();
         let in_width = codes.scale.len();
-        let next_int8 = l + 1 < int_layers;
+        // A classifier's integer output layer requantises to logits in units of 2^−8.
+        let logits = l + 1 == net.layers.len() && net.task == Task::Classification;
+        let next_int8 = l + 1 < int_layers || logits;
         let mut q = QLayer {
             activation: layer.activation,
             codes: Vec::with_capacity(width * in_width),
@@ -346,6 +381,7 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
             };
             let (lo, hi) = range(&acts[l + 1], width, o);
             let (target, scale, zero) = match layer.activation {
+                _ if logits => (1.0 / 256.0, 0.0, 0),
                 Activation::Relu => {
                     let s = (hi / 255.0).max(sg * 2.5);
                     (s, s, 0)
@@ -368,6 +404,15 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
             }
         }
         let stop = requant.is_none();
+        if stop && logits {
+            // Logits too coarse for 2^−8 steps: the output layer stays f32, and the layer
+            // before it dequantises.
+            if let Some(prev) = layers.last_mut() {
+                prev.rescale =
+                    Rescale::Dequantise(previous_sigma.iter().map(|&s| s as f32).collect());
+            }
+            break;
+        }
         q.rescale = match requant {
             Some((mult, shift)) => Rescale::Requantise { mult, shift },
             None => Rescale::Dequantise(sigma.iter().map(|&s| s as f32).collect()),
@@ -377,6 +422,7 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
             break;
         }
         codes = next;
+        previous_sigma = sigma;
     }
     Quantised {
         network: net.clone(),

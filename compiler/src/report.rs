@@ -404,7 +404,7 @@ impl Report {
         if let (Some(q), Some(m)) = (&self.int8, &self.metrics.int8) {
             s.push_str(&format!("  emitted int8 model: {}\n", describe(m)));
             s.push_str(&format!(
-                "  int8: {} of {} layers in integers; blob {} bytes against {} in f32 ({} saved); runtime equal to the integer reference bit for bit on {} rows; difference from f32 rms {:.1e}, max {:.1e} (tolerance {:.0e} rms, in {})\n",
+                "  int8: {} of {} layers in integers; blob {} bytes against {} in f32 ({} saved); runtime equal to the integer reference bit for bit on {} rows; difference from f32 rms {:.1e}, max {:.1e} (tolerance {:.1e} rms, in {})\n",
                 q.integer_layers,
                 q.layers,
                 q.blob_bytes,

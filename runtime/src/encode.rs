@@ -48,7 +48,7 @@ impl Parts<'_> {
         let next = formats.skip(1).map(Some).chain([None]);
         for ((i, l), next) in self.layers.iter().enumerate().zip(next) {
             let layer = u8::try_from(i).unwrap_or(u8::MAX);
-            if !l.fits(in_width, next) {
+            if !l.fits(in_width, next, self.task) {
                 return Err(Error::Shape { layer });
             }
             hidden += in_width;
@@ -200,7 +200,11 @@ impl Layer<'_> {
     /// Whether the arrays have the lengths of a layer of its width on `in_width` inputs,
     /// followed by a layer of format `next` (`None` for the output layer): an integer layer
     /// requantises for an integer layer and dequantises for anything else.
-    fn fits(&self, in_width: usize, next: Option<NumberFormat>) -> bool {
+    fn fits(&self, in_width: usize, next: Option<NumberFormat>, task: Task) -> bool {
+        let requantised = match next {
+            Some(format) => format == NumberFormat::Int8,
+            None => task == Task::Classification,
+        };
         let width = self.width();
         let dense = |len: usize| len == width * in_width;
         let sparse = |rows: usize, cols: usize, values: usize| rows == width && cols == values;
@@ -229,13 +233,9 @@ impl Layer<'_> {
                 };
                 let rescale = match q.rescale {
                     Rescale::Requantise { mult, shift } => {
-                        next == Some(NumberFormat::Int8)
-                            && mult.len() == width
-                            && shift.len() == width
+                        requantised && mult.len() == width && shift.len() == width
                     }
-                    Rescale::Dequantise(scale) => {
-                        next != Some(NumberFormat::Int8) && scale.len() == width
-                    }
+                    Rescale::Dequantise(scale) => !requantised && scale.len() == width,
                 };
                 shape && rescale
             }

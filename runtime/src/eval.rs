@@ -7,7 +7,7 @@
 
 use crate::format::{MAX_WIDTH, Task};
 use crate::int8;
-use crate::math::{activate, argmax, softmax};
+use crate::math::{activate, argmax, softmax, softmax_q};
 use crate::model::{InputMap, Int8, Int8Weights, Layer, Model, Params, Rescale, Weights};
 use crate::{Error, Result};
 
@@ -138,21 +138,42 @@ impl Model<'_> {
                 }
             }
         }
-        for layer in &p.layers {
+        let Some((last, hidden)) = p.layers.split_last() else {
+            return;
+        };
+        for layer in hidden {
             layer.forward(x, n, y);
             n = layer.width();
             core::mem::swap(&mut x, &mut y);
         }
-        for (o, z) in out.iter_mut().zip(x.iter()) {
-            *o = *z;
-        }
-        match p.task {
-            Task::Regression => {
-                for ((o, m), s) in out.iter_mut().zip(p.output_mean).zip(p.output_scale) {
-                    *o = *o * s + m;
+        if let Params::Int8(
+            q @ Int8 {
+                rescale: Rescale::Requantise { mult, shift },
+                ..
+            },
+        ) = last.params
+        {
+            // A classifier's integer output layer: logits in units of 2^−8, integer softmax.
+            let r: &mut [i32; MAX_WIDTH] = bytemuck::cast_mut(y);
+            q.sums(bytemuck::bytes_of(x), n, |o, s| {
+                if let (Some(v), Some(&m), Some(&k)) = (r.get_mut(o), mult.get(o), shift.get(o)) {
+                    *v = int8::requantise(s, m, k);
                 }
+            });
+            softmax_q(r.get(..last.width()).unwrap_or_default(), out);
+        } else {
+            last.forward(x, n, y);
+            for (o, z) in out.iter_mut().zip(y.iter()) {
+                *o = *z;
             }
-            Task::Classification => softmax(out),
+            match p.task {
+                Task::Regression => {
+                    for ((o, m), s) in out.iter_mut().zip(p.output_mean).zip(p.output_scale) {
+                        *o = *o * s + m;
+                    }
+                }
+                Task::Classification => softmax(out),
+            }
         }
         if unread {
             out.fill(f32::NAN);

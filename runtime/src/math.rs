@@ -96,6 +96,51 @@ pub fn tanh_q(r: i32) -> i32 {
     if r < 0 { -q } else { q }
 }
 
+/// `round(2^16 · 2^(−j/64)) − 2^15` for `j = 0..=64`: one octave of `2^−x` in steps of 1/64.
+const EXP2_Q: [u16; 65] = [
+    32768, 32062, 31364, 30673, 29989, 29313, 28645, 27983, 27329, 26681, 26041, 25408, 24781,
+    24161, 23548, 22941, 22341, 21747, 21160, 20579, 20005, 19436, 18874, 18317, 17767, 17223,
+    16684, 16152, 15625, 15103, 14588, 14078, 13573, 13074, 12580, 12091, 11608, 11130, 10657,
+    10190, 9727, 9269, 8816, 8368, 7925, 7487, 7053, 6624, 6200, 5780, 5365, 4954, 4548, 4146,
+    3748, 3355, 2966, 2581, 2200, 1823, 1451, 1082, 718, 357, 0,
+];
+
+/// Probabilities from integer logits `r` in units of 2^−8 (`runtime/FORMAT.md`, "Integer
+/// softmax"): `p_k = e_k · (1 / Σ_j e_j)` in f32, with `e_k ≈ 2^16 · e^((r_k − max r)/256)`
+/// in integers: `t = max r − r_k`; `e = 0` for `t > 3072`; else `v = ⌊(47274·t + 2^14) /
+/// 2^15⌋` (t·log2 e in units of 2^−8), `j = ⌊(v mod 256) / 4⌋`, `f = v mod 4`,
+/// `e = ⌊(E[j] − ⌊(E[j] − E[j+1])·f / 4⌋) / 2^⌊v/256⌋⌋` with `E[j] = round(2^16·2^(−j/64))`.
+///
+/// Each `e_k` is within 0.2% + 2^−16 (relative to the largest) of `2^16·e^(−t/256)`, so each
+/// probability is within 0.004 of the exact softmax of `r/256` (this module's tests).
+pub fn softmax_q(r: &[i32], out: &mut [f32]) {
+    let max = r.iter().copied().max().unwrap_or(0);
+    let mut sum = 0u32;
+    for (o, &rk) in out.iter_mut().zip(r) {
+        let t = max.wrapping_sub(rk) as u32;
+        let e = if t > 3072 {
+            0
+        } else {
+            let v = (t * 47_274 + (1 << 14)) >> 15;
+            let j = ((v & 255) >> 2) as usize;
+            match (EXP2_Q.get(j), EXP2_Q.get(j + 1)) {
+                (Some(&hi), Some(&lo)) => {
+                    let hi = u32::from(hi) + (1 << 15);
+                    let step = ((hi - u32::from(lo) - (1 << 15)) * (v & 3)) >> 2;
+                    (hi - step).checked_shr(v >> 8).unwrap_or(0)
+                }
+                _ => 0,
+            }
+        };
+        sum += e;
+        *o = e as f32;
+    }
+    let inv = 1.0 / sum as f32;
+    for o in out.iter_mut() {
+        *o *= inv;
+    }
+}
+
 /// Replaces logits by probabilities: `p_k = e^{z_k − max z} / Σ_j e^{z_j − max z}`.
 ///
 /// A NaN logit makes every probability NaN.
@@ -131,6 +176,9 @@ pub fn argmax(scores: &[f32]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use std::vec;
+    use std::vec::Vec;
+
     use super::*;
 
     fn grid() -> impl Iterator<Item = f32> {
@@ -166,6 +214,44 @@ mod tests {
         assert_eq!(relu(-0.5), 0.0);
         assert_eq!(exp(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp(f32::INFINITY), f32::INFINITY);
+    }
+
+    #[test]
+    fn softmax_q_table_and_accuracy() {
+        for (j, &e) in EXP2_Q.iter().enumerate() {
+            let exact = (65536.0 * 2f64.powf(-(j as f64) / 64.0)).round() - 32768.0;
+            assert_eq!(f64::from(e), exact, "entry {j}");
+        }
+        let mut state = 3u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as i32
+        };
+        let mut worst = 0f64;
+        for case in 0..20_000 {
+            let k = 2 + case % 11;
+            let spread = [64, 1024, 8192, 1 << 20][case % 4];
+            let r: Vec<i32> = (0..k).map(|_| next() % spread - spread / 2).collect();
+            let mut p = vec![0.0; k];
+            softmax_q(&r, &mut p);
+            let max = f64::from(*r.iter().max().unwrap());
+            let e: Vec<f64> = r
+                .iter()
+                .map(|&v| ((f64::from(v) - max) / 256.0).exp())
+                .collect();
+            let sum: f64 = e.iter().sum();
+            for (got, want) in p.iter().zip(&e) {
+                worst = worst.max((f64::from(*got) - want / sum).abs());
+            }
+            let total: f32 = p.iter().sum();
+            assert!((total - 1.0).abs() < 1e-5, "{r:?}: sum {total}");
+        }
+        assert!(worst <= 0.004, "worst probability error {worst}");
+        let mut p = [0.0; 3];
+        softmax_q(&[i32::MAX / 2, i32::MIN / 2, 0], &mut p);
+        assert_eq!(p, [1.0, 0.0, 0.0]);
     }
 
     #[test]

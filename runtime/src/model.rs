@@ -65,15 +65,16 @@ pub enum Int8Weights<'a> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Rescale<'a> {
     /// Into the next (integer) layer's 8-bit codes: `r = ⌊(s·mult + 2^(shift−1)) / 2^shift⌋`,
-    /// exactly, then the activation's code map (`runtime/FORMAT.md`).
+    /// exactly, then the activation's code map (`runtime/FORMAT.md`); or, for a classifier's
+    /// output layer, into logits `r` in units of 2^−8 for the integer softmax.
     Requantise {
         /// Multiplier of each node.
         mult: &'a [u16],
         /// Right shift of each node, 17..=47.
         shift: &'a [u8],
     },
-    /// Into f32 for the next (f32) layer or the outputs: `z = s · scale`, then the activation
-    /// in f32.
+    /// Into f32 for the next (f32) layer or a regression's outputs: `z = s · scale`, then the
+    /// activation in f32.
     Dequantise(&'a [f32]),
 }
 
@@ -463,11 +464,11 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                         values: r.i8s(edges)?,
                     },
                 };
-                let next_int8 = h
-                    .layers
-                    .get(i + 1)
-                    .is_some_and(|n| n.format == NumberFormat::Int8);
-                let rescale = if next_int8 {
+                let requantised = match h.layers.get(i + 1) {
+                    Some(next) => next.format == NumberFormat::Int8,
+                    None => h.task == Task::Classification,
+                };
+                let rescale = if requantised {
                     Rescale::Requantise {
                         mult: r.u16s(width)?,
                         shift: r.u8s(width)?,

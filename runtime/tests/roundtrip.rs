@@ -215,6 +215,18 @@ fn an_integer_model_gives_nan_for_any_non_finite_read_input() {
 #[test]
 fn integer_layers_are_checked() {
     let refused = |net: &Net| net.blob().unwrap_err();
+    // a classifier's integer output layer gives integer logits, a regression's f32 outputs
+    let mut net = small(Task::Classification).int8(2);
+    let q = net.layers[1].int8.as_mut().unwrap();
+    assert!(q.scale.is_empty() && !q.mult.is_empty());
+    q.scale = vec![1e-3; q.mult.len()];
+    (q.mult, q.shift) = (Vec::new(), Vec::new());
+    assert!(matches!(refused(&net), Error::Shape { .. }));
+    let q = small(Task::Regression).int8(2).layers[1]
+        .int8
+        .clone()
+        .unwrap();
+    assert!(!q.scale.is_empty() && q.mult.is_empty());
     // an integer layer after an f32 one
     let mut net = small(Task::Regression).int8(3);
     net.layers[0].int8 = None;

@@ -22,6 +22,13 @@ pub struct Record {
     pub accuracy: Stat,
     /// Test accuracy had λ been chosen by the plain best rule (same runs).
     pub accuracy_best_rule: Stat,
+    /// Test accuracy of the emitted model quantised to int8 (`network.int8`), over the
+    /// splits where the compiler kept it.
+    pub accuracy_int8: Stat,
+    /// Its blob bytes.
+    pub int8_blob_bytes: Stat,
+    /// Splits where the compiler kept int8 (it refuses when too far from f32).
+    pub int8_splits: usize,
     /// Test accuracy of the dense baseline.
     pub accuracy_dense: Stat,
     /// Test accuracy of the magnitude-pruned baseline.
@@ -84,9 +91,11 @@ fn table(label: &str, rows: &Rows, idx: &[usize]) -> anyhow::Result<Table> {
     )?)
 }
 
-/// The spec of one split: only the data, every other setting what `compile` chooses.
+/// The spec of one split: only the data, every other setting what `compile` chooses, with
+/// `network.int8` on, so that each compile scores both the f32 network and its int8
+/// quantisation (which changes nothing before it).
 fn spec(name: &str, rows: &Rows, train: &[usize], test: &[usize]) -> anyhow::Result<Spec> {
-    Ok(Spec::for_data(
+    let mut spec = Spec::for_data(
         name,
         DataSpec::new(
             Task::Classification,
@@ -96,20 +105,35 @@ fn spec(name: &str, rows: &Rows, train: &[usize], test: &[usize]) -> anyhow::Res
                 test: Some(table(name, rows, test)?),
             },
         ),
-    ))
+    );
+    spec.network.int8 = true;
+    Ok(spec)
 }
 
 fn run(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Record> {
     let d = rows.0.first().map_or(0, Vec::len);
     let (mut acc, mut best, mut dense, mut mag, mut feats, mut hid, mut bytes) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut acc_int8, mut bytes_int8) = (vec![], vec![]);
     let mut freq = vec![0.0; d];
     let (mut inclusion, mut inclusion_best) = (Vec::new(), Vec::new());
     for seed in 1..=splits {
         let mut idx: Vec<usize> = (0..rows.1.len()).collect();
         idx.shuffle(&mut Pcg64::seed_from_u64(seed));
         let (train, test) = idx.split_at(idx.len() * 8 / 10);
-        let c = fit(&spec(name, rows, train, test)?, true)?;
+        let mut s = spec(name, rows, train, test)?;
+        let c = match fit(&s, true) {
+            Err(e)
+                if matches!(
+                    e.downcast_ref(),
+                    Some(spikeslab_compiler::Error::Int8 { .. })
+                ) =>
+            {
+                s.network.int8 = false;
+                fit(&s, true)?
+            }
+            other => other?,
+        };
         let b = by_rule(&c, Rule::Best).ok_or_else(|| anyhow::anyhow!("no candidate"))?;
         best.push(b.test.and_then(|m| m.accuracy()).unwrap_or(f64::NAN));
         inclusion_best.push(b.inclusion);
@@ -132,7 +156,14 @@ fn run(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Record> {
         mag.push(a(&r.metrics.magnitude_baseline));
         feats.push(r.kept_features.len() as f64);
         hid.push(r.hidden.iter().flatten().filter(|n| n.kept).count() as f64);
-        bytes.push(r.blob_bytes as f64);
+        match &r.int8 {
+            Some(q) => {
+                bytes.push(q.f32_blob_bytes as f64);
+                bytes_int8.push(r.blob_bytes as f64);
+                acc_int8.push(a(&r.metrics.int8));
+            }
+            None => bytes.push(r.blob_bytes as f64),
+        }
         for (f, i) in freq.iter_mut().zip(&r.inputs) {
             *f += f64::from(u8::from(i.kept)) / splits as f64;
         }
@@ -141,6 +172,9 @@ fn run(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Record> {
         dataset: name.into(),
         accuracy: Stat::of(&acc),
         accuracy_best_rule: Stat::of(&best),
+        int8_splits: acc_int8.len(),
+        accuracy_int8: Stat::of(&acc_int8),
+        int8_blob_bytes: Stat::of(&bytes_int8),
         accuracy_dense: Stat::of(&dense),
         accuracy_magnitude: Stat::of(&mag),
         features_kept: Stat::of(&feats),
@@ -183,11 +217,13 @@ pub fn e7(sklearn: &Path, splits: u64, out: &Output) -> anyhow::Result<Vec<Recor
                     r.accuracy_best_rule.show(3),
                     r.inclusion_best_rule
                 ),
+                format!("{} ({} splits)", r.accuracy_int8.show(3), r.int8_splits),
                 r.accuracy_dense.show(3),
                 r.accuracy_magnitude.show(3),
                 format!("{} of {d}", r.features_kept.show(1)),
                 r.hidden_kept.show(1),
                 r.blob_bytes.show(0),
+                r.int8_blob_bytes.show(0),
                 format!("{:?}", r.inclusion),
                 r.splits.to_string(),
             ]
@@ -198,11 +234,13 @@ pub fn e7(sklearn: &Path, splits: u64, out: &Output) -> anyhow::Result<Vec<Recor
             "data set",
             "accuracy (pruned)",
             "best rule instead",
+            "int8",
             "dense",
             "magnitude",
             "features kept",
             "hidden kept",
             "blob B",
+            "int8 blob B",
             "λ chosen on validation",
             "splits",
         ],

@@ -332,7 +332,14 @@ impl Net {
                 Activation::Sigmoid => (1.0 / 512.0, (1.0 / 254.0, 0)),
             };
             let last = l + 1 == k.min(self.layers.len());
-            let q = self.layers[l].quantise(s_in, zero, (!last).then_some(target));
+            let output = l + 1 == self.layers.len();
+            // A classifier's integer output layer gives logits in units of 2^−8.
+            let target = if output && self.task == Task::Classification {
+                Some(1.0 / 256.0)
+            } else {
+                (!last).then_some(target)
+            };
+            let q = self.layers[l].quantise(s_in, zero, target);
             self.layers[l].int8 = Some(q);
             (s_in, zero) = next;
         }
@@ -451,7 +458,8 @@ impl Net {
             Activation::Tanh => z.tanh(),
             Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
         };
-        for l in &self.layers {
+        for (index, l) in self.layers.iter().enumerate() {
+            let output = index + 1 == self.layers.len();
             if let Some(q) = &l.int8 {
                 let sums: Vec<i64> = q
                     .rows
@@ -466,6 +474,14 @@ impl Net {
                                 .sum::<i64>()
                     })
                     .collect();
+                if q.scale.is_empty() && output {
+                    let r: Vec<i64> = sums
+                        .iter()
+                        .zip(q.mult.iter().zip(&q.shift))
+                        .map(|(&s, (&m, &k))| (s * i64::from(m) + (1i64 << (k - 1))) >> k)
+                        .collect();
+                    return softmax_q(&r);
+                }
                 if q.scale.is_empty() {
                     codes = sums
                         .iter()
@@ -580,6 +596,28 @@ impl Aligned {
     pub fn model(&self) -> spikeslab_runtime::Result<Model<'_>> {
         Model::from_bytes(self.bytes())
     }
+}
+
+/// The integer softmax of logits `r` in units of 2^−8, as `FORMAT.md` states it, its table
+/// built here from f64.
+pub fn softmax_q(r: &[i64]) -> Vec<f64> {
+    let table = |j: u64| (65536.0 * 2f64.powf(-(j as f64) / 64.0)).round() as u64;
+    let max = r.iter().copied().max().unwrap_or(0);
+    let e: Vec<u64> = r
+        .iter()
+        .map(|&rk| {
+            let t = (max - rk) as u64;
+            if t > 3072 {
+                return 0;
+            }
+            let v = (t * 47_274 + (1 << 14)) >> 15;
+            let j = (v % 256) / 4;
+            let e = table(j) - ((table(j) - table(j + 1)) * (v % 4)) / 4;
+            if v / 256 >= 64 { 0 } else { e >> (v / 256) }
+        })
+        .collect();
+    let inv = 1.0 / e.iter().sum::<u64>() as f32;
+    e.iter().map(|&v| f64::from(v as f32 * inv)).collect()
 }
 
 /// Random raw feature vectors, entries uniform in `[−3, 3]`.
