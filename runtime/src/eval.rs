@@ -124,7 +124,9 @@ impl Model<'_> {
             } => {
                 let codes = bytemuck::bytes_of_mut(y);
                 let maps = offset.iter().zip(mult).zip(shift).zip(exp);
-                for ((c, v), (((&o, &m), &k), &g)) in codes.iter_mut().zip(&x[..n]).zip(maps) {
+                for ((c, v), (((&o, &m), &k), &g)) in
+                    codes.iter_mut().zip(x.iter().take(n)).zip(maps)
+                {
                     match int8::input_code(*v, o, m, k, g) {
                         Some(code) => *c = code,
                         None => unread = true,
@@ -155,11 +157,10 @@ impl Model<'_> {
         {
             // A classifier's integer output layer: logits in units of 2^−8, integer softmax.
             let r: &mut [i32; MAX_WIDTH] = bytemuck::cast_mut(y);
-            q.sums(bytemuck::bytes_of(x), n, |o, s| {
-                if let (Some(v), Some(&m), Some(&k)) = (r.get_mut(o), mult.get(o), shift.get(o)) {
-                    *v = int8::requantise(s, m, k);
-                }
-            });
+            q.sums(bytemuck::bytes_of(x), n, r);
+            for ((v, &m), &k) in r.iter_mut().zip(mult).zip(shift) {
+                *v = int8::requantise(*v, m, k);
+            }
             softmax_q(r.get(..last.width()).unwrap_or_default(), out);
         } else {
             last.forward(x, n, y);
@@ -200,27 +201,16 @@ impl Layer<'_> {
                 activate(self.activation, y);
             }
             Params::Int8(q) => {
-                let a = bytemuck::bytes_of(x);
+                let sums: &mut [i32; MAX_WIDTH] = bytemuck::cast_mut(y);
+                q.sums(bytemuck::bytes_of(x), n, sums);
                 match q.rescale {
                     Rescale::Requantise { mult, shift } => {
-                        let codes = bytemuck::bytes_of_mut(y);
-                        let act = self.activation;
-                        let emit = |o: usize, s: i32| {
-                            if let (Some(c), Some(&m), Some(&k)) =
-                                (codes.get_mut(o), mult.get(o), shift.get(o))
-                            {
-                                *c = int8::code(act, int8::requantise(s, m, k));
-                            }
-                        };
-                        q.sums(a, n, emit);
+                        int8::codes(self.activation, mult, shift, sums);
                     }
                     Rescale::Dequantise(scale) => {
-                        let emit = |o: usize, s: i32| {
-                            if let (Some(v), Some(&d)) = (y.get_mut(o), scale.get(o)) {
-                                *v = s as f32 * d;
-                            }
-                        };
-                        q.sums(a, n, emit);
+                        for (v, &d) in y.iter_mut().zip(scale) {
+                            *v = v.to_bits() as i32 as f32 * d;
+                        }
                         activate(self.activation, y.get_mut(..width).unwrap_or_default());
                     }
                 }
@@ -230,11 +220,12 @@ impl Layer<'_> {
 }
 
 impl Int8<'_> {
-    /// Hands each node's sum to `emit`, reading the first `n` codes of `a`.
-    fn sums(&self, a: &[u8], n: usize, emit: impl FnMut(usize, i32)) {
+    /// Writes each node's sum to `out`, reading the first `n` codes of `a`.
+    fn sums(&self, a: &[u8], n: usize, out: &mut [i32; MAX_WIDTH]) {
+        let out = out.get_mut(..self.bias.len()).unwrap_or_default();
         match self.weights {
             Int8Weights::Dense(w) => {
-                int8::dense(w, self.bias, a.get(..n).unwrap_or_default(), emit);
+                int8::dense(w, self.bias, a.get(..n).unwrap_or_default(), out);
             }
             Int8Weights::Sparse {
                 row_len,
@@ -242,7 +233,7 @@ impl Int8<'_> {
                 values,
             } => {
                 if let Some(a) = a.first_chunk::<MAX_WIDTH>() {
-                    int8::sparse(row_len, cols, values, self.bias, a, emit);
+                    int8::sparse(row_len, cols, values, self.bias, a, out);
                 }
             }
         }

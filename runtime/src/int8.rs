@@ -115,12 +115,13 @@ pub fn input_coder(mean: f64, scale: f64) -> Option<(i32, u16, u8, i8)> {
         .then_some((offset, m, k, exp as i8))
 }
 
-/// `emit(o, bias[o] + Σ_i (u[o,i] − 128)·a[i])` for every row `o` of a dense integer layer
-/// whose codes `u` are packed as [`crate::dense_index`] says; `a.len()` is the input width.
+/// `out[o] = bias[o] + Σ_i (u[o,i] − 128)·a[i]` for every row `o` of a dense integer layer
+/// whose codes `u` are packed as [`crate::dense_index`] says; `a.len()` is the input width,
+/// `out.len()` the layer's.
 ///
 /// The `−128·Σa` is one subtraction per row, from `Σa` summed once. The sums of a block of
 /// four rows come from [`block`], whose shape suits the core (see there).
-pub fn dense(w: &[u8], bias: &[i32], a: &[u8], mut emit: impl FnMut(usize, i32)) {
+pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
     let n = a.len();
     if n == 0 {
         return;
@@ -128,47 +129,33 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], mut emit: impl FnMut(usize, i32))
     let total: u32 = a.iter().map(|&v| u32::from(v)).sum();
     let offset = (total << 7) as i32;
     let (bc, bt) = bias.as_chunks::<4>();
+    let (oc, ot) = out.as_chunks_mut::<4>();
     let mut blocks = w.chunks_exact(4 * n);
-    let mut o = 0;
-    for (w, b) in blocks.by_ref().zip(bc) {
+    for ((w, b), o) in blocks.by_ref().zip(bc).zip(oc) {
         let s = block(w, a);
-        for (k, (&sk, &bk)) in s.iter().zip(b).enumerate() {
-            emit(o + k, bk.wrapping_add(sk as i32).wrapping_sub(offset));
+        for ((ok, &sk), &bk) in o.iter_mut().zip(&s).zip(b) {
+            *ok = bk.wrapping_add(sk as i32).wrapping_sub(offset);
         }
-        o += 4;
     }
-    for (row, &b) in blocks.remainder().chunks_exact(n).zip(bt) {
+    for ((row, &b), o) in blocks.remainder().chunks_exact(n).zip(bt).zip(ot) {
         let s: u32 = row
             .iter()
             .zip(a)
             .map(|(&u, &x)| u32::from(u) * u32::from(x))
             .sum();
-        emit(o, b.wrapping_add(s as i32).wrapping_sub(offset));
-        o += 1;
+        *o = b.wrapping_add(s as i32).wrapping_sub(offset);
     }
 }
 
 /// `Σ_i u[k,i]·a[i]` for the four rows `k` of one packed block (`4·a.len()` codes: the
-/// four rows' codes of input 0, then of input 1, ...). On ARMv6-M (Cortex-M0/M0+), by
-/// [`block_pairs`]; elsewhere by [`block_single`]: each is the faster of the two on its cores
-/// (`board-bench`).
+/// four rows' codes of input 0, then of input 1, ...): one input load, then a weight load
+/// and a multiply-add for each of the four rows.
+///
+/// Measured against two inputs per step (eight multiply-adds per loop step, board-bench):
+/// that saved 5% on the Cortex-M4F's 64-128-64-10 but cost 3–8% on the M0, the M3 and the
+/// M4F's 8-50-1, as the extra live values spill (seven free low registers on ARMv6-M).
 #[inline(always)]
 fn block(w: &[u8], a: &[u8]) -> [u32; 4] {
-    #[cfg(spikeslab_thumbv6m)]
-    {
-        block_pairs(w, a)
-    }
-    #[cfg(not(spikeslab_thumbv6m))]
-    {
-        block_single(w, a)
-    }
-}
-
-/// [`block`] one input per step: an input load, then a weight load and a multiply-add for
-/// each of the four rows.
-#[cfg_attr(spikeslab_thumbv6m, allow(dead_code))]
-#[inline(always)]
-pub fn block_single(w: &[u8], a: &[u8]) -> [u32; 4] {
     let mut s = [0u32; 4];
     for (u, &x) in w.as_chunks::<4>().0.iter().zip(a) {
         let x = u32::from(x);
@@ -180,37 +167,7 @@ pub fn block_single(w: &[u8], a: &[u8]) -> [u32; 4] {
     s
 }
 
-/// [`block`] two inputs per step: eight multiply-adds share one loop step. With only seven
-/// free low registers on ARMv6-M (r7 holds the frame pointer) two sums and the count live on
-/// the stack, and the step still costs 4.5 instructions per multiply-add against 5 for
-/// [`block_single`] (board-bench, Cortex-M0).
-#[cfg_attr(not(spikeslab_thumbv6m), allow(dead_code))]
-#[inline(always)]
-pub fn block_pairs(w: &[u8], a: &[u8]) -> [u32; 4] {
-    let (ac, at) = a.as_chunks::<2>();
-    let (wc, wt) = w.as_chunks::<8>();
-    let mut s = [0u32; 4];
-    for (u, &[x0, x1]) in wc.iter().zip(ac) {
-        let (x0, x1) = (u32::from(x0), u32::from(x1));
-        s[0] += u32::from(u[0]) * x0;
-        s[1] += u32::from(u[1]) * x0;
-        s[2] += u32::from(u[2]) * x0;
-        s[3] += u32::from(u[3]) * x0;
-        s[0] += u32::from(u[4]) * x1;
-        s[1] += u32::from(u[5]) * x1;
-        s[2] += u32::from(u[6]) * x1;
-        s[3] += u32::from(u[7]) * x1;
-    }
-    if let (Some(&x), Some(u)) = (at.first(), wt.first_chunk::<4>()) {
-        let x = u32::from(x);
-        for (sk, &uk) in s.iter_mut().zip(u) {
-            *sk += u32::from(uk) * x;
-        }
-    }
-    s
-}
-
-/// `emit(o, bias[o] + Σ w·a[col])` over the edges of each row of a sparse integer layer;
+/// `out[o] = bias[o] + Σ w·a[col]` over the edges of each row of a sparse integer layer;
 /// `a` is indexed by byte, so never out of range.
 pub fn sparse(
     row_len: &[u16],
@@ -218,10 +175,10 @@ pub fn sparse(
     values: &[i8],
     bias: &[i32],
     a: &[u8; 256],
-    mut emit: impl FnMut(usize, i32),
+    out: &mut [i32],
 ) {
     let mut start = 0;
-    for (o, (&len, &b)) in row_len.iter().zip(bias).enumerate() {
+    for ((o, &len), &b) in out.iter_mut().zip(row_len).zip(bias) {
         let end = start + usize::from(len);
         let (Some(c), Some(v)) = (cols.get(start..end), values.get(start..end)) else {
             return;
@@ -230,8 +187,23 @@ pub fn sparse(
         for (&ci, &wi) in c.iter().zip(v) {
             s = s.wrapping_add(i32::from(wi) * i32::from(a[usize::from(ci)]));
         }
-        emit(o, s);
+        *o = s;
         start = end;
+    }
+}
+
+/// Replaces the first `mult.len()` sums of `buf` (as i32) by their 8-bit codes after `act`
+/// (byte `o` of `buf` gets node `o`'s code): `code(act, requantise(s, m, k))`. Byte `o` lies
+/// in sum `⌊o/4⌋ ≤ o`, already read when it is written.
+pub fn codes(act: Activation, mult: &[u16], shift: &[u8], buf: &mut [i32; 256]) {
+    for (o, (&m, &k)) in mult.iter().zip(shift).enumerate() {
+        let Some(&s) = buf.get(o) else {
+            return;
+        };
+        let c = code(act, requantise(s, m, k));
+        if let Some(b) = bytemuck::bytes_of_mut(buf).get_mut(o) {
+            *b = c;
+        }
     }
 }
 
@@ -438,7 +410,11 @@ mod tests {
                     }
                     let bias: Vec<i32> = (0..width as i32).map(|o| o * 1001 - 5000).collect();
                     let mut got = vec![None; width];
-                    dense(&codes, &bias, &a, |o, s| got[o] = Some(s));
+                    let mut out = vec![0; width];
+                    dense(&codes, &bias, &a, &mut out);
+                    for (g, &o) in got.iter_mut().zip(&out) {
+                        *g = Some(o);
+                    }
                     for (o, g) in got.iter().enumerate() {
                         let want = bias[o]
                             + (0..n)
@@ -455,7 +431,7 @@ mod tests {
     }
 
     #[test]
-    fn both_block_shapes_give_the_same_sums() {
+    fn a_block_sums_its_four_rows() {
         for &n in &WIDTHS {
             let w: Vec<u8> = bytes(n as u64, 4 * n).collect();
             let a: Vec<u8> = bytes(n as u64 + 50, n).collect();
@@ -466,14 +442,9 @@ mod tests {
                         .sum()
                 })
                 .collect();
-            assert_eq!(block_pairs(&w, &a).to_vec(), want, "pairs, {n} inputs");
-            assert_eq!(block_single(&w, &a).to_vec(), want, "single, {n} inputs");
+            assert_eq!(block(&w, &a).to_vec(), want, "{n} inputs");
             let (w, a) = (vec![255; 4 * n], vec![255; n]);
-            assert_eq!(
-                block_pairs(&w, &a),
-                block_single(&w, &a),
-                "extremes, {n} inputs"
-            );
+            assert_eq!(block(&w, &a), [65025 * n as u32; 4], "extremes, {n} inputs");
         }
     }
 
@@ -502,8 +473,8 @@ mod tests {
                 }
                 let bias: Vec<i32> = (0..width as i32).map(|o| 7 - o * 3).collect();
                 let (mut d, mut s) = (vec![0; width], vec![0; width]);
-                dense(&packed, &bias, &a[..n], |o, v| d[o] = v);
-                sparse(&row_len, &cols, &values, &bias, &a, |o, v| s[o] = v);
+                dense(&packed, &bias, &a[..n], &mut d);
+                sparse(&row_len, &cols, &values, &bias, &a, &mut s);
                 assert_eq!(d, s, "{width}x{n}");
             }
         }
