@@ -434,6 +434,74 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::fixture;
+
+    /// The fixture as a two-class classifier whose output weights are scaled by `gain`.
+    fn classifier(gain: f32) -> Network {
+        let mut net = fixture();
+        net.task = Task::Classification;
+        net.noise = None;
+        net.classes = vec![0.0, 1.0];
+        net.layers[1] = Layer {
+            activation: Activation::Identity,
+            weights: [1.0, 0.5, -1.0, 0.25].map(|w| w * gain).to_vec(),
+            bias: vec![0.2, -0.1],
+        };
+        net
+    }
+
+    /// The f32 network's probabilities for a standardised row.
+    fn forward(net: &Network, row: &[f32]) -> Vec<f32> {
+        let mut z = row.to_vec();
+        for l in &net.layers {
+            z = l
+                .weights
+                .chunks(z.len())
+                .zip(&l.bias)
+                .map(|(w, &b)| {
+                    let s = w.iter().zip(&z).fold(b, |s, (&w, &x)| s + w * x);
+                    crate::network::act_host(s, l.activation)
+                })
+                .collect();
+        }
+        rt::math::softmax(&mut z);
+        z
+    }
+
+    fn rows() -> Vec<f32> {
+        (0..60)
+            .map(|i| ((i * 37) % 23) as f32 / 11.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn a_classifier_gets_integer_logits_and_probabilities_near_f32() {
+        let net = classifier(1.0);
+        let q = quantise(&net, &rows(), 2);
+        assert_eq!(q.layers.len(), 2);
+        assert!(matches!(q.layers[1].rescale, Rescale::Requantise { .. }));
+        for row in rows().chunks(3) {
+            let raw: Vec<f32> = row
+                .iter()
+                .zip(net.input_mean.iter().zip(&net.input_std))
+                .map(|(&z, (&m, &s))| z * s + m)
+                .collect();
+            let p = q.predict(&raw);
+            assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{p:?}");
+            let f = forward(&net, row);
+            for (a, b) in p.iter().zip(&f) {
+                assert!((a - b).abs() < 0.05, "{p:?} against {f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn logits_too_coarse_for_their_step_keep_the_output_layer_in_f32() {
+        let q = quantise(&classifier(1e4), &rows(), 2);
+        assert_eq!(q.layers.len(), 1, "only the hidden layer stays integer");
+        assert!(matches!(q.layers[0].rescale, Rescale::Dequantise(_)));
+        assert_eq!(q.rest().len(), 1);
+    }
 
     #[test]
     fn tanh_q_follows_the_format() {

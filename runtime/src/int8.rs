@@ -137,12 +137,19 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
             *ok = bk.wrapping_add(sk as i32).wrapping_sub(offset);
         }
     }
+    let (ac, at) = a.as_chunks::<4>();
     for ((row, &b), o) in blocks.remainder().chunks_exact(n).zip(bt).zip(ot) {
-        let s: u32 = row
-            .iter()
-            .zip(a)
-            .map(|(&u, &x)| u32::from(u) * u32::from(x))
-            .sum();
+        let (rc, rt) = row.as_chunks::<4>();
+        let mut s = 0u32;
+        for (u, x) in rc.iter().zip(ac) {
+            s += u32::from(u[0]) * u32::from(x[0]);
+            s += u32::from(u[1]) * u32::from(x[1]);
+            s += u32::from(u[2]) * u32::from(x[2]);
+            s += u32::from(u[3]) * u32::from(x[3]);
+        }
+        for (&u, &x) in rt.iter().zip(at) {
+            s += u32::from(u) * u32::from(x);
+        }
         *o = b.wrapping_add(s as i32).wrapping_sub(offset);
     }
 }
