@@ -11,7 +11,10 @@
 //! identity: its largest magnitude / 127 around code 128; tanh and sigmoid fixed by the
 //! format), so every node uses its own full 8-bit range; the next layer folds these scales
 //! into its weights as above. Inputs are calibrated the same way, per input, on their
-//! training range, and that map is folded into the stored input mean and scale.
+//! training range, and that map, with the standardisation, becomes each input's integer code
+//! map ([`InputCodes`]). A classifier's output layer requantises to logits in units of 2^−8
+//! for the format's integer softmax; when a node's logits need a coarser step, the output
+//! layer stays f32 and the layer before it dequantises.
 
 use spikeslab_runtime::{self as rt, Activation, Task};
 

@@ -1,4 +1,4 @@
-//! The wire types of a model blob (format v3) and the runtime's fixed capacities.
+//! The wire types of a model blob (format v4) and the runtime's fixed capacities.
 //!
 //! A blob is `postcard(Header) ‖ crc32_le(postcard(Header))`. The header carries the structure
 //! and the metadata; its last field, `data`, is an arena of little-endian numbers that the
