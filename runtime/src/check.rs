@@ -87,7 +87,7 @@ pub const INT8_SHIFTS: core::ops::RangeInclusive<u8> = 17..=47;
 
 /// Largest magnitude of an int8 input offset `C`. With `|⌊|x|·2^g⌋| < 2^29` (larger inputs
 /// saturate first) the difference `X − C` stays below 2^30, within what
-/// [`crate::int8::requantise`] computes exactly in 32-bit steps.
+/// the requantisation computes exactly in 32-bit steps (`runtime/FORMAT.md`).
 pub const MAX_INPUT_OFFSET: i32 = 1 << 29;
 
 /// An integer layer's biases and shifts within range, its sparse indices as for f32, its
