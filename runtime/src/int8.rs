@@ -89,8 +89,9 @@ pub fn input_code(x: f32, offset: i32, mult: u16, shift: u8, exp: i8) -> Option<
 
 /// The stored map of an input whose code is `clamp(⌊(x − mean)·scale + ½⌋, 0, 255)` in real
 /// arithmetic: `(offset, mult, shift, exp)` of the input code (`runtime/FORMAT.md`). `exp` is
-/// the largest that keeps `|x|·2^exp < 2^28` over the codes' range and the mean, so `X`
-/// resolves at least 2^19 steps per code there; `mult / 2^shift = scale·2^−exp` to 16 significant bits. `None` when `scale`
+/// the largest that keeps `|x|·2^exp < 2^28` over the codes' range and the mean (`reach`), so
+/// one code spans at least `2^27 / (reach·scale)` steps of `X`: 2^20 for codes around zero,
+/// about 2 at the largest offset allowed; `mult / 2^shift = scale·2^−exp` to 16 significant bits. `None` when `scale`
 /// is not positive and finite, `mean` is not finite, or the mean lies so far from zero
 /// against the codes' span (over about 2.6·10^5 spans) that `scale·2^−exp ≥ ½`.
 pub fn input_coder(mean: f64, scale: f64) -> Option<(i32, u16, u8, i8)> {
