@@ -109,6 +109,29 @@ pub fn fit(spec: &Spec, baselines: bool) -> anyhow::Result<Compiled> {
     )?)
 }
 
+/// [`fit`] with `network.int8` on, so that one compile scores both the f32 network and its
+/// int8 quantisation (which changes nothing before it); without it when the compiler refuses
+/// int8 for this data ([`spikeslab_compiler::Error::Int8`]), so the report has no int8 part.
+///
+/// # Errors
+/// A compile error other than that refusal.
+pub fn fit_int8(spec: &Spec, baselines: bool) -> anyhow::Result<Compiled> {
+    let mut s = spec.clone();
+    s.network.int8 = true;
+    match fit(&s, baselines) {
+        Err(e)
+            if matches!(
+                e.downcast_ref(),
+                Some(spikeslab_compiler::Error::Int8 { .. })
+            ) =>
+        {
+            s.network.int8 = false;
+            fit(&s, baselines)
+        }
+        other => other,
+    }
+}
+
 /// Prior inclusion probabilities tried by [`fit_chosen`].
 pub const INCLUSIONS: [f64; 3] = spikeslab_compiler::spec::DEFAULT_GRID;
 

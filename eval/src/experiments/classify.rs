@@ -11,7 +11,7 @@ use spikeslab_compiler::data::Table;
 use spikeslab_compiler::spec::{DataSpec, Source, Spec};
 use spikeslab_runtime::Task;
 
-use super::{Output, Rule, Stat, by_rule, fit, table as markdown};
+use super::{Output, Rule, Stat, by_rule, fit_int8, table as markdown};
 
 /// One data set's results.
 #[derive(Clone, Debug, Serialize)]
@@ -91,11 +91,9 @@ fn table(label: &str, rows: &Rows, idx: &[usize]) -> anyhow::Result<Table> {
     )?)
 }
 
-/// The spec of one split: only the data, every other setting what `compile` chooses, with
-/// `network.int8` on, so that each compile scores both the f32 network and its int8
-/// quantisation (which changes nothing before it).
+/// The spec of one split: only the data, every other setting what `compile` chooses.
 fn spec(name: &str, rows: &Rows, train: &[usize], test: &[usize]) -> anyhow::Result<Spec> {
-    let mut spec = Spec::for_data(
+    Ok(Spec::for_data(
         name,
         DataSpec::new(
             Task::Classification,
@@ -105,9 +103,7 @@ fn spec(name: &str, rows: &Rows, train: &[usize], test: &[usize]) -> anyhow::Res
                 test: Some(table(name, rows, test)?),
             },
         ),
-    );
-    spec.network.int8 = true;
-    Ok(spec)
+    ))
 }
 
 fn run(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Record> {
@@ -121,19 +117,7 @@ fn run(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Record> {
         let mut idx: Vec<usize> = (0..rows.1.len()).collect();
         idx.shuffle(&mut Pcg64::seed_from_u64(seed));
         let (train, test) = idx.split_at(idx.len() * 8 / 10);
-        let mut s = spec(name, rows, train, test)?;
-        let c = match fit(&s, true) {
-            Err(e)
-                if matches!(
-                    e.downcast_ref(),
-                    Some(spikeslab_compiler::Error::Int8 { .. })
-                ) =>
-            {
-                s.network.int8 = false;
-                fit(&s, true)?
-            }
-            other => other?,
-        };
+        let c = fit_int8(&spec(name, rows, train, test)?, true)?;
         let b = by_rule(&c, Rule::Best).ok_or_else(|| anyhow::anyhow!("no candidate"))?;
         best.push(b.test.and_then(|m| m.accuracy()).unwrap_or(f64::NAN));
         inclusion_best.push(b.inclusion);

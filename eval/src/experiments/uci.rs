@@ -9,7 +9,7 @@ use spikeslab_compiler::report::SplitMetrics;
 use spikeslab_compiler::spec::{DataSpec, Source, Spec};
 use spikeslab_runtime::Task;
 
-use super::{Output, Rule, Stat, by_rule, fit, table};
+use super::{Output, Rule, Stat, by_rule, fit_int8, table};
 
 /// Mean and standard error as published.
 pub type Published = (f64, f64);
@@ -77,8 +77,8 @@ pub struct Record {
 
 /// The spec of split `split` (0-based, as the index files count): only the data, every other
 /// setting what `compile` chooses, and the width the suite's protocol fixes (`n_hidden.txt`,
-/// as MC dropout was run); `network.int8` on, so that each compile scores both the f32
-/// network and its int8 quantisation (which changes nothing before it).
+/// as MC dropout was run). Each split is compiled by [`fit_int8`], which scores the int8
+/// quantisation too.
 pub fn spec(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> Spec {
     let mut spec = Spec::for_data(
         "experiment",
@@ -91,7 +91,6 @@ pub fn spec(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> Spec 
         ),
     );
     spec.network.hidden = vec![hidden];
-    spec.network.int8 = true;
     if let Some(seed) = seed {
         spec.train.seed = seed;
     }
@@ -145,19 +144,7 @@ struct Split {
 }
 
 fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyhow::Result<Split> {
-    let mut s = spec(dir, split, hidden, seed);
-    let c = match fit(&s, true) {
-        Err(e)
-            if matches!(
-                e.downcast_ref(),
-                Some(spikeslab_compiler::Error::Int8 { .. })
-            ) =>
-        {
-            s.network.int8 = false;
-            fit(&s, true)?
-        }
-        other => other?,
-    };
+    let c = fit_int8(&spec(dir, split, hidden, seed), true)?;
     let r = &c.report;
     let both = |test: Option<Metrics>, validation: Option<Metrics>| {
         Ok::<_, anyhow::Error>(Both {
