@@ -165,24 +165,75 @@ pub fn symbol(elf: &Path, symbol: &str) -> Option<String> {
         .map(|a| format!("0x{a}"))
 }
 
-fn plugin() -> PathBuf {
-    static SO: OnceLock<PathBuf> = OnceLock::new();
-    SO.get_or_init(|| {
+/// The QEMU plugin `boards/tools/qemu-<name>.c`, built once per process into `target/boards`.
+fn built_plugin(name: &'static str, cell: &'static OnceLock<PathBuf>) -> PathBuf {
+    cell.get_or_init(|| {
         let dir = root().join("target").join("boards");
         std::fs::create_dir_all(&dir).expect("target/boards");
-        let so = dir.join("libinsncount.so");
-        let tmp = dir.join(format!("libinsncount.{}.so", std::process::id()));
+        let so = dir.join(format!("lib{name}.so"));
+        let tmp = dir.join(format!("lib{name}.{}.so", std::process::id()));
         let st = tool("gcc")
             .args(["-O2", "-shared", "-fPIC", "-o"])
             .arg(&tmp)
-            .arg(root().join("boards/tools/qemu-insncount.c"))
+            .arg(root().join(format!("boards/tools/qemu-{name}.c")))
             .status()
             .expect("run gcc");
-        assert!(st.success(), "building the QEMU plugin failed");
+        assert!(st.success(), "building the QEMU plugin {name} failed");
         std::fs::rename(&tmp, &so).expect("install the plugin");
         so
     })
     .clone()
+}
+
+fn plugin() -> PathBuf {
+    static SO: OnceLock<PathBuf> = OnceLock::new();
+    built_plugin("insncount", &SO)
+}
+
+/// How often each instruction address of `fw` executed during the measured inference
+/// (between `bench_start` and `bench_end`), from `boards/tools/qemu-pcprofile.c`: (address,
+/// count), by address.
+///
+/// # Panics
+/// When QEMU is missing, the markers are absent or the run fails.
+pub fn profile(board: Board, fw: &Firmware) -> Vec<(u64, u64)> {
+    static SO: OnceLock<PathBuf> = OnceLock::new();
+    let so = built_plugin("pcprofile", &SO);
+    let (Some(s), Some(e)) = (symbol(&fw.elf, "bench_start"), symbol(&fw.elf, "bench_end")) else {
+        panic!("{} has no bench markers", fw.elf.display());
+    };
+    let out = fw.elf.with_extension("profile.txt");
+    let status = Command::new("timeout")
+        .arg("120")
+        .arg(tool("qemu-system-arm").get_program())
+        .args([
+            "-machine",
+            board.machine,
+            "-nographic",
+            "-semihosting-config",
+        ])
+        .arg("enable=on,target=native")
+        .arg("-plugin")
+        .arg(format!(
+            "{},start={s},end={e},out={}",
+            so.display(),
+            out.display()
+        ))
+        .arg("-kernel")
+        .arg(&fw.elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("run qemu-system-arm");
+    assert!(status.success(), "profiling {} failed", fw.elf.display());
+    std::fs::read_to_string(&out)
+        .expect("the profile")
+        .lines()
+        .filter_map(|l| {
+            let (pc, n) = l.split_once(' ')?;
+            Some((u64::from_str_radix(pc, 16).ok()?, n.parse().ok()?))
+        })
+        .collect()
 }
 
 /// What a QEMU run printed.

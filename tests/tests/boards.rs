@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Task};
-use spikeslab_tests::board::{QEMU_BOARDS, build, root, run};
+use spikeslab_tests::board::{QEMU_BOARDS, build, profile, root, run};
 use spikeslab_tests::{
     Arch, ToBlob, expected_lines, int8, random_inputs, random_network, read_rows,
 };
@@ -157,4 +157,20 @@ fn cortex_m3_lm3s6965_matches_host() {
 #[test]
 fn cortex_m0_microbit_matches_host() {
     fixtures(2);
+}
+
+/// The per-address profile (`boards/tools/qemu-pcprofile.c`) of the int8 demo on the M0 adds
+/// up to the exact instruction count, and its loops show (some address runs once per hidden
+/// node or more): the tool the README's profiles come from measures what board-bench counts.
+#[test]
+fn the_profile_adds_up_to_the_instruction_count() {
+    let b = QEMU_BOARDS[2];
+    let model = root().join("models/demo-int8.postcard");
+    let fw = build(b, &model, b.name);
+    let counted = run(b, &fw).instructions.expect("an instruction count");
+    let p = profile(b, &fw);
+    assert_eq!(p.iter().map(|&(_, n)| n).sum::<u64>(), counted);
+    assert!(p.windows(2).all(|w| w[0].0 < w[1].0), "sorted by address");
+    let hottest = p.iter().map(|&(_, n)| n).max().unwrap_or(0);
+    assert!(hottest >= 13, "the demo's 13 hidden nodes: {hottest}");
 }
