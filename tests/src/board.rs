@@ -202,7 +202,15 @@ pub fn profile(board: Board, fw: &Firmware) -> Vec<(u64, u64)> {
     let (Some(s), Some(e)) = (symbol(&fw.elf, "bench_start"), symbol(&fw.elf, "bench_end")) else {
         panic!("{} has no bench markers", fw.elf.display());
     };
-    let out = fw.elf.with_extension("profile.txt");
+    let stem = fw
+        .elf
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("firmware");
+    let out = root()
+        .join("target")
+        .join("boards")
+        .join(format!("{stem}.profile.txt"));
     let status = Command::new("timeout")
         .arg("120")
         .arg(tool("qemu-system-arm").get_program())
