@@ -5,7 +5,7 @@ use postcard::ser_flavors::Size;
 use crate::arena::Writer;
 use crate::format::{ARENA_ALIGN, NumberFormat, Task};
 use crate::model::{
-    CRC, InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights,
+    CRC, InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights, requantised,
 };
 use crate::{Error, Result};
 
@@ -201,10 +201,7 @@ impl Layer<'_> {
     /// followed by a layer of format `next` (`None` for the output layer): an integer layer
     /// requantises for an integer layer and dequantises for anything else.
     fn fits(&self, in_width: usize, next: Option<NumberFormat>, task: Task) -> bool {
-        let requantised = match next {
-            Some(format) => format == NumberFormat::Int8,
-            None => task == Task::Classification,
-        };
+        let requantised = requantised(next, task);
         let width = self.width();
         let dense = |len: usize| len == width * in_width;
         let sparse = |rows: usize, cols: usize, values: usize| rows == width && cols == values;

@@ -91,9 +91,10 @@ pub fn input_code(x: f32, offset: i32, mult: u16, shift: u8, exp: i8) -> Option<
 /// arithmetic: `(offset, mult, shift, exp)` of the input code (`runtime/FORMAT.md`). `exp` is
 /// the largest that keeps `|x|·2^exp < 2^28` over the codes' range and the mean (`reach`), so
 /// one code spans at least `2^27 / (reach·scale)` steps of `X`: 2^20 for codes around zero,
-/// about 2 at the largest offset allowed; `mult / 2^shift = scale·2^−exp` to 16 significant bits. `None` when `scale`
-/// is not positive and finite, `mean` is not finite, or the mean lies so far from zero
-/// against the codes' span (over about 2.6·10^5 spans) that `scale·2^−exp ≥ ½`.
+/// about 2 at the largest offset allowed; `mult / 2^shift = scale·2^−exp` to 16 significant
+/// bits. `None` when `scale` is not positive and finite, `mean` is not finite, or the mean
+/// lies so far from zero against the codes' span (over about 2.6·10^5 spans) that
+/// `scale·2^−exp ≥ ½`.
 pub fn input_coder(mean: f64, scale: f64) -> Option<(i32, u16, u8, i8)> {
     if !(scale > 0.0 && scale.is_finite() && mean.is_finite()) {
         return None;
@@ -160,8 +161,8 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
 /// and a multiply-add for each of the four rows.
 ///
 /// Measured against two inputs per step (eight multiply-adds per loop step, board-bench):
-/// that saved 5% on the Cortex-M4F's 64-128-64-10 but cost 3–8% on the M0, the M3 and the
-/// M4F's 8-50-1, as the extra live values spill (seven free low registers on ARMv6-M).
+/// that saved 2% on the M0's and 5% on the M4F's 64-128-64-10 but cost 2–5% on 8-50-1 and
+/// on the M3, as the extra live values spill (seven free low registers on ARMv6-M).
 #[inline(always)]
 fn block(w: &[u8], a: &[u8]) -> [u32; 4] {
     let mut s = [0u32; 4];

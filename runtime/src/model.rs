@@ -163,6 +163,16 @@ impl Layer<'_> {
     }
 }
 
+/// Whether an int8 layer followed by a layer of format `next` (`None`: it is the output
+/// layer) stores multipliers and shifts ([`Rescale::Requantise`]) rather than f32 scales:
+/// into a next int8 layer, or a classifier's integer logits (`runtime/FORMAT.md`).
+pub fn requantised(next: Option<NumberFormat>, task: Task) -> bool {
+    match next {
+        Some(format) => format == NumberFormat::Int8,
+        None => task == Task::Classification,
+    }
+}
+
 /// How each read input becomes what the first layer reads.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum InputMap<'a> {
@@ -187,21 +197,6 @@ pub enum InputMap<'a> {
         /// `g`: the input is read as the integer `⌊|x|·2^g⌋` with x's sign.
         exp: &'a [i8],
     },
-}
-
-impl InputMap<'_> {
-    /// Number of inputs it maps.
-    pub fn len(&self) -> usize {
-        match self {
-            Self::F32 { mean, .. } => mean.len(),
-            Self::Int8 { offset, .. } => offset.len(),
-        }
-    }
-
-    /// Whether it maps no input.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Everything a model holds, as plain views: what [`Parts::encode`] writes and what
@@ -464,11 +459,8 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                         values: r.i8s(edges)?,
                     },
                 };
-                let requantised = match h.layers.get(i + 1) {
-                    Some(next) => next.format == NumberFormat::Int8,
-                    None => h.task == Task::Classification,
-                };
-                let rescale = if requantised {
+                let next = h.layers.get(i + 1).map(|l| l.format);
+                let rescale = if requantised(next, h.task) {
                     Rescale::Requantise {
                         mult: r.u16s(width)?,
                         shift: r.u8s(width)?,
