@@ -1,6 +1,6 @@
-/* QEMU TCG plugin (plugin API version 1, as qemu-insncount.c): counts how often each guest
- * instruction address executes between the first execution of PC `start` and the next of
- * PC `end`, and writes "pc count" lines (hex address, decimal count) to the file `out`.
+/* QEMU TCG plugin (plugin API version 1, declared in qemu-plugin-api.h): counts how often
+ * each guest instruction address executes between the first execution of PC `start` and the
+ * next of PC `end`, and writes "pc count" lines (hex address, decimal count) to the file `out`.
  * Joined with `arm-none-eabi-nm -S` or `objdump -d`, it gives instructions per function
  * and per loop of one inference.
  * usage: -plugin ./libpcprofile.so,start=0x...,end=0x...,out=profile.txt
@@ -11,21 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef uint64_t qemu_plugin_id_t;
-typedef struct qemu_info_t qemu_info_t;
-struct qemu_plugin_tb;
-struct qemu_plugin_insn;
-enum qemu_plugin_cb_flags { QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_CB_R_REGS, QEMU_PLUGIN_CB_RW_REGS };
-typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
-typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
-typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index, void *userdata);
-void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_tb_trans_cb_t cb);
-size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
-struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
-uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
-void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn, qemu_plugin_vcpu_udata_cb_t cb,
-                                            enum qemu_plugin_cb_flags flags, void *userdata);
-void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void *userdata);
+#include "qemu-plugin-api.h"
 
 __attribute__((visibility("default"))) int qemu_plugin_version = 1;
 
