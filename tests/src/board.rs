@@ -121,7 +121,14 @@ pub fn build(board: Board, model: &Path, bin: &str) -> Firmware {
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("model");
-    let elf = model.with_file_name(format!("{stem}.{}.{bin}.elf", board.name));
+    // One ELF per model path, so that concurrent tests of same-named models keep theirs.
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        model.canonicalize().expect("model path").hash(&mut h);
+        h.finish()
+    };
+    let elf = target_dir.join(format!("{stem}.{key:016x}.{bin}.elf"));
     std::fs::copy(&built, &elf).expect("copy the ELF");
     let (flash, ram) = sizes(&elf);
     Firmware { elf, flash, ram }
