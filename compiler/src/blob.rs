@@ -20,35 +20,51 @@ pub enum Packing {
     Dense,
 }
 
-/// A layer's weights as the blob stores them.
+/// A layer's weights as the blob stores them; with a posterior, their variances in the same
+/// order.
 enum Stored {
-    Dense(Vec<f32>),
+    Dense {
+        weights: Vec<f32>,
+        variance: Option<Vec<f32>>,
+    },
     Sparse {
         row_len: Vec<u16>,
         cols: Vec<u8>,
         values: Vec<f32>,
+        variance: Option<Vec<f32>>,
     },
 }
 
 impl Stored {
     /// The runtime's view of `l` stored as `self`.
     fn layer<'a>(&'a self, l: &'a Layer) -> rt::Layer<'a> {
+        let (weights, variance) = match self {
+            Self::Dense { weights, variance } => (Weights::Dense(weights), variance),
+            Self::Sparse {
+                row_len,
+                cols,
+                values,
+                variance,
+            } => (
+                Weights::Sparse {
+                    row_len,
+                    cols,
+                    values,
+                },
+                variance,
+            ),
+        };
         rt::Layer {
             activation: l.activation,
             params: Params::F32 {
                 bias: &l.bias,
-                weights: match self {
-                    Self::Dense(w) => Weights::Dense(w),
-                    Self::Sparse {
-                        row_len,
-                        cols,
-                        values,
-                    } => Weights::Sparse {
-                        row_len,
-                        cols,
-                        values,
-                    },
-                },
+                weights,
+                variance: variance.as_deref().zip(l.variance.as_ref()).map(|(w, v)| {
+                    rt::Variances {
+                        bias: &v.bias,
+                        weights: w,
+                    }
+                }),
             },
         }
     }
@@ -143,14 +159,18 @@ fn sizes(layer: &Layer, in_width: usize) -> (usize, usize) {
 fn store(layer: &Layer, in_width: usize, packing: Packing) -> Stored {
     let width = layer.width();
     let (sparse, dense) = sizes(layer, in_width);
+    let var = layer.variance.as_ref().map(|v| &v.weights);
     if packing == Packing::Smaller && sparse < dense && in_width <= rt::MAX_WIDTH {
         let mut row_len = Vec::with_capacity(width);
-        let (mut cols, mut values) = (Vec::new(), Vec::new());
-        for row in layer.weights.chunks(in_width.max(1)) {
+        let (mut cols, mut values, mut variance) = (Vec::new(), Vec::new(), Vec::new());
+        for (o, row) in layer.weights.chunks(in_width.max(1)).enumerate() {
             let before = values.len();
             for (c, &v) in row.iter().enumerate().filter(|(_, v)| **v != 0.0) {
                 cols.push(c as u8);
                 values.push(v);
+                if let Some(var) = var {
+                    variance.push(var[o * in_width + c]);
+                }
             }
             row_len.push((values.len() - before) as u16);
         }
@@ -158,13 +178,20 @@ fn store(layer: &Layer, in_width: usize, packing: Packing) -> Stored {
             row_len,
             cols,
             values,
+            variance: var.map(|_| variance),
         }
     } else {
-        let mut packed = vec![0.0; layer.weights.len()];
-        for (k, &v) in layer.weights.iter().enumerate() {
-            packed[rt::dense_index(k / in_width, k % in_width, width, in_width)] = v;
+        let pack = |src: &[f32]| {
+            let mut packed = vec![0.0; src.len()];
+            for (k, &v) in src.iter().enumerate() {
+                packed[rt::dense_index(k / in_width, k % in_width, width, in_width)] = v;
+            }
+            packed
+        };
+        Stored::Dense {
+            weights: pack(&layer.weights),
+            variance: var.map(|v| pack(v)),
         }
-        Stored::Dense(packed)
     }
 }
 

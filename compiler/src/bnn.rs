@@ -176,8 +176,11 @@ impl Bnn {
     }
 }
 
-/// `log(σ0/s) + (s² + μ²)/(2σ0²) − 1/2`, elementwise.
-fn gaussian_kl(s: &Tensor, mu: &Tensor, s0: f64) -> Result<Tensor> {
+/// `KL(N(μ, s²) ‖ N(0, σ0²)) = log(σ0/s) + (s² + μ²)/(2σ0²) − 1/2`, elementwise.
+///
+/// # Errors
+/// A tensor error.
+pub fn gaussian_kl(s: &Tensor, mu: &Tensor, s0: f64) -> Result<Tensor> {
     let ratio = ((s.sqr()? + mu.sqr()?)? / (2.0 * s0 * s0))?;
     Ok(((s0.ln() - s.log()?)? + ratio)?.affine(1.0, -0.5)?)
 }

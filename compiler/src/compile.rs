@@ -21,12 +21,17 @@ use crate::evaluate::{
 use crate::metrics::Metrics;
 use crate::network::Network;
 use crate::plan::{Settings, candidates};
+use crate::posterior::{moments, monte_carlo_ll, probit_softmax, slab_moments};
 use crate::quantise::{Quantised, quantise_on};
-use crate::report::{AllMetrics, Int8Report, Report, SplitMetrics, Verify, ram_estimate};
+use crate::report::{
+    AllMetrics, DistVerify, Int8Report, ModelMetrics, PosteriorCandidate, Report, SplitLl,
+    SplitMetrics, UncertaintyReport, Verify, ram_estimate,
+};
 use crate::select::{Selection, select};
 use crate::spec::{Rule, Spec};
+use crate::train::Schedule;
 use crate::train::{Bars, Fit, fit};
-use crate::tune::finetune;
+use crate::tune::{Mask, finetune, train_variational};
 use crate::{Error, Result};
 
 /// Switches of one compile that are not part of the model.
@@ -127,6 +132,12 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     let chosen = winner
         .outcome
         .unwrap_or_else(|_| unreachable!("the chosen candidate succeeded"));
+    let (chosen, uncertainty) = if spec.network.uncertainty {
+        let (t, u) = posterior_stage(&data, &settings, chosen, &bars)?;
+        (t, Some(u))
+    } else {
+        (chosen, None)
+    };
     let mut metrics = metrics(&data, &settings, &chosen, opts, &bars)?;
     let network = chosen.network.clone();
     let int8 = if spec.network.int8 {
@@ -163,6 +174,17 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
         ram,
     )?;
     let verify = verify(&data, &network, &f32_blob)?;
+    let uncertainty = uncertainty
+        .map(|u| -> Result<UncertaintyReport> {
+            let point = encode(&without_variance(&network), &info, Packing::Smaller)?;
+            Ok(UncertaintyReport {
+                verify: verify_dist(&data, &network, &blob)?,
+                blob_bytes: blob.as_bytes().len(),
+                point_blob_bytes: point.as_bytes().len(),
+                ..u
+            })
+        })
+        .transpose()?;
     let int8 = int8
         .map(|(q, d)| verify_int8(&data, &q, d, &blob, f32_blob.as_bytes().len()))
         .transpose()?;
@@ -179,6 +201,7 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
         &blob,
         verify,
         int8,
+        uncertainty,
         metrics,
         t0.elapsed().as_secs_f64(),
     );
@@ -189,6 +212,163 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
         chosen,
         data,
     })
+}
+
+/// Monte Carlo draws of the kept network's posterior for the uncertainty report.
+pub const PREDICTIVE_DRAWS: usize = 100;
+
+/// The uncertainty stage: the posteriors of the kept weights ([`crate::posterior`]), the
+/// variational one trained from the chosen network and the spike-and-slab one of its
+/// selection, scored by their moment-propagated validation log-likelihood; the better one
+/// becomes the candidate's network (with its validation metrics).
+///
+/// # Errors
+/// A training or tensor error.
+fn posterior_stage(
+    data: &Dataset,
+    s: &Settings,
+    chosen: Trained,
+    bars: &Bars,
+) -> Result<(Trained, UncertaintyReport)> {
+    let mask = if s.finetune == crate::spec::Finetune::Nodes {
+        Mask::All
+    } else {
+        Mask::Edges
+    };
+    let schedule = Schedule {
+        epochs: s.finetune_epochs.max(1),
+        batch: s.batch,
+        lr: s.learning_rate,
+    };
+    let mut rng = Pcg64::seed_from_u64(s.seed.wrapping_add(2));
+    let variational = train_variational(
+        &chosen.network,
+        data,
+        mask,
+        schedule,
+        s.sigma0,
+        &mut rng,
+        &bars.bar(schedule.epochs, "posterior"),
+    )?;
+    let slab = slab_moments(&chosen.fit, &chosen.selection);
+    let point = ModelMetrics::of(&chosen.network, data)?;
+    let candidates = [("variational", variational), ("slab", slab)]
+        .into_iter()
+        .map(|(name, net)| {
+            let m = ModelMetrics::of(&net, data)?;
+            Ok((name, net, m))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let score = |m: &ModelMetrics| {
+        m.predictive_validation
+            .map_or(f64::NEG_INFINITY, |p| p.log_likelihood)
+    };
+    let best = usize::from(score(&candidates[1].2) > score(&candidates[0].2));
+    let summaries = candidates
+        .iter()
+        .map(|(name, _, m)| PosteriorCandidate {
+            posterior: (*name).into(),
+            metrics: m.clone(),
+        })
+        .collect();
+    let (name, network, _) = candidates.into_iter().nth(best).unwrap_or_else(|| {
+        unreachable!("two candidates");
+    });
+    let monte_carlo = SplitLl {
+        validation: monte_carlo_ll(&network, data, Part::Validation, PREDICTIVE_DRAWS, &mut rng)?,
+        test: monte_carlo_ll(&network, data, Part::Test, PREDICTIVE_DRAWS, &mut rng)?,
+    };
+    let validation = evaluate(&network, data, Part::Validation)?;
+    let report = UncertaintyReport {
+        posterior: name.into(),
+        point,
+        candidates: summaries,
+        monte_carlo,
+        draws: PREDICTIVE_DRAWS,
+        verify: None,
+        blob_bytes: 0,
+        point_blob_bytes: 0,
+    };
+    Ok((
+        Trained {
+            network,
+            validation,
+            ..chosen
+        },
+        report,
+    ))
+}
+
+/// `net` without its posterior variances.
+fn without_variance(net: &Network) -> Network {
+    let mut net = net.clone();
+    for l in &mut net.layers {
+        l.variance = None;
+    }
+    net
+}
+
+/// Largest allowed difference between the runtime's predictive mean and sd and the
+/// compiler's moment propagation (f64, exact Φ), relative to the target's standard deviation
+/// (regression mean and sd) or in probability (classification); the sd's also relative to
+/// the sd itself.
+pub const VERIFY_DIST_TOLERANCE: f64 = 1e-3;
+
+/// Compares the runtime's `predict_dist` from the blob with [`crate::posterior::moments`] on
+/// the validation rows (the training rows when there are none).
+///
+/// # Errors
+/// [`Error::VerifyDist`] when they differ by more than [`VERIFY_DIST_TOLERANCE`].
+pub fn verify_dist(data: &Dataset, net: &Network, blob: &BlobBytes) -> Result<Option<DistVerify>> {
+    let model = blob.model()?;
+    let (rows, table) = verify_rows(data);
+    let rows = rows.select(&crate::tune::columns_of(net, data));
+    let k = model.outputs();
+    let (mean, scale, unit) = output_unit(data);
+    let mut out = vec![rt::Prediction::default(); k];
+    let mut scratch = rt::DistScratch::new();
+    let (mut worst_mean, mut worst_sd) = ((0.0f64, 0usize), (0.0f64, 0usize));
+    for (i, x) in rows.x.chunks(rows.d.max(1)).enumerate() {
+        model.predict_dist_with(&mut scratch, table.row(i), &mut out)?;
+        let reference = moments(net, x);
+        let probs = (data.task == Task::Classification).then(|| probit_softmax(&reference));
+        for (o, (p, &(m, v))) in out.iter().zip(&reference).enumerate() {
+            let (want_mean, want_sd, got_sd) = match &probs {
+                Some(q) => (q[o], v.sqrt(), f64::from(p.epistemic).sqrt()),
+                None => (
+                    m * scale + mean,
+                    v.sqrt() * scale,
+                    f64::from(p.epistemic).sqrt(),
+                ),
+            };
+            let dm = (f64::from(p.mean) - want_mean).abs() / scale;
+            let ds = (got_sd - want_sd).abs() / (scale + want_sd);
+            if dm > worst_mean.0 || dm.is_nan() {
+                worst_mean = (dm, i);
+            }
+            if ds > worst_sd.0 || ds.is_nan() {
+                worst_sd = (ds, i);
+            }
+        }
+    }
+    let tolerance = VERIFY_DIST_TOLERANCE;
+    for (what, (diff, row)) in [("mean", worst_mean), ("sd", worst_sd)] {
+        if diff > tolerance || diff.is_nan() {
+            return Err(Error::VerifyDist {
+                what,
+                diff,
+                tolerance,
+                row,
+            });
+        }
+    }
+    Ok(Some(DistVerify {
+        max_mean_difference: worst_mean.0,
+        max_sd_difference: worst_sd.0,
+        tolerance,
+        rows: rows.len(),
+        relative_to: unit.into(),
+    }))
 }
 
 /// Trains every candidate, `jobs` at a time; each is seeded by its settings alone, so the

@@ -104,6 +104,21 @@ pub enum Error {
         /// Row where it was found.
         row: usize,
     },
+    /// The runtime's predictive distribution disagrees with the compiler's moment
+    /// propagation.
+    #[error(
+        "verification failed: the runtime's predictive {what} differs from the compiler's by {diff:.3e} (tolerance {tolerance:.1e}) on validation row {row}"
+    )]
+    VerifyDist {
+        /// `mean` or `sd`.
+        what: &'static str,
+        /// Largest difference found.
+        diff: f64,
+        /// The tolerance.
+        tolerance: f64,
+        /// Row where it was found.
+        row: usize,
+    },
     /// The runtime rejected a model or blob.
     #[error("model rejected by the runtime: {0}")]
     Runtime(#[from] spikeslab_runtime::Error),

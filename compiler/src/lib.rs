@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod network;
 pub mod pip;
 pub mod plan;
+pub mod posterior;
 pub mod quantise;
 pub mod report;
 pub mod select;

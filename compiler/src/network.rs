@@ -72,6 +72,18 @@ pub struct Layer {
     pub weights: Vec<f32>,
     /// Bias of each node.
     pub bias: Vec<f32>,
+    /// The posterior variances of the weights and biases (the stored values being their
+    /// means), or `None` for a point estimate.
+    pub variance: Option<Variance>,
+}
+
+/// The posterior variances of a layer's parameters, independent across parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variance {
+    /// Row-major `out × in`, as the weights (0 where an edge is pruned).
+    pub weights: Vec<f32>,
+    /// Per bias.
+    pub bias: Vec<f32>,
 }
 
 impl Layer {
@@ -148,6 +160,7 @@ impl Network {
                     activation: shape.act(l),
                     weights: w[at - o * i..at].to_vec(),
                     bias: vec![0.0; o],
+                    variance: None,
                 }
             })
             .collect();
@@ -219,6 +232,7 @@ impl Network {
                         .flat_map(|&r| cols.iter().map(move |&c| layer.weights[r * in_width + c]))
                         .collect(),
                     bias: rows.iter().map(|&r| layer.bias[r]).collect(),
+                    variance: None,
                 }
             })
             .collect();
@@ -284,11 +298,13 @@ pub(crate) fn fixture() -> Network {
                 activation: Activation::Relu,
                 weights: vec![0.1, 3.0, 0.0, 0.1, 3.0, 2.0],
                 bias: vec![0.0, 0.1],
+                variance: None,
             },
             Layer {
                 activation: Activation::Identity,
                 weights: vec![1.0, 0.5],
                 bias: vec![0.2],
+                variance: None,
             },
         ],
         target: (0.0, 1.0),

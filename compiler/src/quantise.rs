@@ -449,6 +449,7 @@ mod tests {
             activation: Activation::Identity,
             weights: [1.0, 0.5, -1.0, 0.25].map(|w| w * gain).to_vec(),
             bias: vec![0.2, -0.1],
+            variance: None,
         };
         net
     }

@@ -4,12 +4,16 @@ pub mod svg;
 
 use serde::Serialize;
 
+use crate::Result;
 use crate::blob::{BlobBytes, sparse_layers};
 use crate::compile::{Choice, Trained};
-use crate::dataset::{DataInfo, Dataset};
+use crate::dataset::{DataInfo, Dataset, Part};
+use crate::evaluate::evaluate;
 use crate::metrics::Metrics;
+use crate::network::Network;
 use crate::pip::input_relevance;
 use crate::plan::Settings;
+use crate::posterior::{Predictive, predictive_on};
 use crate::spec::Spec;
 use crate::train::Curve;
 
@@ -57,6 +61,9 @@ pub struct Report {
     /// The integer model, when `network.int8`: the blob holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub int8: Option<Int8Report>,
+    /// The posterior the blob carries, when `network.uncertainty`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncertainty: Option<UncertaintyReport>,
     /// Classification: the target value of each output, in order.
     pub classes: Vec<f32>,
     /// Things a user should know.
@@ -197,6 +204,147 @@ pub struct Verify {
     pub relative_to: String,
 }
 
+/// A network's point metrics and, with a posterior, its moment-propagated predictive
+/// distribution's, on the validation and test rows.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelMetrics {
+    /// Point predictions (the weights' means) with the noise `σ_ε`, validation rows.
+    pub validation: Option<Metrics>,
+    /// The same on the test rows.
+    pub test: Option<Metrics>,
+    /// The predictive distribution, validation rows.
+    pub predictive_validation: Option<Predictive>,
+    /// The predictive distribution, test rows.
+    pub predictive_test: Option<Predictive>,
+}
+
+impl ModelMetrics {
+    /// The metrics of `net` on `data`.
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn of(net: &Network, data: &Dataset) -> Result<Self> {
+        Ok(Self {
+            validation: evaluate(net, data, Part::Validation)?,
+            test: evaluate(net, data, Part::Test)?,
+            predictive_validation: predictive_on(net, data, Part::Validation),
+            predictive_test: predictive_on(net, data, Part::Test),
+        })
+    }
+}
+
+/// One way of getting the kept weights' posterior, and how it did.
+#[derive(Clone, Debug, Serialize)]
+pub struct PosteriorCandidate {
+    /// `variational` or `slab` ([`crate::posterior`]).
+    pub posterior: String,
+    /// Its metrics.
+    pub metrics: ModelMetrics,
+}
+
+/// A log-likelihood on the validation and test rows.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct SplitLl {
+    /// Validation rows.
+    pub validation: Option<f64>,
+    /// Test rows.
+    pub test: Option<f64>,
+}
+
+/// The host check of the blob's predictive distribution against the compiler's moment
+/// propagation.
+#[derive(Clone, Debug, Serialize)]
+pub struct DistVerify {
+    /// Largest difference of the means.
+    pub max_mean_difference: f64,
+    /// Largest difference of the sds, relative to the unit plus the sd.
+    pub max_sd_difference: f64,
+    /// Allowed difference.
+    pub tolerance: f64,
+    /// Rows compared.
+    pub rows: usize,
+    /// Unit of the differences.
+    pub relative_to: String,
+}
+
+/// The posterior the blob carries (`network.uncertainty`).
+#[derive(Clone, Debug, Serialize)]
+pub struct UncertaintyReport {
+    /// The posterior chosen on the validation log-likelihood: `variational` or `slab`.
+    pub posterior: String,
+    /// The point network it replaces (MAP fine-tuned), with `σ_ε` only.
+    pub point: ModelMetrics,
+    /// Both posteriors.
+    pub candidates: Vec<PosteriorCandidate>,
+    /// The chosen posterior's log-likelihood by Monte Carlo ([`Self::draws`] draws), against
+    /// which the moment-propagated one is an approximation.
+    pub monte_carlo: SplitLl,
+    /// Monte Carlo draws.
+    pub draws: usize,
+    /// The runtime's `predict_dist` against the compiler's moments.
+    pub verify: Option<DistVerify>,
+    /// Bytes of the blob, with the variances.
+    pub blob_bytes: usize,
+    /// Bytes of the same network's blob without them.
+    pub point_blob_bytes: usize,
+}
+
+impl UncertaintyReport {
+    /// The lines of the compile summary.
+    fn summary(&self) -> String {
+        let chosen = self
+            .candidates
+            .iter()
+            .find(|c| c.posterior == self.posterior)
+            .map(|c| &c.metrics);
+        let mut s = format!(
+            "  uncertainty: {} posterior (chosen on validation log-likelihood over {}); blob {} bytes, {} without the variances\n",
+            self.posterior,
+            self.candidates
+                .iter()
+                .map(|c| {
+                    let ll = c
+                        .metrics
+                        .predictive_validation
+                        .map_or(f64::NAN, |p| p.log_likelihood);
+                    format!("{} {ll:.3}", c.posterior)
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.blob_bytes,
+            self.point_blob_bytes
+        );
+        if let Some(p) = chosen.and_then(|m| m.predictive_test) {
+            let point = self
+                .point
+                .predictive_test
+                .map_or(f64::NAN, |p| p.log_likelihood);
+            s.push_str(&format!(
+                "  predictive on test rows: LL {:.3} (point model with σ_ε only {point:.3}, Monte Carlo over the same posterior {:.3})",
+                p.log_likelihood,
+                self.monte_carlo.test.unwrap_or(f64::NAN),
+            ));
+            if let (Some(c50), Some(c90), Some((sd, epi))) =
+                (p.coverage_50, p.coverage_90, p.mean_sd)
+            {
+                s.push_str(&format!(
+                    "; 50%/90% intervals cover {:.1}%/{:.1}%; mean sd {sd:.4} (weights {epi:.4})",
+                    100.0 * c50,
+                    100.0 * c90
+                ));
+            }
+            s.push('\n');
+        }
+        if let Some(v) = &self.verify {
+            s.push_str(&format!(
+                "  predict_dist verified against the compiler's moments: max difference mean {:.1e}, sd {:.1e} (tolerance {:.0e})\n",
+                v.max_mean_difference, v.max_sd_difference, v.tolerance
+            ));
+        }
+        s
+    }
+}
+
 impl Report {
     /// Assembles the report of a compile from its stages' values.
     #[allow(clippy::too_many_arguments)]
@@ -209,6 +357,7 @@ impl Report {
         blob: &BlobBytes,
         verify: Verify,
         int8: Option<Int8Report>,
+        uncertainty: Option<UncertaintyReport>,
         metrics: AllMetrics,
         seconds: f64,
     ) -> Self {
@@ -317,6 +466,7 @@ impl Report {
             ram_bytes: ram_estimate(data.names.len(), data.outputs(), net.layers.len()),
             verify,
             int8,
+            uncertainty,
             classes: data.classes.clone(),
             warnings,
             training_seconds: seconds,
@@ -433,6 +583,9 @@ impl Report {
         }
         if let Some(b) = &self.metrics.magnitude_baseline {
             s.push_str(&format!("  magnitude-pruned baseline: {}\n", describe(b)));
+        }
+        if let Some(u) = &self.uncertainty {
+            s.push_str(&u.summary());
         }
         s.push_str(&format!(
             "  verified against candle: max difference {:.1e} (tolerance {:.0e}); {:.1} s\n",

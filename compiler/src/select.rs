@@ -131,6 +131,7 @@ pub fn prune(post: &Posterior, pips: &[NodePips], t: f64) -> Result<(Vec<Vec<usi
             activation: shape.act(l),
             weights: w,
             bias: kept[l + 1].iter().map(|&o| bias[l][o]).collect(),
+            variance: None,
         });
     }
     Ok((kept, layers))

@@ -23,6 +23,8 @@
 //! hidden = [50]
 //! activation = "relu"                 # relu, tanh, sigmoid
 //! int8 = false                        # true: 8-bit weights and activations (FPU-less cores)
+//! uncertainty = false                 # true: store the weights' posterior variances, so the
+//!                                     # runtime's predict_dist gives a mean ± sd
 //!
 //! [prior]
 //! sigma0 = 1.3
@@ -231,6 +233,9 @@ pub struct NetworkSpec {
     pub activation: Activation,
     /// Whether the emitted network is quantised to 8-bit integers ([`crate::quantise`]).
     pub int8: bool,
+    /// Whether the emitted network carries the posterior variances of its weights
+    /// ([`crate::posterior`]) for the runtime's predictive distribution.
+    pub uncertainty: bool,
 }
 
 /// The spike-and-slab prior.
@@ -495,6 +500,7 @@ mod file {
         hidden: Option<Vec<usize>>,
         activation: Option<String>,
         int8: Option<bool>,
+        uncertainty: Option<bool>,
     }
 
     #[derive(Deserialize)]
@@ -767,6 +773,15 @@ mod file {
                 }
                 e => (finetune, e),
             };
+            let int8 = self.network.int8.unwrap_or(false);
+            let uncertainty = self.network.uncertainty.unwrap_or(false);
+            if int8 && uncertainty {
+                return bad(
+                    "network.uncertainty",
+                    true,
+                    "false with `network.int8 = true`: an int8 model does not carry posterior variances yet",
+                );
+            }
             let name = self.name.unwrap_or_else(|| stem.into());
             if let Err(expected) = check_name(&name) {
                 return bad("name", format!("{name:?}"), expected);
@@ -781,7 +796,8 @@ mod file {
                 network: NetworkSpec {
                     hidden,
                     activation,
-                    int8: self.network.int8.unwrap_or(false),
+                    int8,
+                    uncertainty,
                 },
                 prior: PriorSpec {
                     sigma0,

@@ -9,9 +9,9 @@ use rand_pcg::Pcg64;
 use spikeslab_runtime::Task;
 
 use crate::Result;
-use crate::bnn::nll;
+use crate::bnn::{gaussian_kl, nll, normal, softplus};
 use crate::dataset::Dataset;
-use crate::network::{Network, forward};
+use crate::network::{Network, Variance, forward};
 use crate::plan::Settings;
 use crate::select::Selection;
 use crate::spec::Finetune;
@@ -116,6 +116,107 @@ pub fn train_point(
     for (l, (w, b)) in draw()?.iter().enumerate() {
         out.layers[l].weights = w.flatten_all()?.to_vec1::<f32>()?;
         out.layers[l].bias = b.to_vec1::<f32>()?;
+    }
+    out.noise = log_noise
+        .as_ref()
+        .map(|v| Ok::<_, crate::Error>(v.exp()?.to_vec1::<f32>()?[0]))
+        .transpose()?;
+    Ok(out)
+}
+
+/// A mean-field Gaussian posterior over `net`'s weights (those `mask` trains; the others stay
+/// exactly 0) and biases under the slab prior `N(0, σ0²)`: Adam on
+/// `mean NLL + KL(q ‖ prior)/n`, one draw `w = μ + softplus(ρ)·ε` per step shared by the batch
+/// (method §2's estimator without the gate), from `μ` = `net`'s weights and `softplus(ρ)` =
+/// 0.0025, the learning rate [`annealed`]. Returns the means as the weights and `s²` as
+/// their variances; regression learns `σ_ε` too.
+///
+/// # Errors
+/// [`crate::Error::Diverged`] for a non-finite loss; a tensor error.
+pub fn train_variational(
+    net: &Network,
+    data: &Dataset,
+    mask: Mask,
+    s: Schedule,
+    sigma0: f64,
+    rng: &mut Pcg64,
+    progress: &Progress,
+) -> Result<Network> {
+    let dev = &Device::Cpu;
+    let shape = net.shape();
+    let rho0 = (0.0025f64.exp_m1()).ln() as f32;
+    let mut params = Vec::new();
+    let mut masks = Vec::new();
+    for ((o, i), l) in shape.layers().zip(&net.layers) {
+        params.push([
+            Var::from_slice(&l.weights, (o, i), dev)?,
+            Var::from_vec(vec![rho0; o * i], (o, i), dev)?,
+            Var::from_slice(&l.bias, o, dev)?,
+            Var::from_vec(vec![rho0; o], o, dev)?,
+        ]);
+        let m: Vec<f32> = l
+            .weights
+            .iter()
+            .map(|&v| f32::from(mask == Mask::All || v != 0.0))
+            .collect();
+        masks.push(Tensor::from_vec(m, (o, i), dev)?);
+    }
+    let log_noise = net
+        .noise
+        .filter(|_| net.task == Task::Regression)
+        .map(|s| Var::from_vec(vec![s.ln()], 1, dev))
+        .transpose()?;
+    let mut vars: Vec<Var> = params.iter().flatten().cloned().collect();
+    vars.extend(log_noise.clone());
+    let mut opt = adam(vars, s.lr)?;
+    let columns = columns_of(net, data);
+    let rows = data.train.select(&columns);
+    let n = rows.len() as f64;
+    let kl = || -> Result<Tensor> {
+        let mut total = Tensor::zeros((), candle::DType::F32, dev)?;
+        for ([mu, rho, bmu, brho], m) in params.iter().zip(&masks) {
+            let w = gaussian_kl(&softplus(rho)?, mu.as_tensor(), sigma0)?.mul(m)?;
+            let b = gaussian_kl(&softplus(brho)?, bmu.as_tensor(), sigma0)?;
+            total = (total + w.sum_all()? + b.sum_all()?)?;
+        }
+        Ok(total)
+    };
+    run_epochs(
+        rows.len(),
+        s,
+        rng,
+        |epoch, idx, rng| {
+            opt.set_learning_rate(annealed(s.lr, epoch, s.epochs));
+            let (x, y) = rows.batch(idx)?;
+            let mut draw = Vec::new();
+            for ([mu, rho, bmu, brho], m) in params.iter().zip(&masks) {
+                let (o, i) = mu.as_tensor().dims2()?;
+                let eps = Tensor::from_vec(normal(o * i, rng), (o, i), dev)?;
+                let eps_b = Tensor::from_vec(normal(o, rng), o, dev)?;
+                let w = (mu.as_tensor() + softplus(rho)?.mul(&eps)?)?.mul(m)?;
+                let b = (bmu.as_tensor() + softplus(brho)?.mul(&eps_b)?)?;
+                draw.push((w, b));
+            }
+            let h = forward(&x, &draw, &shape)?;
+            let loss = (nll(&h, &y, log_noise.as_ref())? + (kl()? / n)?)?;
+            opt.backward_step(&loss)?;
+            Ok(loss.to_scalar::<f32>()?)
+        },
+        |epoch, loss| {
+            progress.set(epoch, format!("loss {loss:.4}"));
+            Ok(())
+        },
+    )?;
+    let mut out = net.clone();
+    for (l, ([mu, rho, bmu, brho], m)) in params.iter().zip(&masks).enumerate() {
+        let host = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+        let sd = softplus(rho)?.mul(m)?;
+        out.layers[l].weights = host(&mu.as_tensor().mul(m)?)?;
+        out.layers[l].bias = host(bmu.as_tensor())?;
+        out.layers[l].variance = Some(Variance {
+            weights: host(&sd.sqr()?)?,
+            bias: host(&softplus(brho)?.sqr()?)?,
+        });
     }
     out.noise = log_noise
         .as_ref()

@@ -36,7 +36,15 @@ pub fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
     for (i, l) in p.layers.iter().enumerate() {
         let layer = u8::try_from(i).unwrap_or(u8::MAX);
         match l.params {
-            Params::F32 { bias, weights } => {
+            Params::F32 {
+                bias,
+                weights,
+                variance,
+            } => {
+                if let Some(v) = variance {
+                    variances(v.bias, &at)?;
+                    variances(v.weights, &at)?;
+                }
                 finite(bias, &at)?;
                 match weights {
                     Weights::Dense(w) => finite(w, &at)?,
@@ -100,6 +108,16 @@ fn int8(q: &Int8<'_>, in_width: usize, layer: u8, at: &impl Fn(*const u8) -> u32
     match q.rescale {
         Rescale::Requantise { shift, .. } => shifts(shift, at),
         Rescale::Dequantise(scale) => finite(scale, at),
+    }
+}
+
+/// Every variance finite and non-negative (else `NonFinite` at the first that is not).
+fn variances(v: &[f32], at: &impl Fn(*const u8) -> u32) -> Result<()> {
+    match v.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+        Some(x) => Err(Error::NonFinite {
+            offset: at(core::ptr::from_ref(x).cast()),
+        }),
+        None => Ok(()),
     }
 }
 

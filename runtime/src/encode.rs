@@ -146,7 +146,11 @@ impl Parts<'_> {
         }
         for layer in &self.layers {
             match layer.params {
-                Params::F32 { bias, weights } => {
+                Params::F32 {
+                    bias,
+                    weights,
+                    variance,
+                } => {
                     w.f32s(bias)?;
                     match weights {
                         Weights::Dense(v) => w.f32s(v)?,
@@ -159,6 +163,10 @@ impl Parts<'_> {
                             w.u8s(cols)?;
                             w.f32s(values)?;
                         }
+                    }
+                    if let Some(v) = variance {
+                        w.f32s(v.bias)?;
+                        w.f32s(v.weights)?;
                     }
                 }
                 Params::Int8(Int8 {
@@ -205,6 +213,15 @@ impl Layer<'_> {
         let width = self.width();
         let dense = |len: usize| len == width * in_width;
         let sparse = |rows: usize, cols: usize, values: usize| rows == width && cols == values;
+        if let Params::F32 {
+            weights,
+            variance: Some(v),
+            ..
+        } = self.params
+            && (v.bias.len() != width || v.weights.len() != weights.len())
+        {
+            return false;
+        }
         match self.params {
             Params::F32 {
                 weights: Weights::Dense(w),

@@ -38,7 +38,9 @@ pub enum Error {
         /// Layer number, from 0 (the first hidden layer).
         layer: u8,
     },
-    /// An integer layer follows an f32 one: integer layers come first.
+    /// A layer's formats do not fit: an integer layer follows an f32 one (integer layers
+    /// come first), or the layer stores posterior variances where the others do not (every
+    /// layer or none; f32 layers only).
     Format {
         /// Layer number, from 0.
         layer: u8,
@@ -72,6 +74,9 @@ pub enum Error {
         /// The length the model writes.
         expected: u16,
     },
+    /// [`crate::Model::predict_dist`] on a model without posterior variances: compile it
+    /// with `uncertainty = true`.
+    NoPosterior,
     /// The buffer given to [`crate::Parts::encode`] is too small.
     BufferTooSmall {
         /// Bytes needed.
@@ -109,7 +114,7 @@ impl fmt::Display for Error {
             Self::Shape { layer } => write!(f, "layer {layer} has inconsistent sizes"),
             Self::Format { layer } => write!(
                 f,
-                "layer {layer} is an integer layer after an f32 one (integer layers come first)"
+                "layer {layer}'s formats do not fit: an integer layer after an f32 one (integer layers come first), or variances in some layers only (every f32 layer or none)"
             ),
             Self::Index { offset } => write!(f, "sparse index out of range at byte {offset}"),
             Self::Names { offset } => write!(
@@ -120,6 +125,9 @@ impl fmt::Display for Error {
             Self::Length => f.write_str("the arena length or padding does not match the header"),
             Self::InputLen { expected } => write!(f, "expected {expected} input values"),
             Self::OutputLen { expected } => write!(f, "expected room for {expected} outputs"),
+            Self::NoPosterior => f.write_str(
+                "the model carries no posterior variances for a predictive distribution: compile it with `uncertainty = true`",
+            ),
             Self::BufferTooSmall { needed } => write!(f, "the buffer needs {needed} bytes"),
         }
     }

@@ -11,7 +11,7 @@ use crate::math::{activate, argmax, softmax, softmax_q};
 use crate::model::{InputMap, Int8, Int8Weights, Layer, Model, Params, Rescale, Weights};
 use crate::{Error, Result};
 
-type Buf = [f32; MAX_WIDTH];
+pub type Buf = [f32; MAX_WIDTH];
 
 /// The working memory of an evaluation: two activation buffers of [`MAX_WIDTH`] floats (2 KiB).
 ///
@@ -63,7 +63,7 @@ impl Model<'_> {
         features: &[f32],
         out: &mut [f32],
     ) -> Result<()> {
-        self.check_len(features.len(), self.parts.features, out)?;
+        self.check_len(features.len(), self.parts.features, out.len())?;
         for (dst, &i) in scratch.a.iter_mut().zip(self.parts.inputs) {
             *dst = features.get(usize::from(i)).copied().unwrap_or(f32::NAN);
         }
@@ -77,7 +77,7 @@ impl Model<'_> {
     /// [`Error::InputLen`] or [`Error::OutputLen`] for slices of the wrong length; nothing else.
     pub fn predict_inputs(&self, inputs: &[f32], out: &mut [f32]) -> Result<()> {
         let n = u16::try_from(self.parts.inputs.len()).unwrap_or(u16::MAX);
-        self.check_len(inputs.len(), n, out)?;
+        self.check_len(inputs.len(), n, out.len())?;
         let mut scratch = Scratch::new();
         for (dst, &v) in scratch.a.iter_mut().zip(inputs) {
             *dst = v;
@@ -98,11 +98,11 @@ impl Model<'_> {
         Ok(argmax(out))
     }
 
-    fn check_len(&self, got: usize, expected: u16, out: &[f32]) -> Result<()> {
+    pub(super) fn check_len(&self, got: usize, expected: u16, out: usize) -> Result<()> {
         if got != usize::from(expected) {
             return Err(Error::InputLen { expected });
         }
-        if out.len() != self.outputs() {
+        if out != self.outputs() {
             let expected = u16::try_from(self.outputs()).unwrap_or(u16::MAX);
             return Err(Error::OutputLen { expected });
         }
@@ -188,7 +188,7 @@ impl Layer<'_> {
     fn forward(&self, x: &Buf, n: usize, y: &mut Buf) {
         let width = self.width();
         match self.params {
-            Params::F32 { bias, weights } => {
+            Params::F32 { bias, weights, .. } => {
                 let y = y.get_mut(..width).unwrap_or_default();
                 match weights {
                     Weights::Dense(w) => dense(w, bias, x.get(..n).unwrap_or_default(), y),

@@ -1,4 +1,4 @@
-//! The wire types of a model blob (format v4) and the runtime's fixed capacities.
+//! The wire types of a model blob (format v5) and the runtime's fixed capacities.
 //!
 //! A blob is `postcard(Header) ‖ crc32_le(postcard(Header))`. The header carries the structure
 //! and the metadata; its last field, `data`, is an arena of little-endian numbers that the
@@ -12,7 +12,7 @@ use crate::Error;
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"SSNN";
 /// The format version this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 /// Most layers a model may have (hidden layers plus the output layer).
 pub const MAX_LAYERS: usize = 8;
 /// Widest layer, including the kept inputs: the size of each of the two activation buffers.
@@ -76,6 +76,17 @@ pub enum NumberFormat {
     Int8,
 }
 
+/// How a layer stores the posterior variances of its weights and biases, which
+/// [`crate::Model::predict_dist`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum VarianceFormat {
+    /// No variances: a point estimate.
+    None,
+    /// One f32 variance per stored weight (in the weights' order) and per bias.
+    F32,
+}
+
 /// Shape of one layer in the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -88,6 +99,8 @@ pub struct LayerSpec {
     pub storage: Storage,
     /// Number format.
     pub format: NumberFormat,
+    /// Posterior variances.
+    pub variance: VarianceFormat,
 }
 
 /// A string of the metadata, kept as the blob's bytes.

@@ -10,6 +10,7 @@ extern crate std;
 
 mod arena;
 mod check;
+mod dist;
 mod encode;
 mod error;
 mod eval;
@@ -19,18 +20,20 @@ pub mod math;
 mod model;
 
 pub use check::{INT8_SHIFTS, MAX_INPUT_OFFSET, MAX_INT8_BIAS};
+pub use dist::{DistScratch, Prediction};
 pub use error::{Error, Result};
 pub use eval::Scratch;
 pub use format::{
     ARENA_ALIGN, Activation, Blob, FORMAT_VERSION, Header, LayerSpec, MAGIC, MAX_LAYERS,
     MAX_METRICS, MAX_NAME, MAX_WIDTH, Meta, Metric, NameIter, Names, NumberFormat, Storage, Task,
-    Text,
+    Text, VarianceFormat,
 };
 pub use heapless;
 pub use int8::{input_coder, requantiser};
 pub use math::argmax;
 pub use model::{
-    InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights, dense_index,
+    InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Variances, Weights,
+    dense_index,
 };
 
 /// The CRC-32/ISO-HDLC of `bytes`, as a blob's last four bytes hold it (little-endian) for
@@ -42,6 +45,10 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 /// Bytes of RAM that evaluation uses besides the caller's slices: the two activation buffers
 /// on the stack (the frames of `predict` add a few hundred bytes more).
 pub const EVAL_BUFFER_BYTES: usize = 2 * MAX_WIDTH * size_of::<f32>();
+
+/// Bytes of RAM that [`Model::predict_dist`] uses besides the caller's slices: means and
+/// variances, two buffers each, on the stack ([`DistScratch`]).
+pub const DIST_BUFFER_BYTES: usize = 4 * MAX_WIDTH * size_of::<f32>();
 
 /// A value aligned to [`ARENA_ALIGN`] bytes, so that a blob in flash can be read in place.
 ///

@@ -5,7 +5,7 @@ use heapless::Vec;
 use crate::arena::Reader;
 use crate::format::{
     Activation, Blob, Header, LayerSpec, MAGIC, MAX_LAYERS, MAX_WIDTH, Meta, NameIter, Names,
-    NumberFormat, Prefix, Storage, Task, Text,
+    NumberFormat, Prefix, Storage, Task, Text, VarianceFormat,
 };
 use crate::{Error, FORMAT_VERSION, Result};
 
@@ -90,6 +90,17 @@ pub struct Int8<'a> {
     pub rescale: Rescale<'a>,
 }
 
+/// The posterior variances of an f32 layer's parameters: the spread of each weight and bias
+/// around the stored value, its mean.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Variances<'a> {
+    /// Variance of each bias.
+    pub bias: &'a [f32],
+    /// Variance of each stored weight, in the order of the weights (packed as
+    /// [`Weights::Dense`], or as the sparse `values`).
+    pub weights: &'a [f32],
+}
+
 /// A layer's parameters, in its number format.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Params<'a> {
@@ -99,6 +110,8 @@ pub enum Params<'a> {
         bias: &'a [f32],
         /// The kept weights.
         weights: Weights<'a>,
+        /// Their posterior variances, if the model carries them.
+        variance: Option<Variances<'a>>,
     },
     /// 8-bit weights and activations, 32-bit sums.
     Int8(Int8<'a>),
@@ -142,6 +155,16 @@ impl Layer<'_> {
         match self.params {
             Params::F32 { .. } => NumberFormat::F32,
             Params::Int8(_) => NumberFormat::Int8,
+        }
+    }
+
+    /// How the layer stores its posterior variances.
+    pub fn variance_format(&self) -> VarianceFormat {
+        match self.params {
+            Params::F32 {
+                variance: Some(_), ..
+            } => VarianceFormat::F32,
+            _ => VarianceFormat::None,
         }
     }
 
@@ -332,6 +355,15 @@ impl<'a> Model<'a> {
         self.parts.noise_sd
     }
 
+    /// Whether the model carries the posterior variances of its weights, so that
+    /// [`Model::predict_dist`] can give a predictive distribution.
+    pub fn has_posterior(&self) -> bool {
+        self.parts
+            .layers
+            .first()
+            .is_some_and(|l| l.variance_format() != VarianceFormat::None)
+    }
+
     /// Number of stored weights (kept edges).
     pub fn weight_count(&self) -> usize {
         self.parts.layers.iter().map(Layer::weight_count).sum()
@@ -364,6 +396,7 @@ impl<'a> Parts<'a> {
                 activation: l.activation,
                 storage: l.storage(),
                 format: l.format(),
+                variance: l.variance_format(),
             };
             layers.push(spec).map_err(|_| Error::Capacity)?;
         }
@@ -430,18 +463,36 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                 Some(edges)
             }
         };
+        let first = h.layers.first().map(|l| l.variance);
+        if Some(spec.variance) != first
+            || (spec.format == NumberFormat::Int8 && spec.variance != VarianceFormat::None)
+        {
+            return Err(Error::Format { layer });
+        }
         let params = match spec.format {
-            NumberFormat::F32 => Params::F32 {
-                bias: r.f32s(width)?,
-                weights: match edges {
+            NumberFormat::F32 => {
+                let bias = r.f32s(width)?;
+                let weights = match edges {
                     None => Weights::Dense(r.f32s(width * in_width)?),
                     Some(edges) => Weights::Sparse {
                         row_len: r.u16s(width)?,
                         cols: r.u8s(edges)?,
                         values: r.f32s(edges)?,
                     },
-                },
-            },
+                };
+                let variance = match spec.variance {
+                    VarianceFormat::None => None,
+                    VarianceFormat::F32 => Some(Variances {
+                        bias: r.f32s(width)?,
+                        weights: r.f32s(weights.len())?,
+                    }),
+                };
+                Params::F32 {
+                    bias,
+                    weights,
+                    variance,
+                }
+            }
             NumberFormat::Int8 => {
                 if i > 0
                     && h.layers

@@ -13,13 +13,13 @@ use spikeslab_runtime::{
 static BLOB: Aligned<[u8; 80]> = Aligned([
     // header
     b'S', b'S', b'N', b'N', // magic
-    0x04,                   // version 4
+    0x05,                   // version 5
     0x00,                   // task: regression
     0x02,                   // features D = 2
     0x01,                   // inputs n = 1
     0x02,                   // two layers:
-    0x01, 0x01, 0x00, 0x00, //   width 1, relu, dense, f32
-    0x01, 0x00, 0x00, 0x00, //   width 1, identity, dense, f32
+    0x01, 0x01, 0x00, 0x00, 0x00, // width 1, relu, dense, f32, no variances
+    0x01, 0x00, 0x00, 0x00, 0x00, // width 1, identity, dense, f32, no variances
     0x00,                   // has_pips: false
     0x05,                   // names: 5 bytes,
     0x02, b'x', b'1',       //   input "x1"
@@ -28,8 +28,8 @@ static BLOB: Aligned<[u8; 80]> = Aligned([
     0x01, b'0',             // meta.compiler "0"
     0x01, b'y',             // meta.target "y"
     0x00,                   // meta.metrics: none
-    // 31 header bytes + pad length + arena length = 33: three zeros bring the arena to 36
-    0x03, 0x00, 0x00, 0x00, // pad: 3 bytes
+    // 33 header bytes + pad length + arena length = 35: one zero brings the arena to 36
+    0x01, 0x00,             // pad: 1 byte
     0x28,                   // arena: 40 bytes
     // arena, at offset 36
     0x01, 0x00, 0x00, 0x00, // input index 1 (u16), padded to 4
@@ -42,7 +42,7 @@ static BLOB: Aligned<[u8; 80]> = Aligned([
     0x00, 0x00, 0x20, 0x41, // output mean 10.0
     0x00, 0x00, 0x80, 0x40, // output scale 4.0
     0x00, 0x00, 0x00, 0x3F, // noise sd 0.5
-    0xE8, 0x63, 0x6A, 0xC7, // CRC-32/ISO-HDLC of the 76 bytes above
+    0x37, 0x82, 0xFF, 0xB3, // CRC-32/ISO-HDLC of the 76 bytes above
 ]);
 
 fn parts() -> Parts<'static> {
@@ -57,6 +57,7 @@ fn parts() -> Parts<'static> {
                 params: Params::F32 {
                     bias,
                     weights: Weights::Dense(w),
+                    variance: None,
                 },
             })
             .unwrap();
@@ -146,12 +147,12 @@ fn resealed(edits: &[(usize, u8)]) -> Result<(), Error> {
 fn names_and_noise_are_checked() {
     assert_eq!(resealed(&[]), Ok(()));
     // the output named like nothing else is fine; an empty input name is not
-    assert_eq!(resealed(&[(23, b'z')]), Ok(()));
-    assert_eq!(resealed(&[(19, 0x00)]), Err(Error::Names { offset: 19 }));
+    assert_eq!(resealed(&[(25, b'z')]), Ok(()));
+    assert_eq!(resealed(&[(21, 0x00)]), Err(Error::Names { offset: 21 }));
     // the input's name claiming 3 bytes swallows the output's length: the output is missing
-    assert_eq!(resealed(&[(19, 0x03)]), Err(Error::Names { offset: 23 }));
+    assert_eq!(resealed(&[(21, 0x03)]), Err(Error::Names { offset: 25 }));
     // an empty output name
-    assert_eq!(resealed(&[(22, 0x00)]), Err(Error::Names { offset: 22 }));
+    assert_eq!(resealed(&[(24, 0x00)]), Err(Error::Names { offset: 24 }));
     // a negative noise sd
     assert_eq!(
         resealed(&[(75, 0xBF)]),

@@ -256,7 +256,7 @@ pub fn profile(board: Board, fw: &Firmware) -> Vec<(u64, u64)> {
 pub struct Run {
     /// QEMU's exit status (0: the firmware reported success).
     pub status: i32,
-    /// Output lines `y[row][k]=bits`.
+    /// Output lines `y[row][k]=bits` and `d[row][k]=mean,epistemic,noise` (bits).
     pub outputs: Vec<String>,
     /// Peak stack of one inference, as the firmware measured it.
     pub stack: Option<u64>,
@@ -304,7 +304,7 @@ pub fn run(board: Board, fw: &Firmware) -> Run {
         status: out.status.code().unwrap_or(-1),
         outputs: stdout
             .lines()
-            .filter(|l| l.starts_with("y["))
+            .filter(|l| l.starts_with("y[") || l.starts_with("d["))
             .map(str::to_string)
             .collect(),
         stack: stdout

@@ -75,6 +75,7 @@ pub fn random_network(arch: &Arch, seed: u64) -> Network {
             activation: act,
             weights: w,
             bias,
+            variance: None,
         });
         in_width = width;
     }
@@ -257,8 +258,9 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> spikeslab_compiler:
     out.commit()
 }
 
-/// The lines a board prints for `rows`: `y[row][k]=<bits as 8 hex digits>`, computed by the
-/// runtime on the host.
+/// The lines a board prints for `rows`: `y[row][k]=<bits as 8 hex digits>`, and for a model
+/// with a posterior `d[row][k]=<mean>,<epistemic>,<noise>` (the bits of `predict_dist`'s
+/// output), computed by the runtime on the host.
 ///
 /// # Errors
 /// The runtime's error when a row has the wrong length.
@@ -267,6 +269,7 @@ pub fn expected_lines(
     rows: &[Vec<f32>],
 ) -> Result<Vec<String>, spikeslab_runtime::Error> {
     let mut out = vec![0f32; model.outputs()];
+    let mut dist = vec![spikeslab_runtime::Prediction::default(); model.outputs()];
     let mut lines = Vec::new();
     for (r, x) in rows.iter().enumerate() {
         model.predict(x, &mut out)?;
@@ -275,6 +278,17 @@ pub fn expected_lines(
                 .enumerate()
                 .map(|(k, v)| format!("y[{r}][{k}]={:08x}", v.to_bits())),
         );
+        if model.has_posterior() {
+            model.predict_dist(x, &mut dist)?;
+            lines.extend(dist.iter().enumerate().map(|(k, p)| {
+                format!(
+                    "d[{r}][{k}]={:08x},{:08x},{:08x}",
+                    p.mean.to_bits(),
+                    p.epistemic.to_bits(),
+                    p.noise.to_bits()
+                )
+            }));
+        }
     }
     Ok(lines)
 }

@@ -5,12 +5,14 @@
 //! error prints `error: ...` and exits with failure (a panic too, through `panic-semihosting`).
 //! The first row is evaluated between the markers [`bench_start`] and [`bench_end`], which an
 //! instruction-counting QEMU plugin brackets, and with the free stack painted, so that the
-//! peak stack of one inference is printed as `stack=N`.
+//! peak stack of one inference is printed as `stack=N`. A model with a posterior also prints
+//! each row's predictive distribution, `d[row][k]=<mean>,<epistemic>,<noise>` (bit patterns);
+//! [`run_dist`] measures `predict_dist` instead of `predict`.
 #![no_std]
 #![deny(unsafe_code)]
 
 use cortex_m_semihosting::{debug, hprintln};
-use spikeslab_runtime::{Error, MAX_WIDTH, Model, Scratch};
+use spikeslab_runtime::{DistScratch, Error, MAX_WIDTH, Model, Prediction, Scratch};
 
 /// Largest raw feature vector the boards accept.
 pub const MAX_FEATURES: usize = 1024;
@@ -117,7 +119,73 @@ fn evaluate(blob: &[u8], inputs: &[u8]) -> Result<(), Error> {
         for (j, v) in y.iter().enumerate() {
             hprintln!("y[{}][{}]={:08x}", row, j, v.to_bits());
         }
+        if model.has_posterior() {
+            print_dist(&model, x, row)?;
+        }
     }
+    Ok(())
+}
+
+/// Most outputs whose predictive distribution the boards print.
+const MAX_DIST_OUTPUTS: usize = 16;
+
+/// Prints `predict_dist`'s outputs for one row; a frame of its own, so that its 4 KiB of
+/// working memory is not held beside `evaluate`'s (the micro:bit has 16 KiB of RAM).
+#[inline(never)]
+fn print_dist(model: &Model<'_>, x: &[f32], row: usize) -> Result<(), Error> {
+    let mut d = [Prediction::default(); MAX_DIST_OUTPUTS];
+    let d = d.get_mut(..model.outputs()).ok_or(Error::Capacity)?;
+    model.predict_dist_with(&mut DistScratch::new(), x, d)?;
+    for (j, p) in d.iter().enumerate() {
+        hprintln!(
+            "d[{}][{}]={:08x},{:08x},{:08x}",
+            row,
+            j,
+            p.mean.to_bits(),
+            p.epistemic.to_bits(),
+            p.noise.to_bits()
+        );
+    }
+    Ok(())
+}
+
+/// Like [`run`], but the measured region (row 0, between the markers, with the stack
+/// painted) is `predict_dist` rather than `predict`: board-bench's figure for the
+/// predictive distribution. Prints `stack=N` and `done`.
+pub fn run_dist(model: &[u8], inputs: &[u8]) -> ! {
+    match bench_dist(model, inputs) {
+        Ok(()) => {
+            hprintln!("done");
+            debug::exit(debug::EXIT_SUCCESS);
+        }
+        Err(e) => {
+            hprintln!("error: {}", e);
+            debug::exit(debug::EXIT_FAILURE);
+        }
+    }
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+fn bench_dist(blob: &[u8], inputs: &[u8]) -> Result<(), Error> {
+    let model = Model::from_bytes(blob)?;
+    let (d, k) = (model.features(), model.outputs());
+    let mut x = [0f32; MAX_FEATURES];
+    let mut y = [Prediction::default(); MAX_DIST_OUTPUTS];
+    let (x, y) = (
+        x.get_mut(..d).ok_or(Error::Capacity)?,
+        y.get_mut(..k).ok_or(Error::Capacity)?,
+    );
+    for (v, b) in x.iter_mut().zip(inputs.chunks_exact(4)) {
+        *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    let mut scratch = DistScratch::new();
+    let painted = stack::paint();
+    bench_start();
+    model.predict_dist_with(&mut scratch, x, y)?;
+    bench_end();
+    hprintln!("stack={}", stack::peak(painted));
     Ok(())
 }
 

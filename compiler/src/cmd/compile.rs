@@ -53,6 +53,10 @@ pub struct Cmd {
     /// `network.int8 = true`: quantise the emitted network to 8-bit integers.
     #[arg(long)]
     pub int8: bool,
+    /// `network.uncertainty = true`: store the weights' posterior variances, for the
+    /// runtime's `predict_dist` (mean ± sd).
+    #[arg(long)]
+    pub uncertainty: bool,
     /// `train.epochs`.
     #[arg(long)]
     pub epochs: Option<i64>,
@@ -114,6 +118,10 @@ impl Cmd {
             ),
             ("network.activation", text(&self.activation)),
             ("network.int8", self.int8.then_some(Value::Boolean(true))),
+            (
+                "network.uncertainty",
+                self.uncertainty.then_some(Value::Boolean(true)),
+            ),
             ("train.epochs", int(self.epochs)),
             ("train.batch", int(self.batch)),
             ("train.learning_rate", self.learning_rate.map(Value::Float)),

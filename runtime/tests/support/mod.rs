@@ -7,8 +7,8 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_runtime::{
     Activation, InputMap, Int8, Int8Weights, Layer, MAX_INT8_BIAS, MAX_LAYERS, Meta, Metric, Model,
-    Names, Params, Parts, Rescale, Task, Text, Weights, dense_index, heapless, input_coder,
-    requantiser,
+    Names, Params, Parts, Rescale, Task, Text, Variances, Weights, dense_index, heapless,
+    input_coder, requantiser,
 };
 
 /// Shape of a random model.
@@ -56,6 +56,20 @@ pub struct Owned {
     sparse: bool,
     /// The integer form of the layer, when it has one.
     pub int8: Option<OwnedQ>,
+    /// Posterior variances: row-major per weight (0 where pruned), then per bias; stored
+    /// as the weights are.
+    pub variance: Option<OwnedVar>,
+}
+
+/// A layer's posterior variances, owned.
+#[derive(Clone, Debug)]
+pub struct OwnedVar {
+    /// Row-major variance of each weight.
+    pub rows: Vec<Vec<f32>>,
+    /// Variance of each bias.
+    pub bias: Vec<f32>,
+    packed: Vec<f32>,
+    values: Vec<f32>,
 }
 
 /// An integer layer's arrays, owned; its sparsity pattern is its f32 layer's.
@@ -107,7 +121,30 @@ impl Owned {
             values,
             sparse,
             int8: None,
+            variance: None,
         }
+    }
+
+    /// Attaches posterior variances: `rows` row-major (read where the weight is kept).
+    pub fn set_variance(&mut self, rows: Vec<Vec<f32>>, bias: Vec<f32>) {
+        let width = self.rows.len();
+        let n = self.rows.first().map_or(0, Vec::len);
+        let mut packed = vec![0.0; width * n];
+        let mut values = Vec::new();
+        for (o, (row, vrow)) in self.rows.iter().zip(&rows).enumerate() {
+            for (i, (&w, &v)) in row.iter().zip(vrow).enumerate() {
+                packed[dense_index(o, i, width, n)] = v;
+                if w != 0.0 {
+                    values.push(v);
+                }
+            }
+        }
+        self.variance = Some(OwnedVar {
+            rows,
+            bias,
+            packed,
+            values,
+        });
     }
 
     fn layer(&self) -> Layer<'_> {
@@ -123,6 +160,10 @@ impl Owned {
                 } else {
                     Weights::Dense(&self.packed)
                 },
+                variance: self.variance.as_ref().map(|v| Variances {
+                    bias: &v.bias,
+                    weights: if self.sparse { &v.values } else { &v.packed },
+                }),
             },
             Some(q) => Params::Int8(Int8 {
                 bias: &q.bias,
@@ -342,6 +383,30 @@ impl Net {
             let q = self.layers[l].quantise(s_in, zero, target);
             self.layers[l].int8 = Some(q);
             (s_in, zero) = next;
+        }
+        self
+    }
+
+    /// The same model with posterior variances on every weight and bias: each weight's sd a
+    /// random fraction (up to `spread`) of its magnitude plus `spread`/10, each bias's
+    /// `spread`/4.
+    pub fn with_variances(mut self, spread: f32, seed: u64) -> Self {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        for l in &mut self.layers {
+            let rows: Vec<Vec<f32>> = l
+                .rows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|&w| {
+                            let sd = spread * (rng.random::<f32>() * w.abs() + 0.1);
+                            sd * sd
+                        })
+                        .collect()
+                })
+                .collect();
+            let bias = l.bias.iter().map(|_| (spread / 4.0).powi(2)).collect();
+            l.set_variance(rows, bias);
         }
         self
     }

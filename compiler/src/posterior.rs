@@ -1,0 +1,307 @@
+//! The posterior of the kept network (method §7): where its weight variances come from, its
+//! predictive distribution by moment propagation (the reference that the runtime's
+//! `predict_dist` is verified against) and by Monte Carlo over the same posterior, and the
+//! metrics of both.
+//!
+//! Two posteriors of the kept weights are built and compared on the validation rows:
+//! - *variational*: the kept structure fine-tuned as a mean-field Gaussian under the slab
+//!   prior ([`crate::tune::train_variational`]), starting from the MAP fine-tuned weights;
+//! - *slab*: the spike-and-slab fit's own moments of the kept edges, with the inclusion of a
+//!   kept edge taken as 1: mean μ and variance s² (the un-fine-tuned kept network).
+
+use candle::Device;
+use rand_pcg::Pcg64;
+use serde::Serialize;
+use spikeslab_runtime::{Activation, Task};
+
+use crate::Result;
+use crate::bnn::normal;
+use crate::dataset::{Dataset, Part, Rows};
+use crate::evaluate::{outputs, split_host};
+use crate::metrics::gaussian_log_density;
+use crate::network::{Network, Variance};
+use crate::select::Selection;
+use crate::train::Fit;
+use crate::tune::columns_of;
+
+/// `√(π/8)`: `sigmoid(x) ≈ Φ(x·√(π/8))`.
+const PROBIT: f64 = 0.626_657_068_657_750_1;
+
+/// `Φ(z)`, from libm's `erfc`.
+fn cdf(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// `ϕ(z)`.
+fn pdf(z: f64) -> f64 {
+    (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// Mean and variance of `act(a)` for `a ~ N(m, v)`: relu exactly, sigmoid and tanh by the
+/// probit approximation the runtime uses (`runtime/FORMAT.md`, "Predictive distribution").
+pub fn activation_moments(act: Activation, m: f64, v: f64) -> (f64, f64) {
+    let sigmoid = |m: f64, v: f64| {
+        let k = 1.0 / (1.0 + PROBIT * PROBIT * v).sqrt();
+        let p = 1.0 / (1.0 + (-k * m).exp());
+        (p, (p * (1.0 - p)).powi(2) * k * k * v)
+    };
+    match act {
+        Activation::Identity => (m, v),
+        Activation::Relu if v <= 0.0 => (m.max(0.0), 0.0),
+        Activation::Relu => {
+            let s = v.sqrt();
+            let z = m / s;
+            let (p, c) = (pdf(z), cdf(z));
+            let mean = m * c + s * p;
+            let second = (m * m + v) * c + m * s * p;
+            (mean, (second - mean * mean).max(0.0))
+        }
+        Activation::Sigmoid => sigmoid(m, v),
+        Activation::Tanh => {
+            let (p, var) = sigmoid(2.0 * m, 4.0 * v);
+            (2.0 * p - 1.0, 4.0 * var)
+        }
+    }
+}
+
+/// Per output, the mean and variance of the last layer (standardised regression outputs,
+/// or class logits) for one standardised input row `z`, in f64: diagonal moment
+/// propagation through `net`'s posterior (a layer without variances counts as exact).
+pub fn moments(net: &Network, z: &[f32]) -> Vec<(f64, f64)> {
+    let mut h: Vec<(f64, f64)> = z.iter().map(|&v| (f64::from(v), 0.0)).collect();
+    for l in &net.layers {
+        let n = h.len();
+        h = (0..l.width())
+            .map(|o| {
+                let row = &l.weights[o * n..(o + 1) * n];
+                let (mut m, mut v) = (f64::from(l.bias[o]), 0.0);
+                if let Some(var) = &l.variance {
+                    v += f64::from(var.bias[o]);
+                }
+                for (i, (&w, &(a, c))) in row.iter().zip(&h).enumerate() {
+                    let w = f64::from(w);
+                    m += w * a;
+                    v += w * w * c;
+                    if let Some(var) = &l.variance {
+                        v += f64::from(var.weights[o * n + i]) * (a * a + c);
+                    }
+                }
+                activation_moments(l.activation, m, v)
+            })
+            .collect();
+    }
+    h
+}
+
+/// Class probabilities from logit moments: the softmax of `m_k / √(1 + π·v_k/8)`.
+pub fn probit_softmax(logits: &[(f64, f64)]) -> Vec<f64> {
+    let z: Vec<f64> = logits
+        .iter()
+        .map(|&(m, v)| m / (1.0 + PROBIT * PROBIT * v).sqrt())
+        .collect();
+    let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|v| v / sum).collect()
+}
+
+/// How well a predictive distribution describes held-out rows.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Predictive {
+    /// Mean log-likelihood per row (regression: of the Gaussian on the target's scale;
+    /// classification: of the true class).
+    pub log_likelihood: f64,
+    /// Regression: the fraction of rows inside the central 50% predictive interval.
+    pub coverage_50: Option<f64>,
+    /// Regression: the fraction inside the central 90% interval.
+    pub coverage_90: Option<f64>,
+    /// Regression: the mean predictive sd on the target's scale, and of its epistemic part.
+    pub mean_sd: Option<(f64, f64)>,
+    /// Rows.
+    pub rows: usize,
+}
+
+/// `Φ⁻¹(0.75)` and `Φ⁻¹(0.95)`: half-widths of the central 50% and 90% intervals in sds.
+const Z50: f64 = 0.674_489_750_196_081_7;
+const Z90: f64 = 1.644_853_626_951_472_2;
+
+/// The moment-propagated predictive distribution of `net` on `rows` (standardised, `net`'s
+/// columns selected) scored against their targets.
+pub fn predictive(net: &Network, data: &Dataset, rows: &Rows) -> Predictive {
+    let (mu, s) = (f64::from(data.target.0), f64::from(data.target.1));
+    let noise = f64::from(net.noise.unwrap_or(0.0));
+    let (mut ll, mut in50, mut in90, mut sd, mut epi) = (0.0, 0, 0, 0.0, 0.0);
+    for (x, &y) in rows.x.chunks(rows.d.max(1)).zip(&rows.y) {
+        let out = moments(net, x);
+        if data.task == Task::Regression {
+            let (m, v) = out[0];
+            let (mean, var) = (m * s + mu, (v + noise * noise) * s * s);
+            let y = f64::from(y) * s + mu;
+            ll += gaussian_log_density(y, mean, var.sqrt());
+            let d = (y - mean).abs() / var.sqrt();
+            in50 += usize::from(d <= Z50);
+            in90 += usize::from(d <= Z90);
+            sd += var.sqrt();
+            epi += v.sqrt() * s;
+        } else {
+            let p = probit_softmax(&out);
+            ll += p[y as usize].max(f64::MIN_POSITIVE).ln();
+        }
+    }
+    let n = rows.len().max(1) as f64;
+    let regression = data.task == Task::Regression;
+    Predictive {
+        log_likelihood: ll / n,
+        coverage_50: regression.then(|| in50 as f64 / n),
+        coverage_90: regression.then(|| in90 as f64 / n),
+        mean_sd: regression.then(|| (sd / n, epi / n)),
+        rows: rows.len(),
+    }
+}
+
+/// [`predictive`] on `part` of `data`; `None` when there are no such rows.
+pub fn predictive_on(net: &Network, data: &Dataset, part: Part) -> Option<Predictive> {
+    let (rows, _) = data.part(part)?;
+    Some(predictive(net, data, &rows.select(&columns_of(net, data))))
+}
+
+/// The test log-likelihood of `net`'s posterior by Monte Carlo: `draws` draws of every
+/// weight and bias from its Gaussian, each applied to every row, the predictive density the
+/// mean over draws (regression: of the Gaussians with the noise; classification: of the
+/// softmax probabilities). `None` when there are no such rows.
+///
+/// # Errors
+/// A tensor error.
+pub fn monte_carlo_ll(
+    net: &Network,
+    data: &Dataset,
+    part: Part,
+    draws: usize,
+    rng: &mut Pcg64,
+) -> Result<Option<f64>> {
+    let Some((rows, _)) = data.part(part) else {
+        return Ok(None);
+    };
+    let rows = rows.select(&columns_of(net, data));
+    let x = rows.x_tensor()?;
+    let shape = net.shape();
+    let classify = data.task == Task::Classification;
+    let n = rows.len();
+    let k = data.outputs();
+    let s = f64::from(data.target.1);
+    let noise = f64::from(net.noise.unwrap_or(1.0));
+    let mut log_density = vec![Vec::with_capacity(draws); n];
+    let mut prob = vec![0f64; n];
+    for _ in 0..draws {
+        let (mut w, mut b) = (Vec::new(), Vec::new());
+        for l in &net.layers {
+            let ew = normal(l.weights.len(), rng);
+            let eb = normal(l.bias.len(), rng);
+            let zero = Variance {
+                weights: vec![0.0; l.weights.len()],
+                bias: vec![0.0; l.bias.len()],
+            };
+            let v = l.variance.as_ref().unwrap_or(&zero);
+            w.extend(
+                l.weights
+                    .iter()
+                    .zip(&v.weights)
+                    .zip(ew)
+                    .map(|((m, v), e)| m + v.sqrt() * e),
+            );
+            b.extend(
+                l.bias
+                    .iter()
+                    .zip(&v.bias)
+                    .zip(eb)
+                    .map(|((m, v), e)| m + v.sqrt() * e),
+            );
+        }
+        let draw = split_host(&shape, &w, &b, &Device::Cpu)?;
+        let out = outputs(&x, &draw, &shape, classify)?;
+        for (i, &y) in rows.y.iter().enumerate() {
+            if classify {
+                prob[i] += f64::from(out[i * k + y as usize]);
+            } else {
+                log_density[i].push(gaussian_log_density(f64::from(y), f64::from(out[i]), noise));
+            }
+        }
+    }
+    let total: f64 = if classify {
+        prob.iter()
+            .map(|p| (p / draws as f64).max(f64::MIN_POSITIVE).ln())
+            .sum()
+    } else {
+        log_density
+            .iter()
+            .map(|d| {
+                let max = d.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                max + (d.iter().map(|x| (x - max).exp()).sum::<f64>() / d.len() as f64).ln()
+                    - s.ln()
+            })
+            .sum()
+    };
+    Ok(Some(total / n.max(1) as f64))
+}
+
+/// The kept network of `selection` with the spike-and-slab fit's variances of its kept
+/// edges and biases (`s²`; the inclusion of a kept edge taken as 1, so the means are the
+/// slab means the selection already holds).
+pub fn slab_moments(fit: &Fit, selection: &Selection) -> Network {
+    let post = &fit.posterior;
+    let mut net = selection.network.clone();
+    let (mut w_off, mut b_off) = (0, 0);
+    for (l, (o, i)) in post.shape.layers().enumerate() {
+        let (rows, cols) = (&selection.kept[l + 1], &selection.kept[l]);
+        let layer = &mut net.layers[l];
+        let mut weights = Vec::with_capacity(rows.len() * cols.len());
+        for (r, &ro) in rows.iter().enumerate() {
+            for (c, &ci) in cols.iter().enumerate() {
+                let kept = layer.weights[r * cols.len() + c] != 0.0;
+                let sd = post.s[w_off + ro * i + ci];
+                weights.push(if kept { sd * sd } else { 0.0 });
+            }
+        }
+        let bias = rows
+            .iter()
+            .map(|&ro| post.bias_s[b_off + ro].powi(2))
+            .collect();
+        layer.variance = Some(Variance { weights, bias });
+        w_off += o * i;
+        b_off += o;
+    }
+    net
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::fixture;
+
+    #[test]
+    fn relu_moments_are_the_closed_forms() {
+        // a ~ N(0, 1): E[relu] = 1/√(2π), E[relu²] = 1/2.
+        let (m, v) = activation_moments(Activation::Relu, 0.0, 1.0);
+        let e = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+        assert!((m - e).abs() < 1e-12 && (v - (0.5 - e * e)).abs() < 1e-12);
+        assert_eq!(activation_moments(Activation::Relu, -1.0, 0.0), (0.0, 0.0));
+        let (m, v) = activation_moments(Activation::Relu, 50.0, 1.0);
+        assert!((m - 50.0).abs() < 1e-9 && (v - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn zero_variances_give_the_point_network() {
+        let mut net = fixture();
+        for l in &mut net.layers {
+            l.variance = Some(Variance {
+                weights: vec![0.0; l.weights.len()],
+                bias: vec![0.0; l.bias.len()],
+            });
+        }
+        let z = [0.5f32, -1.0, 2.0];
+        let out = moments(&net, &z);
+        let h = [0.1 * 0.5 - 3.0, 0.1 + 0.1 * 0.5 - 3.0 + 2.0 * 2.0].map(|v: f64| v.max(0.0));
+        let y = 0.2 + h[0] + 0.5 * h[1];
+        assert!((out[0].0 - y).abs() < 1e-6 && out[0].1 == 0.0, "{out:?}");
+    }
+}
