@@ -12,6 +12,7 @@ use spikeslab_compiler::spec::{Inclusion, Spec};
 pub mod classify;
 pub mod sim;
 pub mod uci;
+pub mod uncertainty;
 
 /// Mean and standard error of a sample (`se = sd / √n`; 0 for one value).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]

@@ -17,7 +17,7 @@
 
 use crate::eval::Buf;
 use crate::format::{Activation, MAX_WIDTH, Task};
-use crate::math::{exp, relu_moments, sigmoid_moments, tanh_moments};
+use crate::math::{exp, relu_moments, rsqrt, sigmoid_moments, tanh_moments};
 use crate::model::{InputMap, Layer, Model, Params, Variances, Weights};
 use crate::{Error, Result};
 
@@ -124,8 +124,8 @@ impl Model<'_> {
             *var = 0.0;
         }
         let mut n = p.inputs.len();
-        for layer in &p.layers {
-            layer.moments(xm, xv, n, ym, yv);
+        for (l, layer) in p.layers.iter().enumerate() {
+            layer.moments(xm, xv, n, l == 0, ym, yv);
             n = layer.width();
             core::mem::swap(&mut xm, &mut ym);
             core::mem::swap(&mut xv, &mut yv);
@@ -158,11 +158,12 @@ impl Model<'_> {
 }
 
 /// Class probabilities from logit means `m` and variances `v` (in `out[k].mean`,
-/// `out[k].epistemic`): the softmax of `m_k · κ_k`, `κ_k = 1/√(1 + π·v_k/8)`.
+/// `out[k].epistemic`): the softmax of `m_k · κ_k`, `κ_k = 1/√(1 + π·v_k/8)` by [`rsqrt`]
+/// (exactly 1 for `v_k = 0`, so that a point model's probabilities are `predict`'s).
 fn probit_softmax(out: &mut [Prediction]) {
     const PI_8: f32 = core::f32::consts::PI / 8.0;
-    for o in out.iter_mut() {
-        o.mean /= crate::math::sqrt(1.0 + PI_8 * o.epistemic);
+    for o in out.iter_mut().filter(|o| o.epistemic != 0.0) {
+        o.mean *= rsqrt(1.0 + PI_8 * o.epistemic);
     }
     let max = out.iter().fold(f32::NEG_INFINITY, |m, o| m.max(o.mean));
     let mut sum = 0.0;
@@ -177,9 +178,10 @@ fn probit_softmax(out: &mut [Prediction]) {
 }
 
 impl Layer<'_> {
-    /// Means and variances of the layer's outputs from those of its first `n` inputs.
-    /// Only f32 layers carry variances; [`Model::predict_dist`] refuses other models first.
-    fn moments(&self, xm: &Buf, xv: &Buf, n: usize, ym: &mut Buf, yv: &mut Buf) {
+    /// Means and variances of the layer's outputs from those of its first `n` inputs (`exact`:
+    /// inputs without variance). Only f32 layers carry variances; [`Model::predict_dist`]
+    /// refuses other models first.
+    fn moments(&self, xm: &Buf, xv: &Buf, n: usize, exact: bool, ym: &mut Buf, yv: &mut Buf) {
         let Params::F32 {
             bias,
             weights,
@@ -200,6 +202,7 @@ impl Layer<'_> {
                 var,
                 xm.get(..n).unwrap_or_default(),
                 xv.get(..n).unwrap_or_default(),
+                exact,
                 ym,
                 yv,
             ),
@@ -209,26 +212,27 @@ impl Layer<'_> {
                 values,
             } => sparse(row_len, cols, values, bias, var, xm, xv, ym, yv),
         }
-        let f: fn(f32, f32) -> (f32, f32) = match self.activation {
-            Activation::Identity => return,
-            Activation::Relu => relu_moments,
-            Activation::Tanh => tanh_moments,
-            Activation::Sigmoid => sigmoid_moments,
-        };
-        for (m, v) in ym.iter_mut().zip(yv.iter_mut()) {
-            (*m, *v) = f(*m, *v);
+        let nodes = ym.iter_mut().zip(yv.iter_mut());
+        match self.activation {
+            Activation::Identity => {}
+            Activation::Relu => nodes.for_each(|(m, v)| (*m, *v) = relu_moments(*m, *v)),
+            Activation::Tanh => nodes.for_each(|(m, v)| (*m, *v) = tanh_moments(*m, *v)),
+            Activation::Sigmoid => nodes.for_each(|(m, v)| (*m, *v) = sigmoid_moments(*m, *v)),
         }
     }
 }
 
 /// Means and variances of a dense layer (packed as [`crate::dense_index`] says): blocks of
-/// four rows, each input's `m² + c` computed once per block.
+/// four rows, each input's `m² + c` computed once per block; `exact` (the first layer, whose
+/// inputs have no variance) leaves out the `W²·c` terms, which are then 0.
+#[allow(clippy::too_many_arguments)]
 fn dense(
     w: &[f32],
     bias: &[f32],
     var: Variances<'_>,
     xm: &[f32],
     xv: &[f32],
+    exact: bool,
     ym: &mut [f32],
     yv: &mut [f32],
 ) {
@@ -242,17 +246,40 @@ fn dense(
     let (yvc, yvt) = yv.as_chunks_mut::<4>();
     let mut blocks = w.chunks_exact(4 * n).zip(var.weights.chunks_exact(4 * n));
     for ((((block, om), ov), &b), &vb) in blocks.by_ref().zip(ymc).zip(yvc).zip(bc).zip(vbc) {
-        let (mut m, mut v) = (b, vb);
+        let [mut m0, mut m1, mut m2, mut m3] = b;
+        let [mut v0, mut v1, mut v2, mut v3] = vb;
         let (wc, _) = block.0.as_chunks::<4>();
         let (vc, _) = block.1.as_chunks::<4>();
-        for (((w, vw), &a), &c) in wc.iter().zip(vc).zip(xm).zip(xv) {
-            let s = a * a + c;
-            for r in 0..4 {
-                m[r] += w[r] * a;
-                v[r] += vw[r] * s + w[r] * w[r] * c;
+        if exact {
+            for ((w, vw), &a) in wc.iter().zip(vc).zip(xm) {
+                let s = a * a;
+                m0 += w[0] * a;
+                m1 += w[1] * a;
+                m2 += w[2] * a;
+                m3 += w[3] * a;
+                v0 += vw[0] * s;
+                v1 += vw[1] * s;
+                v2 += vw[2] * s;
+                v3 += vw[3] * s;
+            }
+        } else {
+            for (((w, vw), &a), &c) in wc.iter().zip(vc).zip(xm).zip(xv) {
+                let s = a * a + c;
+                m0 += w[0] * a;
+                m1 += w[1] * a;
+                m2 += w[2] * a;
+                m3 += w[3] * a;
+                v0 += vw[0] * s;
+                v0 += w[0] * w[0] * c;
+                v1 += vw[1] * s;
+                v1 += w[1] * w[1] * c;
+                v2 += vw[2] * s;
+                v2 += w[2] * w[2] * c;
+                v3 += vw[3] * s;
+                v3 += w[3] * w[3] * c;
             }
         }
-        (*om, *ov) = (m, v);
+        (*om, *ov) = ([m0, m1, m2, m3], [v0, v1, v2, v3]);
     }
     let rest = w.len() - w.len() % (4 * n);
     let rows = w
@@ -264,7 +291,8 @@ fn dense(
         let (mut m, mut v) = (b, vb);
         for (((&w, &vw), &a), &c) in row.0.iter().zip(row.1).zip(xm).zip(xv) {
             m += w * a;
-            v += vw * (a * a + c) + w * w * c;
+            v += vw * (a * a + c);
+            v += w * w * c;
         }
         (*om, *ov) = (m, v);
     }
@@ -299,7 +327,8 @@ fn sparse(
         for ((&ci, &wi), &vi) in c.iter().zip(w).zip(vw) {
             let (a, cv) = (xm[usize::from(ci)], xv[usize::from(ci)]);
             m += wi * a;
-            v += vi * (a * a + cv) + wi * wi * cv;
+            v += vi * (a * a + cv);
+            v += wi * wi * cv;
         }
         (*om, *ov) = (m, v);
         start = end;
@@ -379,9 +408,35 @@ mod tests {
                     var,
                     &xm[..n],
                     &xv[..n],
+                    false,
                     &mut ym[..width],
                     &mut yv[..width],
                 );
+                // Inputs without variance: the first layer's form gives the same bits.
+                let zero = [0.0; MAX_WIDTH];
+                let (mut em, mut ev, mut gm, mut gv) = ([0.0; 17], [0.0; 17], [0.0; 17], [0.0; 17]);
+                dense(
+                    w,
+                    &b[..width],
+                    var,
+                    &xm[..n],
+                    &zero[..n],
+                    true,
+                    &mut em[..width],
+                    &mut ev[..width],
+                );
+                dense(
+                    w,
+                    &b[..width],
+                    var,
+                    &xm[..n],
+                    &zero[..n],
+                    false,
+                    &mut gm[..width],
+                    &mut gv[..width],
+                );
+                assert_eq!(em.map(f32::to_bits), gm.map(f32::to_bits));
+                assert_eq!(ev.map(f32::to_bits), gv.map(f32::to_bits));
                 // The same layer stored sparse, every edge kept, row by row.
                 let (mut row_len, mut cols, mut vals, mut vvals) =
                     ([0u16; 17], [0u8; 289], [0f32; 289], [0f32; 289]);

@@ -45,9 +45,9 @@ pub enum Activation {
     Identity,
     /// `f(z) = max(z, 0)`; NaN stays NaN.
     Relu,
-    /// `f(z) = tanh(z)`, from micromath's `exp` (see [`crate::math`]).
+    /// `f(z) = tanh(z)`, from the runtime's `exp` (see [`crate::math`]).
     Tanh,
-    /// `f(z) = 1 / (1 + e^−z)`, from micromath's `exp` (see [`crate::math`]).
+    /// `f(z) = 1 / (1 + e^−z)`, from the runtime's `exp` (see [`crate::math`]).
     Sigmoid,
 }
 

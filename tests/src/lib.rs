@@ -6,7 +6,7 @@ pub mod board;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::{BlobBytes, Info, Packing, encode, encode_quantised};
-use spikeslab_compiler::network::{Layer, Network};
+use spikeslab_compiler::network::{Layer, Network, Variance};
 use spikeslab_compiler::quantise::{Quantised, quantise};
 use spikeslab_runtime::{Activation, Task};
 
@@ -108,6 +108,30 @@ pub fn random_network(arch: &Arch, seed: u64) -> Network {
         noise: (arch.task == Task::Regression).then(|| 0.1 + rng.random::<f32>()),
         pips: Vec::new(),
     }
+}
+
+/// `net` with posterior variances on every kept weight and bias, drawn from `seed`: each
+/// weight's sd a random fraction (up to `spread`) of its magnitude plus `spread`/10, each
+/// bias's `spread`/4.
+pub fn with_variances(net: &Network, spread: f32, seed: u64) -> Network {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let mut net = net.clone();
+    for l in &mut net.layers {
+        let weights = l
+            .weights
+            .iter()
+            .map(|&w| {
+                if w == 0.0 {
+                    0.0
+                } else {
+                    (spread * (rng.random::<f32>() * w.abs() + 0.1)).powi(2)
+                }
+            })
+            .collect();
+        let bias = vec![(spread / 4.0).powi(2); l.bias.len()];
+        l.variance = Some(Variance { weights, bias });
+    }
+    net
 }
 
 /// Blobs of test networks.

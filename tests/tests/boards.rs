@@ -1,7 +1,7 @@
 //! Every QEMU board runs compiled models and prints outputs bit-identical to the runtime on
 //! the host: the committed demos in f32 and int8 (regression, relu, sparse and dense layers,
 //! golden outputs) and networks covering classification, tanh and sigmoid, dense and sparse
-//! storage, each in f32 and int8.
+//! storage, each in f32, int8, and f32 with the predictive distribution.
 
 use std::path::Path;
 
@@ -11,7 +11,7 @@ use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Task};
 use spikeslab_tests::board::{QEMU_BOARDS, build, profile, root, run};
 use spikeslab_tests::{
-    Arch, ToBlob, expected_lines, int8, random_inputs, random_network, read_rows,
+    Arch, ToBlob, expected_lines, int8, random_inputs, random_network, read_rows, with_variances,
 };
 
 fn check_board(board: usize, model: &Path, expected: &[String]) {
@@ -69,8 +69,8 @@ fn golden(board: usize, name: &str) {
 }
 
 /// Classification with tanh (sparse first layer), regression with sigmoid (dense), a dense
-/// relu classifier with a width that is not a multiple of four; each in f32 and in 8-bit
-/// integers.
+/// relu classifier with a width that is not a multiple of four; each in f32, in 8-bit
+/// integers, and in f32 with posterior variances (`predict_dist`'s outputs too).
 fn fixtures(board: usize) {
     let dir = tempfile::tempdir_in(root().join("target")).unwrap();
     let archs = [
@@ -102,14 +102,16 @@ fn fixtures(board: usize) {
     let nets = archs.iter().enumerate().flat_map(|(i, arch)| {
         let net = random_network(arch, 40 + i as u64);
         let q = int8(&net, i as u64);
+        let dist = with_variances(&net, 0.3, i as u64);
         [
             (format!("fixture{i}"), net.to_blob().unwrap()),
             (format!("fixture{i}-int8"), q.to_blob().unwrap()),
+            (format!("fixture{i}-dist"), dist.to_blob().unwrap()),
         ]
     });
     for (i, (name, blob)) in nets.enumerate() {
-        let arch = &archs[i / 2];
-        let i = i / 2;
+        let arch = &archs[i / 3];
+        let i = i / 3;
         let model = dir.path().join(format!("{name}.postcard"));
         std::fs::write(&model, blob.as_bytes()).unwrap();
         let rows = random_inputs(arch.features, 5, &mut Pcg64::seed_from_u64(i as u64));

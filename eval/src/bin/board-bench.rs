@@ -1,8 +1,9 @@
 //! Measures the QEMU boards per inference and prints a Markdown table: flash, blob, code,
 //! static RAM, peak stack (painted), exact instructions per inference (QEMU plugin) and per
 //! retained multiply-add, for the demo and three reference shapes, each in f32 and int8; then
-//! the runtime's own code size, the speed-up that pruning and int8 give, and blob bytes per
-//! weight.
+//! the runtime's own code size, the speed-up that pruning and int8 give, blob bytes per
+//! weight, and `predict_dist`'s instructions against `predict`'s with the flash the
+//! variances add.
 //!
 //! `cargo run --release -p spikeslab-eval --bin board-bench`
 
@@ -13,8 +14,9 @@ use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Task};
 use spikeslab_tests::board::{Board, QEMU_BOARDS, build, root, run};
-use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network};
+use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network, with_variances};
 
+#[derive(Clone)]
 struct Model {
     label: &'static str,
     path: PathBuf,
@@ -180,6 +182,113 @@ fn main() {
     }
     runtime_code_size(QEMU_BOARDS[0], &models[0]);
     runtime_code_size(QEMU_BOARDS[2], &models[4]);
+    predictive(&dir, &models);
+}
+
+/// `predict_dist` against `predict` on f32 networks with posterior variances (the demo, and
+/// the 8-50-1 and 64-128-64-10 fixtures with variances), and the flash they add.
+fn predictive(dir: &std::path::Path, models: &[Model]) {
+    let posterior = |label: &'static str, name: &str, arch: &Arch, point: &Model| {
+        let net = with_variances(&random_network(arch, 7), 0.3, 7);
+        let blob = net.to_blob().expect("valid fixture");
+        let path = dir.join(format!("{name}.postcard"));
+        std::fs::write(&path, blob.as_bytes()).expect("write fixture");
+        std::fs::copy(
+            point.path.with_extension("inputs"),
+            path.with_extension("inputs"),
+        )
+        .expect("copy inputs");
+        Model {
+            label,
+            path,
+            blob: blob.as_bytes().len(),
+            inputs: point.inputs,
+            macs: point.macs,
+        }
+    };
+    let regressor = Arch {
+        task: Task::Regression,
+        features: 8,
+        inputs: 8,
+        widths: vec![50, 1],
+        density: 1.0,
+        activation: Activation::Relu,
+    };
+    let dist = [
+        (
+            &models[0],
+            Model {
+                label: "demo (10-13-1)",
+                ..models[0].clone()
+            },
+        ),
+        (
+            &models[1],
+            posterior(
+                "8-50-1 regressor, dense",
+                "r8-50-1-dist",
+                &regressor,
+                &models[1],
+            ),
+        ),
+        (
+            &models[2],
+            posterior(
+                "64-128-64-10 classifier, dense",
+                "c64-dense-dist",
+                &Arch::classifier_64_128_64_10(1.0),
+                &models[2],
+            ),
+        ),
+    ];
+    println!(
+        "\n| board | model (f32, with variances) | blob B | without variances | per kept weight | predict | predict_dist | predict_dist / predict |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for board in QEMU_BOARDS {
+        for (point, m) in &dist {
+            let count = |bin: &str| {
+                let fw = build(board, &m.path, bin);
+                let r = run(board, &fw);
+                assert_eq!(
+                    r.status, 0,
+                    "{} failed on {}:\n{}",
+                    board.name, m.label, r.log
+                );
+                r.instructions.expect("instruction count")
+            };
+            let (p, d) = (count(board.name), count("dist"));
+            // The demo's point blob is not committed: its size without variances is the
+            // report's; the fixtures' is the same network's blob without them.
+            let without = if std::ptr::eq(*point, &models[0]) {
+                demo_point_bytes()
+            } else {
+                point.blob
+            };
+            println!(
+                "| {} ({}) | {} | {} | {} | {:.2}x | {} | {} | {:.2} |",
+                board.name,
+                board.core,
+                m.label,
+                m.blob,
+                without,
+                m.blob as f64 / without as f64,
+                p,
+                d,
+                d as f64 / p as f64
+            );
+        }
+    }
+}
+
+/// Bytes of the demo's blob without its variances, from its report.
+fn demo_point_bytes() -> usize {
+    let report = std::fs::read_to_string(root().join("models/demo.report.json"))
+        .expect("the committed demo report");
+    let v: serde_json::Value = serde_json::from_str(&report).expect("a JSON report");
+    v["uncertainty"]["point_blob_bytes"]
+        .as_u64()
+        .expect("the demo carries its posterior") as usize
 }
 
 /// Flash of `size-probe` (load + predict once) minus `empty` (same startup and data).

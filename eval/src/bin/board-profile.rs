@@ -3,10 +3,11 @@
 //! (`boards/tools/qemu-pcprofile.c`), and prints the count per function (inlined code counts
 //! in its caller) and the hottest instructions with their disassembly.
 //!
-//! `cargo run --release -p spikeslab-eval --bin board-profile -- models/demo-int8.postcard qemu-microbit [hot]`
+//! `cargo run --release -p spikeslab-eval --bin board-profile -- models/demo-int8.postcard qemu-microbit [hot] [bin]`
 //!
 //! The blob's `.inputs` file beside it gives the rows; `hot` (default 40) is how many
-//! instructions to list.
+//! instructions to list; `bin` is the firmware (default the board's own, which measures
+//! `predict`; `dist` measures `predict_dist`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -57,7 +58,7 @@ fn disassembly(elf: &std::path::Path) -> BTreeMap<u64, String> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(model), Some(board)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: board-profile <blob.postcard> <board> [hot]");
+        eprintln!("usage: board-profile <blob.postcard> <board> [hot] [bin]");
         return ExitCode::from(2);
     };
     let Some(board) = QEMU_BOARDS.iter().copied().find(|b| b.name == board) else {
@@ -78,7 +79,8 @@ fn main() -> ExitCode {
         eprintln!("{}: no such blob", model.display());
         return ExitCode::from(2);
     }
-    let fw = build(board, &model, board.name);
+    let bin = args.get(3).map_or(board.name, String::as_str);
+    let fw = build(board, &model, bin);
     let counts = profile(board, &fw);
     let total: u64 = counts.iter().map(|c| c.1).sum();
     let functions = functions(&fw.elf);

@@ -1,17 +1,19 @@
 //! Runs the method's evaluation and writes tables, plots and JSON to `eval/results/`.
 //!
 //! `cargo run --release -p spikeslab-eval --bin experiments -- e1 e2 e3 e4 e5 e6 e7 [--quick]`
+//!
+//! `e6-uncertainty` runs E6 with `uncertainty = true` and scores the predictive distribution.
 
 use std::path::PathBuf;
 
 use clap::Parser;
 use spikeslab_eval::experiments::sim::{self, Scale};
-use spikeslab_eval::experiments::{Output, classify, uci};
+use spikeslab_eval::experiments::{Output, classify, uci, uncertainty};
 use spikeslab_tests::board::root;
 
 #[derive(Parser)]
 struct Args {
-    /// Experiments to run: e1 .. e7.
+    /// Experiments to run: e1 .. e7, e6-uncertainty.
     #[arg(required = true)]
     experiments: Vec<String>,
     /// A small subset: 2 replications, fewer configurations, one split of one UCI set.
@@ -23,7 +25,7 @@ struct Args {
     /// UCI splits per data set (default: all).
     #[arg(long)]
     splits: Option<usize>,
-    /// E6: only these data sets (folder names, e.g. `naval-propulsion-plant`; default: all).
+    /// E6 and e6-uncertainty: only these data sets (folder names, e.g. `naval-propulsion-plant`; default: all).
     #[arg(long)]
     only: Vec<String>,
     /// E6: this training seed instead of `compile`'s default (writes `e6-seed<N>`).
@@ -98,12 +100,35 @@ fn main() -> anyhow::Result<()> {
                 }
                 drop(uci::e6(&data, splits, only, a.seed, &out, &name)?);
             }
+            "e6-uncertainty" => {
+                let data = root().join("../shared/datasets/uci");
+                let named: Vec<&str> = a.only.iter().map(String::as_str).collect();
+                let only: Option<&[&str]> = if a.quick {
+                    Some(&["bostonHousing"][..])
+                } else {
+                    (!named.is_empty()).then_some(&named[..])
+                };
+                let splits = if a.quick { Some(2) } else { a.splits };
+                let mut name = if a.quick {
+                    "e6-uncertainty-quick"
+                } else {
+                    "e6-uncertainty"
+                }
+                .to_string();
+                for o in &named {
+                    name.push('-');
+                    name.push_str(o);
+                }
+                drop(uncertainty::e6_uncertainty(
+                    &data, splits, only, &out, &name,
+                )?);
+            }
             "e7" => drop(classify::e7(
                 &root().join("../shared/datasets/sklearn"),
                 if a.quick { 1 } else { 5 },
                 &out,
             )?),
-            other => anyhow::bail!("unknown experiment {other}: e1 .. e7"),
+            other => anyhow::bail!("unknown experiment {other}: e1 .. e7, e6-uncertainty"),
         }
         println!(
             "{e}: {:.0} s, written to {}",

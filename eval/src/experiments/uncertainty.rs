@@ -1,0 +1,245 @@
+//! E6 with the predictive distribution: the UCI suite compiled with `uncertainty = true`, the
+//! emitted posterior's test log-likelihood by moment propagation (what `predict_dist` gives)
+//! against the point model with `σ_ε` only, against Monte Carlo over the same posterior and
+//! against MC dropout's published figure; the coverage of the central 50% and 90% predictive
+//! intervals; and a shift test, the mean predictive sd on test rows whose inputs are moved by
+//! 3 training standard deviations over its value on the rows as they are.
+
+use std::path::Path;
+
+use serde::Serialize;
+use spikeslab_compiler::compile::Compiled;
+use spikeslab_compiler::dataset::Part;
+use spikeslab_compiler::posterior::moments;
+use spikeslab_compiler::tune::columns_of;
+
+use super::uci::{DATASETS, spec};
+use super::{Output, Stat, fit, table};
+
+/// Inputs move by this many training standard deviations in the shift test.
+pub const SHIFT: f32 = 3.0;
+
+/// One data set's figures, mean ± standard error over its splits.
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    /// Data set folder.
+    pub dataset: String,
+    /// Test LL of the emitted posterior, moment-propagated.
+    pub ll: Stat,
+    /// Test LL of the point model it replaces (MAP fine-tuned, `σ_ε` only).
+    pub point_ll: Stat,
+    /// Test LL by Monte Carlo over the same posterior.
+    pub monte_carlo_ll: Stat,
+    /// Mean over splits of |moment − Monte Carlo| test LL.
+    pub moment_gap: Stat,
+    /// Test LL of each posterior: variational, slab.
+    pub variational_ll: Stat,
+    /// See `variational_ll`.
+    pub slab_ll: Stat,
+    /// MC dropout's published test LL.
+    pub dropout_ll: (f64, f64),
+    /// Test RMSE of the emitted means.
+    pub rmse: Stat,
+    /// Fraction of test rows in the central 50% interval.
+    pub coverage_50: Stat,
+    /// In the central 90% interval.
+    pub coverage_90: Stat,
+    /// Mean predictive sd with every input shifted by [`SHIFT`] sds, over unshifted.
+    pub shift_sd_ratio: Stat,
+    /// The same for the epistemic sd alone.
+    pub shift_epistemic_ratio: Stat,
+    /// Splits where the variational posterior was chosen.
+    pub variational_chosen: usize,
+    /// Blob bytes with the variances.
+    pub blob_bytes: Stat,
+    /// Without them.
+    pub point_blob_bytes: Stat,
+    /// Splits run.
+    pub splits: usize,
+}
+
+/// The figures of one compiled split.
+struct Split {
+    ll: f64,
+    point_ll: f64,
+    monte_carlo_ll: f64,
+    variational_ll: f64,
+    slab_ll: f64,
+    rmse: f64,
+    coverage: (f64, f64),
+    shift: (f64, f64),
+    variational: bool,
+    bytes: (f64, f64),
+}
+
+/// Mean predictive sd and epistemic sd (target scale) on the test rows moved by `shift`
+/// standard deviations in every input.
+fn mean_sds(c: &Compiled, shift: f32) -> (f64, f64) {
+    let data = &c.data;
+    let Some((rows, _)) = data.part(Part::Test) else {
+        return (f64::NAN, f64::NAN);
+    };
+    let rows = rows.select(&columns_of(&c.network, data));
+    let s = f64::from(data.target.1);
+    let noise = f64::from(c.network.noise.unwrap_or(0.0));
+    let (mut sd, mut epi) = (0.0, 0.0);
+    for x in rows.x.chunks(rows.d.max(1)) {
+        let moved: Vec<f32> = x.iter().map(|v| v + shift).collect();
+        let (_, v) = moments(&c.network, &moved)[0];
+        sd += (v + noise * noise).sqrt() * s;
+        epi += v.sqrt() * s;
+    }
+    let n = rows.len().max(1) as f64;
+    (sd / n, epi / n)
+}
+
+fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
+    let mut s = spec(dir, split, hidden, None);
+    s.network.uncertainty = true;
+    let c = fit(&s, false)?;
+    let u = c
+        .report
+        .uncertainty
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no uncertainty report"))?;
+    let test_ll = |name: &str| {
+        u.candidates
+            .iter()
+            .find(|k| k.posterior == name)
+            .and_then(|k| k.metrics.predictive_test)
+            .map_or(f64::NAN, |p| p.log_likelihood)
+    };
+    let chosen = u
+        .candidates
+        .iter()
+        .find(|k| k.posterior == u.posterior)
+        .and_then(|k| k.metrics.predictive_test)
+        .ok_or_else(|| anyhow::anyhow!("no test rows"))?;
+    let (base, base_epi) = mean_sds(&c, 0.0);
+    let (moved, moved_epi) = mean_sds(&c, SHIFT);
+    Ok(Split {
+        ll: chosen.log_likelihood,
+        point_ll: u.point.test.map_or(f64::NAN, |m| m.log_likelihood()),
+        monte_carlo_ll: u.monte_carlo.test.unwrap_or(f64::NAN),
+        variational_ll: test_ll("variational"),
+        slab_ll: test_ll("slab"),
+        rmse: c
+            .report
+            .metrics
+            .emitted
+            .test
+            .and_then(|m| m.rmse())
+            .unwrap_or(f64::NAN),
+        coverage: (
+            chosen.coverage_50.unwrap_or(f64::NAN),
+            chosen.coverage_90.unwrap_or(f64::NAN),
+        ),
+        shift: (moved / base, moved_epi / base_epi),
+        variational: u.posterior == "variational",
+        bytes: (u.blob_bytes as f64, u.point_blob_bytes as f64),
+    })
+}
+
+/// Runs the suite over `splits` splits of each data set (all when `None`), `only` the named
+/// data sets when given.
+///
+/// # Errors
+/// Missing data (with the path), a compile or a write error.
+pub fn e6_uncertainty(
+    root: &Path,
+    splits: Option<usize>,
+    only: Option<&[&str]>,
+    out: &Output,
+    name: &str,
+) -> anyhow::Result<Vec<Record>> {
+    let mut records = Vec::new();
+    let mut rows = Vec::new();
+    for (folder, label, _, dropout_ll) in DATASETS {
+        if only.is_some_and(|o| !o.contains(&folder)) {
+            continue;
+        }
+        let dir = root.join(folder);
+        let n: usize = std::fs::read_to_string(dir.join("n_splits.txt"))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e} (the UCI data sets are read from ../shared/datasets)",
+                    dir.display()
+                )
+            })?
+            .trim()
+            .parse()?;
+        let hidden: usize = std::fs::read_to_string(dir.join("n_hidden.txt"))?
+            .trim()
+            .parse()?;
+        let k = splits.unwrap_or(n).min(n);
+        let runs: Vec<Split> = (0..k)
+            .map(|s| run_split(&dir, s, hidden))
+            .collect::<anyhow::Result<_>>()?;
+        let stat = |f: &dyn Fn(&Split) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
+        let rec = Record {
+            dataset: folder.into(),
+            ll: stat(&|s| s.ll),
+            point_ll: stat(&|s| s.point_ll),
+            monte_carlo_ll: stat(&|s| s.monte_carlo_ll),
+            moment_gap: stat(&|s| (s.ll - s.monte_carlo_ll).abs()),
+            variational_ll: stat(&|s| s.variational_ll),
+            slab_ll: stat(&|s| s.slab_ll),
+            dropout_ll,
+            rmse: stat(&|s| s.rmse),
+            coverage_50: stat(&|s| s.coverage.0),
+            coverage_90: stat(&|s| s.coverage.1),
+            shift_sd_ratio: stat(&|s| s.shift.0),
+            shift_epistemic_ratio: stat(&|s| s.shift.1),
+            variational_chosen: runs.iter().filter(|s| s.variational).count(),
+            blob_bytes: stat(&|s| s.bytes.0),
+            point_blob_bytes: stat(&|s| s.bytes.1),
+            splits: k,
+        };
+        rows.push(vec![
+            label.to_string(),
+            rec.ll.show(3),
+            rec.point_ll.show(3),
+            rec.monte_carlo_ll.show(3),
+            format!("{:.4}", rec.moment_gap.mean),
+            format!("{:.2} ± {:.2}", dropout_ll.0, dropout_ll.1),
+            rec.variational_ll.show(3),
+            rec.slab_ll.show(3),
+            format!(
+                "{:.0}% / {:.0}%",
+                100.0 * rec.coverage_50.mean,
+                100.0 * rec.coverage_90.mean
+            ),
+            format!(
+                "{:.2} ({:.1})",
+                rec.shift_sd_ratio.mean, rec.shift_epistemic_ratio.mean
+            ),
+            rec.rmse.show_significant(3),
+            format!("{}/{k}", rec.variational_chosen),
+            format!(
+                "{:.0} / {:.0}",
+                rec.blob_bytes.mean, rec.point_blob_bytes.mean
+            ),
+        ]);
+        records.push(rec);
+    }
+    let md = table(
+        &[
+            "data set",
+            "test LL (predict_dist)",
+            "point model, σ_ε only",
+            "Monte Carlo, same posterior",
+            "mean |moments − MC|",
+            "MC dropout (published)",
+            "variational",
+            "slab",
+            "50% / 90% intervals cover",
+            "sd ×, inputs +3 sd (epistemic ×)",
+            "test RMSE",
+            "variational chosen",
+            "blob B / without variances",
+        ],
+        &rows,
+    );
+    out.write(name, &md, &records, None)?;
+    Ok(records)
+}
