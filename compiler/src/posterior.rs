@@ -117,6 +117,9 @@ pub struct Predictive {
     pub coverage_90: Option<f64>,
     /// Regression: the mean predictive sd on the target's scale, and of its epistemic part.
     pub mean_sd: Option<(f64, f64)>,
+    /// Classification: the fraction of rows whose most probable class (by the predictive
+    /// probabilities) is right.
+    pub accuracy: Option<f64>,
     /// Rows.
     pub rows: usize,
 }
@@ -131,6 +134,7 @@ pub fn predictive(net: &Network, data: &Dataset, rows: &Rows) -> Predictive {
     let (mu, s) = (f64::from(data.target.0), f64::from(data.target.1));
     let noise = f64::from(net.noise.unwrap_or(0.0));
     let (mut ll, mut in50, mut in90, mut sd, mut epi) = (0.0, 0, 0, 0.0, 0.0);
+    let mut right = 0usize;
     for (x, &y) in rows.x.chunks(rows.d.max(1)).zip(&rows.y) {
         let out = moments(net, x);
         if data.task == Task::Regression {
@@ -146,6 +150,11 @@ pub fn predictive(net: &Network, data: &Dataset, rows: &Rows) -> Predictive {
         } else {
             let p = probit_softmax(&out);
             ll += p[y as usize].max(f64::MIN_POSITIVE).ln();
+            let best = p
+                .iter()
+                .enumerate()
+                .fold(0, |b, (i, &q)| if q > p[b] { i } else { b });
+            right += usize::from(best == y as usize);
         }
     }
     let n = rows.len().max(1) as f64;
@@ -155,6 +164,7 @@ pub fn predictive(net: &Network, data: &Dataset, rows: &Rows) -> Predictive {
         coverage_50: regression.then(|| in50 as f64 / n),
         coverage_90: regression.then(|| in90 as f64 / n),
         mean_sd: regression.then(|| (sd / n, epi / n)),
+        accuracy: (!regression).then(|| right as f64 / n),
         rows: rows.len(),
     }
 }
@@ -242,6 +252,34 @@ pub fn monte_carlo_ll(
             .sum()
     };
     Ok(Some(total / n.max(1) as f64))
+}
+
+/// `net` with every weight's and bias's sd rounded to one of `2^bits` levels spaced evenly
+/// in log2 between the layer's smallest and largest positive sd (zeros stay zero): what a
+/// blob storing a `bits`-bit log-sd code per parameter and two f32 per layer would give.
+pub fn quantised_sd(net: &Network, bits: u32) -> Network {
+    let mut net = net.clone();
+    let levels = f64::from((1u32 << bits) - 1);
+    for l in &mut net.layers {
+        let Some(v) = &mut l.variance else { continue };
+        let logs = v
+            .weights
+            .iter()
+            .chain(&v.bias)
+            .filter(|&&x| x > 0.0)
+            .map(|&x| 0.5 * f64::from(x).log2());
+        let (lo, hi) = logs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+        let step = if hi > lo { (hi - lo) / levels } else { 1.0 };
+        for x in v.weights.iter_mut().chain(v.bias.iter_mut()) {
+            if *x > 0.0 {
+                let code = ((0.5 * f64::from(*x).log2() - lo) / step).round();
+                *x = (2f64.powf(2.0 * (lo + code * step))) as f32;
+            }
+        }
+    }
+    net
 }
 
 /// The kept network of `selection` with the spike-and-slab fit's variances of its kept

@@ -73,6 +73,75 @@ fn compiles_inspects_and_evaluates() {
     );
 }
 
+/// With `--uncertainty` the blob carries the posterior: `inspect` says so, the report has
+/// the verified predictive distribution, `eval` scores it and writes each row's sd, and the
+/// runtime's epistemic sd grows on inputs far outside the training range.
+#[test]
+fn uncertainty_end_to_end() {
+    let c = Case::new(&csv_text(400), "");
+    let out = c.compile(&["--uncertainty"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("m.report.json")).unwrap()).unwrap();
+    let u = &report["uncertainty"];
+    assert!(
+        u["verify"]["max_mean_difference"].as_f64().unwrap() <= 1e-3,
+        "{u}"
+    );
+    assert!(
+        u["verify"]["max_sd_difference"].as_f64().unwrap() <= 1e-3,
+        "{u}"
+    );
+    let (with, without) = (
+        u["blob_bytes"].as_u64().unwrap(),
+        u["point_blob_bytes"].as_u64().unwrap(),
+    );
+    assert!(
+        with > without && with <= 2 * without,
+        "{with} against {without}"
+    );
+    let inspect = spikeslab(c.dir.path(), &["inspect", "m.postcard"]);
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(text.contains("posterior variances: yes"), "{text}");
+    let eval = spikeslab(
+        c.dir.path(),
+        &[
+            "eval",
+            "m.postcard",
+            "--data",
+            "data.csv",
+            "--out",
+            "pred.csv",
+        ],
+    );
+    let text = String::from_utf8_lossy(&eval.stdout);
+    assert!(
+        eval.status.success() && text.contains("predictive distribution (predict_dist)"),
+        "{text}"
+    );
+    let pred = std::fs::read_to_string(c.path("pred.csv")).unwrap();
+    assert_eq!(pred.lines().next(), Some("y,y_mean,y_sd,y_epistemic_sd"));
+    assert_eq!(pred.lines().count(), 401);
+    let bytes = std::fs::read(c.path("m.postcard")).unwrap();
+    let blob = spikeslab_compiler::blob::BlobBytes::new(&bytes);
+    let model = blob.model().unwrap();
+    let epistemic = |a: f32, b: f32| {
+        let mut d = [spikeslab_runtime::Prediction::default()];
+        model.predict_dist(&[a, b, 0.0], &mut d).unwrap();
+        d[0].epistemic.sqrt()
+    };
+    // The training inputs are uniform in [−1, 1].
+    let (near, far) = (epistemic(0.3, -0.2), epistemic(8.0, -8.0));
+    assert!(
+        far > 3.0 * near,
+        "epistemic sd {near} inside, {far} far outside"
+    );
+}
+
 #[test]
 fn same_spec_and_seed_give_identical_blobs() {
     let c = Case::new(&csv_text(300), "[prune]\nfinetune_epochs = 5\n");
@@ -192,6 +261,10 @@ fn bad_specs() {
     Case::new(&csv_text(100), "").fails_with(&["--inclusion", "2"], &["`prior.inclusion` = 2"]);
     Case::new(&csv_text(100), "")
         .fails_with(&["--hidden", "300"], &["`network.hidden` = 300", "256"]);
+    Case::new(&csv_text(100), "").fails_with(
+        &["--int8", "--uncertainty"],
+        &["`network.uncertainty` = true", "int8"],
+    );
 }
 
 #[test]

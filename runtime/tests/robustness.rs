@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
-use spikeslab_runtime::{Activation, Error, Model, Task};
+use spikeslab_runtime::{Activation, Error, Model, Prediction, Task};
 use support::{Aligned, Net, Shape, Store, random_inputs};
 
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
@@ -50,7 +50,8 @@ fn seeds() -> Vec<Aligned> {
         .zip(int8)
         .enumerate()
         .map(|(i, (a, k))| (i, a, k));
-    f32s.chain(ints)
+    let mut blobs: Vec<Aligned> = f32s
+        .chain(ints)
         .map(|(i, a, k)| {
             Net::random(a, i as u64, Store::Smaller)
                 .int8(k)
@@ -58,7 +59,15 @@ fn seeds() -> Vec<Aligned> {
                 .blob()
                 .unwrap()
         })
-        .collect()
+        .collect();
+    // and each f32 one with posterior variances
+    blobs.extend(archs.iter().enumerate().map(|(i, a)| {
+        Net::random(a, i as u64, Store::Smaller)
+            .with_variances(0.2, i as u64)
+            .blob()
+            .unwrap()
+    }));
+    blobs
 }
 
 /// Loads `bytes`; when they load, evaluates them on a few inputs. Panics are the failure.
@@ -66,8 +75,13 @@ fn exercise(bytes: &[u8], rng: &mut Pcg64) -> Result<(), Error> {
     let aligned = Aligned::copy(bytes);
     let model = Model::from_bytes(aligned.bytes())?;
     let mut out = vec![0.0; model.outputs()];
+    let mut dist = vec![Prediction::default(); model.outputs()];
     for x in random_inputs(model.features(), 2, rng) {
         model.predict(&x, &mut out).unwrap();
+        match model.predict_dist(&x, &mut dist) {
+            Err(Error::NoPosterior) => assert!(!model.has_posterior()),
+            other => other.unwrap(),
+        }
     }
     let _ = model.classify(&vec![f32::NAN; model.features()]);
     Ok(())

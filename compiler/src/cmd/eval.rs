@@ -4,12 +4,11 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use spikeslab_runtime::{Model, Scratch, Task};
+use spikeslab_runtime::{DistScratch, Model, Prediction, Scratch, Task};
 
 use crate::cmd::say;
 use spikeslab_compiler::blob::read as load;
 use spikeslab_compiler::data::{Table, read_csv, read_csv_named};
-use spikeslab_compiler::evaluate::runtime_outputs;
 use spikeslab_compiler::files::{Outputs, check_outputs};
 use spikeslab_compiler::metrics::{Metrics, gaussian_log_density};
 use spikeslab_compiler::{Error, Result};
@@ -56,7 +55,7 @@ impl Cmd {
             .target
             .clone()
             .unwrap_or_else(|| text(model.meta().target));
-        let (mut table, out) = self.predict(&model, &target)?;
+        let (mut table, out, dist) = self.predict(&model, &target)?;
         let k = model.outputs();
         let labels: Vec<String> = model.output_names().map(text).collect();
         let metrics = if model.task() == Task::Regression {
@@ -93,24 +92,35 @@ impl Cmd {
         };
         if let Some(path) = &self.out {
             let mut s = String::new();
-            let header: Vec<String> = if model.task() == Task::Regression {
+            let mut header: Vec<String> = if model.task() == Task::Regression {
                 labels.clone()
             } else {
                 labels.iter().map(|l| format!("p({l})")).collect()
             };
+            if dist.is_some() {
+                header.extend(labels.iter().map(|l| format!("{l}_mean")));
+                header.extend(labels.iter().map(|l| format!("{l}_sd")));
+                header.extend(labels.iter().map(|l| format!("{l}_epistemic_sd")));
+            }
             let _ = writeln!(s, "{}", header.join(","));
-            for row in out.chunks(k) {
-                let _ = writeln!(
-                    s,
-                    "{}",
-                    row.iter().map(f32::to_string).collect::<Vec<_>>().join(",")
-                );
+            for (i, row) in out.chunks(k).enumerate() {
+                let mut cells: Vec<String> = row.iter().map(f32::to_string).collect();
+                if let Some(d) = &dist {
+                    let d = &d[i * k..(i + 1) * k];
+                    cells.extend(d.iter().map(|p| p.mean.to_string()));
+                    cells.extend(d.iter().map(|p| p.sd().to_string()));
+                    cells.extend(d.iter().map(|p| p.epistemic.sqrt().to_string()));
+                }
+                let _ = writeln!(s, "{}", cells.join(","));
             }
             let mut outputs = Outputs::new(&[&self.blob, &self.data]);
             outputs.add(path, s);
             outputs.commit()?;
         }
         let rows = table.rows();
+        let predictive = dist
+            .as_ref()
+            .map(|d| predictive_line(d, &table.y, k, model.task()));
         say(&match metrics {
             Metrics::Regression {
                 rmse,
@@ -127,14 +137,24 @@ impl Cmd {
             } => format!(
                 "{rows} rows: accuracy {accuracy:.4}, log-likelihood {log_likelihood:.4} per row\n"
             ),
-        })
+        })?;
+        match predictive {
+            Some(line) => say(&line),
+            None => Ok(()),
+        }
     }
 
     /// The CSV's rows (the read columns, by name; or every column, by position) and the
     /// model's outputs on them. By name, each row's raw feature vector holds the read
     /// columns in place and zeros the model never reads.
-    fn predict(&self, model: &Model<'_>, target: &str) -> Result<(Table, Vec<f32>)> {
-        if self.by_position {
+    ///
+    /// With a posterior, also each row's predictive distribution (`predict_dist`).
+    fn predict(
+        &self,
+        model: &Model<'_>,
+        target: &str,
+    ) -> Result<(Table, Vec<f32>, Option<Vec<Prediction>>)> {
+        let table = if self.by_position {
             let table = read_csv(&self.data, target)?;
             if table.features() != model.features() {
                 return Err(Error::data(
@@ -146,21 +166,80 @@ impl Cmd {
                     ),
                 ));
             }
-            let out = runtime_outputs(model, &table)?;
-            return Ok((table, out));
-        }
-        let names: Vec<String> = model.input_names().map(text).collect();
-        let table = read_csv_named(&self.data, target, &names)?;
+            table
+        } else {
+            let names: Vec<String> = model.input_names().map(text).collect();
+            read_csv_named(&self.data, target, &names)?
+        };
         let k = model.outputs();
         let mut raw = vec![0f32; model.features()];
         let mut out = vec![0f32; table.rows() * k];
-        let mut scratch = Scratch::new();
+        let mut dist = model
+            .has_posterior()
+            .then(|| vec![Prediction::default(); table.rows() * k]);
+        let (mut scratch, mut dist_scratch) = (Scratch::new(), DistScratch::new());
         for (i, o) in out.chunks_mut(k).enumerate() {
-            for (&at, &v) in model.inputs().iter().zip(table.row(i)) {
-                raw[usize::from(at)] = v;
+            if self.by_position {
+                raw.copy_from_slice(table.row(i));
+            } else {
+                for (&at, &v) in model.inputs().iter().zip(table.row(i)) {
+                    raw[usize::from(at)] = v;
+                }
             }
             model.predict_with(&mut scratch, &raw, o)?;
+            if let Some(d) = &mut dist {
+                model.predict_dist_with(&mut dist_scratch, &raw, &mut d[i * k..(i + 1) * k])?;
+            }
         }
-        Ok((table, out))
+        Ok((table, out, dist))
+    }
+}
+
+/// `Φ⁻¹(0.75)` and `Φ⁻¹(0.95)`: half-widths of the central 50% and 90% intervals in sds.
+const Z50: f64 = 0.674_489_750_196_081_7;
+const Z90: f64 = 1.644_853_626_951_472_2;
+
+/// The predictive distribution's figures on the rows: regression, its log-likelihood, the
+/// coverage of the central 50% and 90% intervals and the mean sds; classification, the
+/// log-likelihood of its probabilities (`y` class indices).
+fn predictive_line(dist: &[Prediction], y: &[f32], k: usize, task: Task) -> String {
+    let n = y.len().max(1) as f64;
+    if task == Task::Regression {
+        let (mut ll, mut in50, mut in90, mut sd, mut epi) = (0.0, 0usize, 0usize, 0.0, 0.0);
+        for (p, &t) in dist.iter().step_by(k.max(1)).zip(y) {
+            let s = f64::from(p.sd());
+            ll += gaussian_log_density(f64::from(t), f64::from(p.mean), s);
+            let d = (f64::from(t) - f64::from(p.mean)).abs() / s;
+            in50 += usize::from(d <= Z50);
+            in90 += usize::from(d <= Z90);
+            sd += s;
+            epi += f64::from(p.epistemic).sqrt();
+        }
+        format!(
+            "predictive distribution (predict_dist): log-likelihood {:.4} per row; 50%/90% intervals cover {:.1}%/{:.1}%; mean sd {:.4} (weights {:.4})\n",
+            ll / n,
+            100.0 * in50 as f64 / n,
+            100.0 * in90 as f64 / n,
+            sd / n,
+            epi / n
+        )
+    } else {
+        let (mut ll, mut right) = (0.0, 0usize);
+        for (row, &t) in dist.chunks(k.max(1)).zip(y) {
+            let t = t as usize;
+            ll += f64::from(row.get(t).map_or(0.0, |p| p.mean))
+                .max(1e-300)
+                .ln();
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(0, |b, (i, p)| if p.mean > row[b].mean { i } else { b });
+            right += usize::from(best == t);
+        }
+        format!(
+            "predictive distribution (predict_dist): accuracy {:.4}, log-likelihood {:.4} per row\n",
+            right as f64 / n,
+            ll / n
+        )
     }
 }

@@ -102,6 +102,7 @@ pub fn describe(model: &Model<'_>, bytes: usize) -> Value {
         "output_names": outputs,
         "noise_sd": model.noise_sd(),
         "weights": model.weight_count(),
+        "posterior": model.has_posterior(),
         "blob_bytes": bytes,
         "ram_bytes": spikeslab_compiler::report::ram_estimate(model.features(), model.outputs(), p.layers.len()),
         "metrics": metrics,
@@ -179,6 +180,13 @@ fn text(v: &Value) -> String {
         "blob: {} bytes; {} weights; evaluation RAM about {} bytes",
         v["blob_bytes"], v["weights"], v["ram_bytes"]
     );
+    if v["posterior"] == true {
+        let _ = writeln!(
+            s,
+            "posterior variances: yes (predict_dist gives each output's mean and variance; {} more bytes of stack)",
+            spikeslab_runtime::DIST_BUFFER_BYTES
+        );
+    }
     if let Some(m) = v["metrics"].as_object().filter(|m| !m.is_empty()) {
         let list: Vec<String> = m
             .iter()

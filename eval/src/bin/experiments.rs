@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release -p spikeslab-eval --bin experiments -- e1 e2 e3 e4 e5 e6 e7 [--quick]`
 //!
-//! `e6-uncertainty` runs E6 with `uncertainty = true` and scores the predictive distribution.
+//! `e6-uncertainty` and `e7-uncertainty` run E6 and E7 with `uncertainty = true` and score
+//! the predictive distribution.
 
 use std::path::PathBuf;
 
@@ -13,7 +14,7 @@ use spikeslab_tests::board::root;
 
 #[derive(Parser)]
 struct Args {
-    /// Experiments to run: e1 .. e7, e6-uncertainty.
+    /// Experiments to run: e1 .. e7, e6-uncertainty, e7-uncertainty.
     #[arg(required = true)]
     experiments: Vec<String>,
     /// A small subset: 2 replications, fewer configurations, one split of one UCI set.
@@ -123,12 +124,24 @@ fn main() -> anyhow::Result<()> {
                     &data, splits, only, &out, &name,
                 )?);
             }
+            "e7-uncertainty" => drop(classify::e7_uncertainty(
+                &root().join("../shared/datasets/sklearn"),
+                if a.quick { 1 } else { 5 },
+                &out,
+                if a.quick {
+                    "e7-uncertainty-quick"
+                } else {
+                    "e7-uncertainty"
+                },
+            )?),
             "e7" => drop(classify::e7(
                 &root().join("../shared/datasets/sklearn"),
                 if a.quick { 1 } else { 5 },
                 &out,
             )?),
-            other => anyhow::bail!("unknown experiment {other}: e1 .. e7, e6-uncertainty"),
+            other => anyhow::bail!(
+                "unknown experiment {other}: e1 .. e7, e6-uncertainty, e7-uncertainty"
+            ),
         }
         println!(
             "{e}: {:.0} s, written to {}",

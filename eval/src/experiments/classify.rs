@@ -265,3 +265,141 @@ fn pixels_svg(freq: &[f64]) -> anyhow::Result<String> {
     }
     Ok(svg)
 }
+
+/// E7 with the predictive distribution, one data set: per split compiled with
+/// `uncertainty = true`.
+#[derive(Clone, Debug, Serialize)]
+pub struct UncertaintyRecord {
+    /// `digits` or `wine`.
+    pub dataset: String,
+    /// Test log-likelihood of the emitted posterior's probabilities (probit approximation).
+    pub ll: Stat,
+    /// Of the point model it replaces.
+    pub point_ll: Stat,
+    /// By Monte Carlo over the same posterior.
+    pub monte_carlo_ll: Stat,
+    /// Test accuracy of the predictive probabilities.
+    pub accuracy: Stat,
+    /// Of the point model.
+    pub point_accuracy: Stat,
+    /// Mean logit sd with every input shifted by 3 training sds, over unshifted.
+    pub shift_ratio: Stat,
+    /// Splits where the variational posterior was chosen.
+    pub variational_chosen: usize,
+    /// Blob bytes with and without the variances.
+    pub blob_bytes: (Stat, Stat),
+    /// Splits run.
+    pub splits: usize,
+}
+
+fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<UncertaintyRecord> {
+    let mut v: [Vec<f64>; 8] = Default::default();
+    let mut variational = 0;
+    for seed in 1..=splits {
+        let mut idx: Vec<usize> = (0..rows.1.len()).collect();
+        idx.shuffle(&mut Pcg64::seed_from_u64(seed));
+        let (train, test) = idx.split_at(idx.len() * 8 / 10);
+        let mut s = spec(name, rows, train, test)?;
+        s.network.uncertainty = true;
+        let c = super::fit(&s, false)?;
+        let u = c
+            .report
+            .uncertainty
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no uncertainty report"))?;
+        let chosen = u
+            .candidates
+            .iter()
+            .find(|k| k.posterior == u.posterior)
+            .and_then(|k| k.metrics.predictive_test)
+            .ok_or_else(|| anyhow::anyhow!("no test rows"))?;
+        let (base, _) = super::uncertainty::mean_sds(&c, 0.0);
+        let (moved, _) = super::uncertainty::mean_sds(&c, super::uncertainty::SHIFT);
+        let point = u.point.test;
+        for (k, x) in [
+            chosen.log_likelihood,
+            point.map_or(f64::NAN, |m| m.log_likelihood()),
+            u.monte_carlo.test.unwrap_or(f64::NAN),
+            chosen.accuracy.unwrap_or(f64::NAN),
+            point.and_then(|m| m.accuracy()).unwrap_or(f64::NAN),
+            moved / base,
+            u.blob_bytes as f64,
+            u.point_blob_bytes as f64,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            v[k].push(x);
+        }
+        variational += usize::from(u.posterior == "variational");
+    }
+    Ok(UncertaintyRecord {
+        dataset: name.into(),
+        ll: Stat::of(&v[0]),
+        point_ll: Stat::of(&v[1]),
+        monte_carlo_ll: Stat::of(&v[2]),
+        accuracy: Stat::of(&v[3]),
+        point_accuracy: Stat::of(&v[4]),
+        shift_ratio: Stat::of(&v[5]),
+        variational_chosen: variational,
+        blob_bytes: (Stat::of(&v[6]), Stat::of(&v[7])),
+        splits: splits as usize,
+    })
+}
+
+/// Runs E7 with `uncertainty = true` on `splits` random splits.
+///
+/// # Errors
+/// Missing data (with the path), a compile or a write error.
+pub fn e7_uncertainty(
+    sklearn: &Path,
+    splits: u64,
+    out: &Output,
+    name: &str,
+) -> anyhow::Result<Vec<UncertaintyRecord>> {
+    let load = |f: fn(&Path) -> anyhow::Result<Rows>, file: &str| {
+        let p = sklearn.join(file);
+        f(&p).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e} (the data sets are read from ../shared/datasets)",
+                p.display()
+            )
+        })
+    };
+    let records = vec![
+        run_uncertainty("digits", &load(digits, "digits.csv.gz")?, splits)?,
+        run_uncertainty("wine", &load(wine, "wine_data.csv")?, splits)?,
+    ];
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.dataset.clone(),
+                r.ll.show(3),
+                r.point_ll.show(3),
+                r.monte_carlo_ll.show(3),
+                r.accuracy.show(3),
+                r.point_accuracy.show(3),
+                format!("{:.2}", r.shift_ratio.mean),
+                format!("{}/{}", r.variational_chosen, r.splits),
+                format!("{:.0} / {:.0}", r.blob_bytes.0.mean, r.blob_bytes.1.mean),
+            ]
+        })
+        .collect();
+    let md = markdown(
+        &[
+            "data set",
+            "test LL (predict_dist)",
+            "point model",
+            "Monte Carlo, same posterior",
+            "accuracy (predict_dist)",
+            "point accuracy",
+            "logit sd ×, inputs +3 sd",
+            "variational chosen",
+            "blob B / without variances",
+        ],
+        &rows,
+    );
+    out.write(name, &md, &records, None)?;
+    Ok(records)
+}

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 use spikeslab_compiler::compile::Compiled;
 use spikeslab_compiler::dataset::Part;
-use spikeslab_compiler::posterior::moments;
+use spikeslab_compiler::posterior::{moments, predictive_on, quantised_sd};
 use spikeslab_compiler::tune::columns_of;
 
 use super::uci::{DATASETS, spec};
@@ -32,6 +32,11 @@ pub struct Record {
     pub monte_carlo_ll: Stat,
     /// Mean over splits of |moment − Monte Carlo| test LL.
     pub moment_gap: Stat,
+    /// Test LL with the sds rounded to 8-bit and 4-bit log codes (per layer), minus the f32
+    /// one: what storing them compactly would cost.
+    pub log_sd_8bit_change: Stat,
+    /// See `log_sd_8bit_change`.
+    pub log_sd_4bit_change: Stat,
     /// Test LL of each posterior: variational, slab.
     pub variational_ll: Stat,
     /// See `variational_ll`.
@@ -61,6 +66,7 @@ pub struct Record {
 /// The figures of one compiled split.
 struct Split {
     ll: f64,
+    quantised: (f64, f64),
     point_ll: f64,
     monte_carlo_ll: f64,
     variational_ll: f64,
@@ -72,9 +78,10 @@ struct Split {
     bytes: (f64, f64),
 }
 
-/// Mean predictive sd and epistemic sd (target scale) on the test rows moved by `shift`
-/// standard deviations in every input.
-fn mean_sds(c: &Compiled, shift: f32) -> (f64, f64) {
+/// Mean predictive sd and epistemic sd on the test rows moved by `shift` standard deviations
+/// in every input: regression on the target's scale; classification of the logits (averaged
+/// over the classes; no noise, so both are the same).
+pub fn mean_sds(c: &Compiled, shift: f32) -> (f64, f64) {
     let data = &c.data;
     let Some((rows, _)) = data.part(Part::Test) else {
         return (f64::NAN, f64::NAN);
@@ -85,9 +92,16 @@ fn mean_sds(c: &Compiled, shift: f32) -> (f64, f64) {
     let (mut sd, mut epi) = (0.0, 0.0);
     for x in rows.x.chunks(rows.d.max(1)) {
         let moved: Vec<f32> = x.iter().map(|v| v + shift).collect();
-        let (_, v) = moments(&c.network, &moved)[0];
-        sd += (v + noise * noise).sqrt() * s;
-        epi += v.sqrt() * s;
+        let out = moments(&c.network, &moved);
+        if data.task == spikeslab_runtime::Task::Regression {
+            let (_, v) = out[0];
+            sd += (v + noise * noise).sqrt() * s;
+            epi += v.sqrt() * s;
+        } else {
+            let logit = out.iter().map(|&(_, v)| v.sqrt()).sum::<f64>() / out.len() as f64;
+            sd += logit;
+            epi += logit;
+        }
     }
     let n = rows.len().max(1) as f64;
     (sd / n, epi / n)
@@ -117,8 +131,13 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
         .ok_or_else(|| anyhow::anyhow!("no test rows"))?;
     let (base, base_epi) = mean_sds(&c, 0.0);
     let (moved, moved_epi) = mean_sds(&c, SHIFT);
+    let quantised = |bits| {
+        predictive_on(&quantised_sd(&c.network, bits), &c.data, Part::Test)
+            .map_or(f64::NAN, |p| p.log_likelihood - chosen.log_likelihood)
+    };
     Ok(Split {
         ll: chosen.log_likelihood,
+        quantised: (quantised(8), quantised(4)),
         point_ll: u.point.test.map_or(f64::NAN, |m| m.log_likelihood()),
         monte_carlo_ll: u.monte_carlo.test.unwrap_or(f64::NAN),
         variational_ll: test_ll("variational"),
@@ -182,6 +201,8 @@ pub fn e6_uncertainty(
             point_ll: stat(&|s| s.point_ll),
             monte_carlo_ll: stat(&|s| s.monte_carlo_ll),
             moment_gap: stat(&|s| (s.ll - s.monte_carlo_ll).abs()),
+            log_sd_8bit_change: stat(&|s| s.quantised.0),
+            log_sd_4bit_change: stat(&|s| s.quantised.1),
             variational_ll: stat(&|s| s.variational_ll),
             slab_ll: stat(&|s| s.slab_ll),
             dropout_ll,
@@ -204,6 +225,10 @@ pub fn e6_uncertainty(
             format!("{:.2} ± {:.2}", dropout_ll.0, dropout_ll.1),
             rec.variational_ll.show(3),
             rec.slab_ll.show(3),
+            format!(
+                "{:+.4} / {:+.4}",
+                rec.log_sd_8bit_change.mean, rec.log_sd_4bit_change.mean
+            ),
             format!(
                 "{:.0}% / {:.0}%",
                 100.0 * rec.coverage_50.mean,
@@ -232,6 +257,7 @@ pub fn e6_uncertainty(
             "MC dropout (published)",
             "variational",
             "slab",
+            "LL change, sd in 8 / 4-bit log codes",
             "50% / 90% intervals cover",
             "sd ×, inputs +3 sd (epistemic ×)",
             "test RMSE",

@@ -1,5 +1,6 @@
-//! Any bytes: loading must return, and a model that loads must evaluate without panicking,
-//! and hold exactly the names and noise sds it promises.
+//! Any bytes: loading must return, and a model that loads must evaluate without panicking
+//! (`predict_dist` too, refusing only a model without a posterior), and hold exactly the
+//! names and noise sds it promises.
 //!
 //! Each input is tried as it is and with a correct CRC-32 appended, so that mutations reach
 //! the structural checks behind the checksum. Seed the corpus with blob bodies (a blob
@@ -7,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use spikeslab_runtime::{MAX_WIDTH, Model, Scratch};
+use spikeslab_runtime::{Error, MAX_WIDTH, Model, Prediction, Scratch};
 
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
@@ -33,6 +34,11 @@ fn exercise(data: &[u8]) {
             .predict_with(&mut Scratch::new(), &x, y)
             .expect("lengths are right");
         let _ = model.classify(&x);
+        let mut d = [Prediction::default(); MAX_WIDTH];
+        match model.predict_dist(&x, &mut d[..model.outputs()]) {
+            Err(Error::NoPosterior) => assert!(!model.has_posterior()),
+            other => other.expect("lengths are right"),
+        }
         // v2's names: one per read input, found again by name, then one per output.
         assert_eq!(model.input_names().count(), model.inputs().len());
         assert_eq!(model.output_names().count(), model.outputs());
