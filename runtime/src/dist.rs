@@ -251,7 +251,32 @@ fn dense(
         let (wc, _) = block.0.as_chunks::<4>();
         let (vc, _) = block.1.as_chunks::<4>();
         if exact {
-            for ((w, vw), &a) in wc.iter().zip(vc).zip(xm) {
+            // Two inputs per step: the loop's own instructions count for eight multiply-adds.
+            let (w8, w4) = block.0.as_chunks::<8>();
+            let (v8, v4) = block.1.as_chunks::<8>();
+            let (x2, x1) = xm.as_chunks::<2>();
+            for ((w, vw), &[a, b]) in w8.iter().zip(v8).zip(x2) {
+                let (s, t) = (a * a, b * b);
+                m0 += w[0] * a;
+                m1 += w[1] * a;
+                m2 += w[2] * a;
+                m3 += w[3] * a;
+                v0 += vw[0] * s;
+                v1 += vw[1] * s;
+                v2 += vw[2] * s;
+                v3 += vw[3] * s;
+                m0 += w[4] * b;
+                m1 += w[5] * b;
+                m2 += w[6] * b;
+                m3 += w[7] * b;
+                v0 += vw[4] * t;
+                v1 += vw[5] * t;
+                v2 += vw[6] * t;
+                v3 += vw[7] * t;
+            }
+            if let (Some(w), Some(vw), Some(&a)) =
+                (w4.first_chunk::<4>(), v4.first_chunk::<4>(), x1.first())
+            {
                 let s = a * a;
                 m0 += w[0] * a;
                 m1 += w[1] * a;
