@@ -324,6 +324,9 @@ impl UncertaintyReport {
                 p.log_likelihood,
                 self.monte_carlo.test.unwrap_or(f64::NAN),
             ));
+            if let Some(a) = p.accuracy {
+                s.push_str(&format!("; accuracy {a:.4}"));
+            }
             if let (Some(c50), Some(c90), Some((sd, epi))) =
                 (p.coverage_50, p.coverage_90, p.mean_sd)
             {

@@ -36,7 +36,12 @@ pub extern "C" fn bench_end() {
 /// Evaluates `model` on every row of `inputs` (little-endian f32, `features` per row), prints
 /// the outputs and exits QEMU.
 pub fn run(model: &[u8], inputs: &[u8]) -> ! {
-    match evaluate(model, inputs) {
+    finish(evaluate(model, inputs))
+}
+
+/// Prints `done` or the error and exits QEMU with success or failure.
+fn finish(result: Result<(), Error>) -> ! {
+    match result {
         Ok(()) => {
             hprintln!("done");
             debug::exit(debug::EXIT_SUCCESS);
@@ -153,19 +158,7 @@ fn print_dist(model: &Model<'_>, x: &[f32], row: usize) -> Result<(), Error> {
 /// painted) is `predict_dist` rather than `predict`: board-bench's figure for the
 /// predictive distribution. Prints `stack=N` and `done`.
 pub fn run_dist(model: &[u8], inputs: &[u8]) -> ! {
-    match bench_dist(model, inputs) {
-        Ok(()) => {
-            hprintln!("done");
-            debug::exit(debug::EXIT_SUCCESS);
-        }
-        Err(e) => {
-            hprintln!("error: {}", e);
-            debug::exit(debug::EXIT_FAILURE);
-        }
-    }
-    loop {
-        cortex_m::asm::wfi();
-    }
+    finish(bench_dist(model, inputs))
 }
 
 fn bench_dist(blob: &[u8], inputs: &[u8]) -> Result<(), Error> {

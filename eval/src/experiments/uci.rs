@@ -192,6 +192,27 @@ fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyh
     })
 }
 
+/// A data set's splits and hidden width as the suite's protocol fixes them
+/// (`n_splits.txt`, `n_hidden.txt`).
+///
+/// # Errors
+/// A missing or unreadable file, with its path.
+pub fn protocol(dir: &Path) -> anyhow::Result<(usize, usize)> {
+    let read = |name: &str| -> anyhow::Result<usize> {
+        let path = dir.join(name);
+        Ok(std::fs::read_to_string(&path)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: {e} (the UCI data sets are read from ../shared/datasets)",
+                    path.display()
+                )
+            })?
+            .trim()
+            .parse()?)
+    };
+    Ok((read("n_splits.txt")?, read("n_hidden.txt")?))
+}
+
 /// Runs E6 over `splits` splits of each data set (all splits when `None`); `only` restricts the
 /// data sets; `seed` replaces `compile`'s default training seed (to measure how much the
 /// means move with the seed alone).
@@ -221,18 +242,7 @@ pub fn e6(
             continue;
         }
         let dir = root.join(folder);
-        let n: usize = std::fs::read_to_string(dir.join("n_splits.txt"))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: {e} (the UCI data sets are read from ../shared/datasets)",
-                    dir.display()
-                )
-            })?
-            .trim()
-            .parse()?;
-        let hidden: usize = std::fs::read_to_string(dir.join("n_hidden.txt"))?
-            .trim()
-            .parse()?;
+        let (n, hidden) = protocol(&dir)?;
         let k = splits.unwrap_or(n).min(n);
         let runs: Vec<Split> = (0..k)
             .map(|s| run_split(&dir, s, hidden, seed))
