@@ -235,8 +235,14 @@ fn posterior_stage(
     } else {
         Mask::Edges
     };
+    // As long as the fine-tuning, or the training when the spec turns fine-tuning off.
+    let epochs = if s.finetune_epochs > 0 {
+        s.finetune_epochs
+    } else {
+        s.epochs
+    };
     let schedule = Schedule {
-        epochs: s.finetune_epochs.max(1),
+        epochs,
         batch: s.batch,
         lr: s.learning_rate,
     };

@@ -284,7 +284,8 @@ pub fn quantised_sd(net: &Network, bits: u32) -> Network {
 
 /// The kept network of `selection` with the spike-and-slab fit's variances of its kept
 /// edges and biases (`s²`; the inclusion of a kept edge taken as 1, so the means are the
-/// slab means the selection already holds).
+/// slab means the selection already holds). The constants of dropped nodes that pruning
+/// folded into the biases count as exact.
 pub fn slab_moments(fit: &Fit, selection: &Selection) -> Network {
     let post = &fit.posterior;
     let mut net = selection.network.clone();

@@ -139,12 +139,11 @@ impl Model<'_> {
         }
         match p.task {
             Task::Regression => {
-                for ((((o, &mu), &s), &sd), _) in out
+                for (((o, &mu), &s), &sd) in out
                     .iter_mut()
                     .zip(p.output_mean)
                     .zip(p.output_scale)
                     .zip(p.noise_sd)
-                    .zip(0..n)
                 {
                     o.mean = o.mean * s + mu;
                     o.epistemic *= s * s;
