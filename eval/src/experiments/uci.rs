@@ -192,6 +192,22 @@ fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyh
     })
 }
 
+/// Every name of `only` is a data set of [`DATASETS`].
+///
+/// # Errors
+/// The first unknown name, with the known ones.
+pub fn known(only: Option<&[&str]>) -> anyhow::Result<()> {
+    if let Some(unknown) = only
+        .into_iter()
+        .flatten()
+        .find(|o| !DATASETS.iter().any(|d| d.0 == **o))
+    {
+        let known: Vec<&str> = DATASETS.iter().map(|d| d.0).collect();
+        anyhow::bail!("no UCI data set {unknown:?}: one of {}", known.join(", "));
+    }
+    Ok(())
+}
+
 /// A data set's splits and hidden width as the suite's protocol fixes them
 /// (`n_splits.txt`, `n_hidden.txt`).
 ///
@@ -227,14 +243,7 @@ pub fn e6(
     out: &Output,
     name: &str,
 ) -> anyhow::Result<Vec<Record>> {
-    if let Some(unknown) = only
-        .into_iter()
-        .flatten()
-        .find(|o| !DATASETS.iter().any(|d| d.0 == **o))
-    {
-        let known: Vec<&str> = DATASETS.iter().map(|d| d.0).collect();
-        anyhow::bail!("no UCI data set {unknown:?}: one of {}", known.join(", "));
-    }
+    known(only)?;
     let mut records = Vec::new();
     let mut rows = Vec::new();
     for (folder, label, dropout_rmse, dropout_ll) in DATASETS {

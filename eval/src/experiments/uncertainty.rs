@@ -15,7 +15,7 @@ use spikeslab_compiler::dataset::Part;
 use spikeslab_compiler::posterior::{moments, monte_carlo_ll, predictive_on, quantised_sd};
 use spikeslab_compiler::tune::columns_of;
 
-use super::uci::{DATASETS, protocol, spec};
+use super::uci::{DATASETS, known, protocol, spec};
 use super::{Output, Stat, fit, table};
 
 /// Monte Carlo draws of the posterior for the reference log-likelihood (the compile's own
@@ -177,7 +177,7 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
 /// data sets when given.
 ///
 /// # Errors
-/// Missing data (with the path), a compile or a write error.
+/// An unknown data set, missing data (with the path), a compile or a write error.
 pub fn e6_uncertainty(
     root: &Path,
     splits: Option<usize>,
@@ -185,6 +185,7 @@ pub fn e6_uncertainty(
     out: &Output,
     name: &str,
 ) -> anyhow::Result<Vec<Record>> {
+    known(only)?;
     let mut records = Vec::new();
     let mut rows = Vec::new();
     for (folder, label, _, dropout_ll) in DATASETS {
