@@ -198,7 +198,8 @@ pub fn posterior_metrics(
     }))
 }
 
-fn log_mean_exp(v: &[f64]) -> f64 {
+/// `log(mean(e^v))`, without overflow.
+pub fn log_mean_exp(v: &[f64]) -> f64 {
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     max + (v.iter().map(|x| (x - max).exp()).sum::<f64>() / v.len() as f64).ln()
 }

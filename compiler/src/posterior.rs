@@ -17,7 +17,7 @@ use spikeslab_runtime::{Activation, Task};
 use crate::Result;
 use crate::bnn::normal;
 use crate::dataset::{Dataset, Part, Rows};
-use crate::evaluate::{outputs, split_host};
+use crate::evaluate::{log_mean_exp, outputs, split_host};
 use crate::metrics::gaussian_log_density;
 use crate::network::{Network, Variance};
 use crate::select::Selection;
@@ -242,14 +242,7 @@ pub fn monte_carlo_ll(
             .map(|p| (p / draws as f64).max(f64::MIN_POSITIVE).ln())
             .sum()
     } else {
-        log_density
-            .iter()
-            .map(|d| {
-                let max = d.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                max + (d.iter().map(|x| (x - max).exp()).sum::<f64>() / d.len() as f64).ln()
-                    - s.ln()
-            })
-            .sum()
+        log_density.iter().map(|d| log_mean_exp(d) - s.ln()).sum()
     };
     Ok(Some(total / n.max(1) as f64))
 }

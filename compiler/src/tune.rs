@@ -26,6 +26,33 @@ pub enum Mask {
     All,
 }
 
+impl Mask {
+    /// 1 where a weight of `weights` (row-major, `shape`) trains, 0 where it stays 0.
+    fn of(self, weights: &[f32], shape: (usize, usize)) -> Result<Tensor> {
+        let m: Vec<f32> = weights
+            .iter()
+            .map(|&v| f32::from(self == Self::All || v != 0.0))
+            .collect();
+        Ok(Tensor::from_vec(m, shape, &Device::Cpu)?)
+    }
+}
+
+/// The trainable `log σ_ε` of a regression network, from its noise; `None` for a classifier.
+fn log_noise_of(net: &Network) -> Result<Option<Var>> {
+    Ok(net
+        .noise
+        .filter(|_| net.task == Task::Regression)
+        .map(|s| Var::from_vec(vec![s.ln()], 1, &Device::Cpu))
+        .transpose()?)
+}
+
+/// `σ_ε` from its trained logarithm.
+fn noise_of(log_noise: Option<&Var>) -> Result<Option<f32>> {
+    log_noise
+        .map(|v| Ok(v.exp()?.to_vec1::<f32>()?[0]))
+        .transpose()
+}
+
 /// The learning rate of epoch `epoch` (from 1) of `epochs`: `lr · (1 + cos(π (epoch − 1) /
 /// epochs)) / 2`, from `lr` down towards 0.
 pub fn annealed(lr: f64, epoch: usize, epochs: usize) -> f64 {
@@ -56,24 +83,9 @@ pub fn train_point(
             Var::from_slice(&l.weights, (o, i), dev)?,
             Var::from_slice(&l.bias, o, dev)?,
         ));
-        let m: Vec<f32> = l
-            .weights
-            .iter()
-            .map(|&v| {
-                if mask == Mask::All || v != 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        masks.push(Tensor::from_vec(m, (o, i), dev)?);
+        masks.push(mask.of(&l.weights, (o, i))?);
     }
-    let log_noise = net
-        .noise
-        .filter(|_| net.task == Task::Regression)
-        .map(|s| Var::from_vec(vec![s.ln()], 1, dev))
-        .transpose()?;
+    let log_noise = log_noise_of(net)?;
     let draw = || -> Result<Vec<(Tensor, Tensor)>> {
         layers
             .iter()
@@ -117,10 +129,7 @@ pub fn train_point(
         out.layers[l].weights = w.flatten_all()?.to_vec1::<f32>()?;
         out.layers[l].bias = b.to_vec1::<f32>()?;
     }
-    out.noise = log_noise
-        .as_ref()
-        .map(|v| Ok::<_, crate::Error>(v.exp()?.to_vec1::<f32>()?[0]))
-        .transpose()?;
+    out.noise = noise_of(log_noise.as_ref())?;
     Ok(out)
 }
 
@@ -154,18 +163,9 @@ pub fn train_variational(
             Var::from_slice(&l.bias, o, dev)?,
             Var::from_vec(vec![rho0; o], o, dev)?,
         ]);
-        let m: Vec<f32> = l
-            .weights
-            .iter()
-            .map(|&v| f32::from(mask == Mask::All || v != 0.0))
-            .collect();
-        masks.push(Tensor::from_vec(m, (o, i), dev)?);
+        masks.push(mask.of(&l.weights, (o, i))?);
     }
-    let log_noise = net
-        .noise
-        .filter(|_| net.task == Task::Regression)
-        .map(|s| Var::from_vec(vec![s.ln()], 1, dev))
-        .transpose()?;
+    let log_noise = log_noise_of(net)?;
     let mut vars: Vec<Var> = params.iter().flatten().cloned().collect();
     vars.extend(log_noise.clone());
     let mut opt = adam(vars, s.lr)?;
@@ -218,10 +218,7 @@ pub fn train_variational(
             bias: host(&softplus(brho)?.sqr()?)?,
         });
     }
-    out.noise = log_noise
-        .as_ref()
-        .map(|v| Ok::<_, crate::Error>(v.exp()?.to_vec1::<f32>()?[0]))
-        .transpose()?;
+    out.noise = noise_of(log_noise.as_ref())?;
     Ok(out)
 }
 
