@@ -124,9 +124,10 @@ pub struct Predictive {
     pub rows: usize,
 }
 
-/// `Φ⁻¹(0.75)` and `Φ⁻¹(0.95)`: half-widths of the central 50% and 90% intervals in sds.
-const Z50: f64 = 0.674_489_750_196_081_7;
-const Z90: f64 = 1.644_853_626_951_472_2;
+/// `Φ⁻¹(0.75)`: half-width of the central 50% interval in sds.
+pub const Z50: f64 = 0.674_489_750_196_081_7;
+/// `Φ⁻¹(0.95)`: half-width of the central 90% interval in sds.
+pub const Z90: f64 = 1.644_853_626_951_472_2;
 
 /// The moment-propagated predictive distribution of `net` on `rows` (standardised, `net`'s
 /// columns selected) scored against their targets.

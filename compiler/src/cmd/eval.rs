@@ -11,6 +11,7 @@ use spikeslab_compiler::blob::read as load;
 use spikeslab_compiler::data::{Table, read_csv, read_csv_named};
 use spikeslab_compiler::files::{Outputs, check_outputs};
 use spikeslab_compiler::metrics::{Metrics, gaussian_log_density};
+use spikeslab_compiler::posterior::{Z50, Z90};
 use spikeslab_compiler::{Error, Result};
 
 /// Evaluate a blob on a CSV with the runtime (exactly as a board would) and print the metrics,
@@ -194,10 +195,6 @@ impl Cmd {
         Ok((table, out, dist))
     }
 }
-
-/// `Φ⁻¹(0.75)` and `Φ⁻¹(0.95)`: half-widths of the central 50% and 90% intervals in sds.
-const Z50: f64 = 0.674_489_750_196_081_7;
-const Z90: f64 = 1.644_853_626_951_472_2;
 
 /// The predictive distribution's figures on the rows: regression, its log-likelihood, the
 /// coverage of the central 50% and 90% intervals and the mean sds; classification, the
