@@ -21,7 +21,7 @@ use crate::evaluate::{
 use crate::metrics::Metrics;
 use crate::network::Network;
 use crate::plan::{Settings, candidates};
-use crate::posterior::{moments, monte_carlo_ll, probit_softmax, slab_moments};
+use crate::posterior::{calibrate, moments, monte_carlo_ll, probit_softmax, slab_moments};
 use crate::quantise::{Quantised, quantise_on};
 use crate::report::{
     AllMetrics, DistVerify, Int8Report, ModelMetrics, PosteriorCandidate, Report, SplitLl,
@@ -261,8 +261,12 @@ fn posterior_stage(
     let candidates = [("variational", variational), ("slab", slab)]
         .into_iter()
         .map(|(name, net)| {
+            let (net, calibration) = match calibrate(&net, data) {
+                Some((net, c)) => (net, Some(c)),
+                None => (net, None),
+            };
             let m = ModelMetrics::of(&net, data)?;
-            Ok((name, net, m))
+            Ok((name, net, m, calibration))
         })
         .collect::<Result<Vec<_>>>()?;
     let score = |m: &ModelMetrics| {
@@ -272,12 +276,13 @@ fn posterior_stage(
     let best = usize::from(score(&candidates[1].2) > score(&candidates[0].2));
     let summaries = candidates
         .iter()
-        .map(|(name, _, m)| PosteriorCandidate {
+        .map(|(name, _, m, calibration)| PosteriorCandidate {
             posterior: (*name).into(),
             metrics: m.clone(),
+            calibration: *calibration,
         })
         .collect();
-    let (name, network, _) = candidates.into_iter().nth(best).unwrap_or_else(|| {
+    let (name, network, _, calibration) = candidates.into_iter().nth(best).unwrap_or_else(|| {
         unreachable!("two candidates");
     });
     let monte_carlo = SplitLl {
@@ -287,6 +292,7 @@ fn posterior_stage(
     let validation = evaluate(&network, data, Part::Validation)?;
     let report = UncertaintyReport {
         posterior: name.into(),
+        calibration,
         point,
         candidates: summaries,
         monte_carlo,

@@ -276,6 +276,75 @@ pub fn quantised_sd(net: &Network, bits: u32) -> Network {
     net
 }
 
+/// Factors tried on every weight's and bias's variance by [`calibrate`]: `2^k`, `k` in −4..=4.
+pub const VARIANCE_SCALES: [f64; 9] = [0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
+/// Factors tried on the regression noise `σ_ε` by [`calibrate`].
+pub const NOISE_SCALES: [f64; 5] = [0.8, 0.9, 1.0, 1.1, 1.25];
+
+/// The tempering of a posterior chosen on the validation rows.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Calibration {
+    /// Factor on every weight's and bias's variance.
+    pub variance_scale: f64,
+    /// Factor on the noise `σ_ε` (regression; 1 for classification).
+    pub noise_scale: f64,
+    /// Validation log-likelihood before.
+    pub validation_before: f64,
+    /// Validation log-likelihood after.
+    pub validation_after: f64,
+}
+
+/// `net` with every variance times `variance` and the noise times `noise`.
+pub fn tempered(net: &Network, variance: f64, noise: f64) -> Network {
+    let mut net = net.clone();
+    for l in &mut net.layers {
+        if let Some(v) = &mut l.variance {
+            for x in v.weights.iter_mut().chain(v.bias.iter_mut()) {
+                *x = (f64::from(*x) * variance) as f32;
+            }
+        }
+    }
+    net.noise = net.noise.map(|s| (f64::from(s) * noise) as f32);
+    net
+}
+
+/// The tempering of `net`'s posterior with the best moment-propagated validation
+/// log-likelihood over [`VARIANCE_SCALES`] × [`NOISE_SCALES`] (the variational and slab
+/// posteriors are both approximations whose spread is off by a roughly constant factor; the
+/// test rows are never looked at). Ties keep the smaller change. `None` without validation
+/// rows.
+pub fn calibrate(net: &Network, data: &Dataset) -> Option<(Network, Calibration)> {
+    let (rows, _) = data.part(Part::Validation)?;
+    let rows = rows.select(&columns_of(net, data));
+    let noises: &[f64] = if net.noise.is_some() {
+        &NOISE_SCALES
+    } else {
+        &[1.0]
+    };
+    let ll = |v: f64, s: f64| predictive(&tempered(net, v, s), data, &rows).log_likelihood;
+    let before = ll(1.0, 1.0);
+    let mut best = (1.0, 1.0, before);
+    let change = |v: f64, s: f64| v.log2().abs() + (s.ln() / 1.1f64.ln()).abs();
+    for &v in &VARIANCE_SCALES {
+        for &s in noises {
+            let l = ll(v, s);
+            let better = l > best.2 || (l == best.2 && change(v, s) < change(best.0, best.1));
+            if l.is_finite() && better {
+                best = (v, s, l);
+            }
+        }
+    }
+    Some((
+        tempered(net, best.0, best.1),
+        Calibration {
+            variance_scale: best.0,
+            noise_scale: best.1,
+            validation_before: before,
+            validation_after: best.2,
+        },
+    ))
+}
+
 /// The kept network of `selection` with the spike-and-slab fit's variances of its kept
 /// edges and biases (`s²`; the inclusion of a kept edge taken as 1, so the means are the
 /// slab means the selection already holds). The constants of dropped nodes that pruning
@@ -320,6 +389,29 @@ mod tests {
         assert_eq!(activation_moments(Activation::Relu, -1.0, 0.0), (0.0, 0.0));
         let (m, v) = activation_moments(Activation::Relu, 50.0, 1.0);
         assert!((m - 50.0).abs() < 1e-9 && (v - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn tempering_scales_every_variance_and_the_noise() {
+        let mut net = fixture();
+        for l in &mut net.layers {
+            l.variance = Some(Variance {
+                weights: vec![0.5; l.weights.len()],
+                bias: vec![0.25; l.bias.len()],
+            });
+        }
+        let t = tempered(&net, 4.0, 1.1);
+        for l in &t.layers {
+            let v = l.variance.as_ref().unwrap();
+            assert!(v.weights.iter().all(|&x| x == 2.0) && v.bias.iter().all(|&x| x == 1.0));
+        }
+        assert_eq!(t.noise, Some(1.1));
+        // Larger variances, a larger predictive variance.
+        let (small, large) = (
+            moments(&net, &[1.0, 2.0, 3.0]),
+            moments(&t, &[1.0, 2.0, 3.0]),
+        );
+        assert!(large[0].1 > small[0].1);
     }
 
     #[test]

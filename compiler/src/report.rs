@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::network::Network;
 use crate::pip::input_relevance;
 use crate::plan::Settings;
-use crate::posterior::{Predictive, predictive_on};
+use crate::posterior::{Calibration, Predictive, predictive_on};
 use crate::spec::Spec;
 use crate::train::Curve;
 
@@ -238,8 +238,10 @@ impl ModelMetrics {
 pub struct PosteriorCandidate {
     /// `variational` or `slab` ([`crate::posterior`]).
     pub posterior: String,
-    /// Its metrics.
+    /// Its metrics, after calibration.
     pub metrics: ModelMetrics,
+    /// The tempering chosen on the validation rows (none without them).
+    pub calibration: Option<Calibration>,
 }
 
 /// A log-likelihood on the validation and test rows.
@@ -272,6 +274,8 @@ pub struct DistVerify {
 pub struct UncertaintyReport {
     /// The posterior chosen on the validation log-likelihood: `variational` or `slab`.
     pub posterior: String,
+    /// Its tempering, chosen on the validation rows.
+    pub calibration: Option<Calibration>,
     /// The point network it replaces (MAP fine-tuned), with `σ_ε` only.
     pub point: ModelMetrics,
     /// Both posteriors.
@@ -314,6 +318,12 @@ impl UncertaintyReport {
             self.blob_bytes,
             self.point_blob_bytes
         );
+        if let Some(c) = &self.calibration {
+            s.push_str(&format!(
+                "  calibrated on validation rows: variances ×{}, noise ×{} (validation LL {:.3} → {:.3})\n",
+                c.variance_scale, c.noise_scale, c.validation_before, c.validation_after
+            ));
+        }
         if let Some(p) = chosen.and_then(|m| m.predictive_test) {
             let point = self
                 .point

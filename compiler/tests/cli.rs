@@ -96,6 +96,29 @@ fn uncertainty_end_to_end() {
         u["verify"]["max_sd_difference"].as_f64().unwrap() <= 1e-3,
         "{u}"
     );
+    // The tempering chosen on validation rows never lowers their log-likelihood, and the
+    // chosen posterior is the tempered one.
+    let cal = &u["calibration"];
+    let (before, after) = (
+        cal["validation_before"].as_f64().unwrap(),
+        cal["validation_after"].as_f64().unwrap(),
+    );
+    assert!(after >= before, "{cal}");
+    assert!(
+        spikeslab_compiler::posterior::VARIANCE_SCALES
+            .contains(&cal["variance_scale"].as_f64().unwrap()),
+        "{cal}"
+    );
+    let chosen = u["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["posterior"] == u["posterior"])
+        .unwrap();
+    let ll = chosen["metrics"]["predictive_validation"]["log_likelihood"]
+        .as_f64()
+        .unwrap();
+    assert!((ll - after).abs() < 1e-9, "{ll} against {after}");
     let (with, without) = (
         u["blob_bytes"].as_u64().unwrap(),
         u["point_blob_bytes"].as_u64().unwrap(),
