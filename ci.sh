@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI checks, from a fresh Debian 12 machine: installs what cargo cannot (the
-# Cortex-M toolchain, QEMU, cargo-fuzz), then formatting, lints, host tests, docs, thumb
+# Cortex-M toolchain, QEMU, the C cross-compiler and newlib, cargo-fuzz), then formatting,
+# lints, the C library package, host tests (with the QEMU boards, Rust and C), docs, thumb
 # builds of the runtime, the boards, and a bounded fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,7 +14,8 @@ no_warnings() { if grep -q '^warning' "$1"; then echo "warnings in $1"; exit 1; 
 
 step "toolchain"
 need=()
-for p in rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm gcc libc6-dev; do
+for p in rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm gcc libc6-dev \
+  g++ make gcc-arm-none-eabi libnewlib-arm-none-eabi; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -42,6 +44,12 @@ done
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "C library (runtime-c/package.sh)"
+# The static library per core, the header (its staleness is a host test of spikeslab-c),
+# the CMake and Makefile fragments; the C boards' host tests use this package.
+runtime-c/package.sh target/spikeslab-c 2>&1 | tee target/package.log
+no_warnings target/package.log
 
 step "host tests"
 cargo test --workspace --locked

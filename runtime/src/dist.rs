@@ -21,8 +21,9 @@ use crate::math::{exp, relu_moments, rsqrt, sigmoid_moments, tanh_moments};
 use crate::model::{InputMap, Layer, Model, Params, Variances, Weights};
 use crate::{Error, Result};
 
-/// The predictive distribution of one output.
+/// The predictive distribution of one output (`repr(C)`: three `f32` in this order).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Prediction {
     /// Regression: the predictive mean on the target's scale. Classification: the class's
@@ -52,7 +53,11 @@ impl Prediction {
 
 /// The working memory of [`Model::predict_dist_with`]: means and variances, two buffers of
 /// [`MAX_WIDTH`] floats each (4 KiB).
+///
+/// As for [`crate::Scratch`], its layout is fixed (`repr(C)`, [`crate::DIST_BUFFER_BYTES`]
+/// bytes, aligned as `f32`) and every bit pattern is a valid `DistScratch`.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct DistScratch {
     m: [Buf; 2],
     v: [Buf; 2],

@@ -17,7 +17,12 @@ pub type Buf = [f32; MAX_WIDTH];
 ///
 /// [`Model::predict`] makes one on the stack for each call; a loop that evaluates many rows
 /// can keep one and call [`Model::predict_with`], which saves clearing it every time.
+///
+/// Its layout is fixed (`repr(C)`, [`crate::EVAL_BUFFER_BYTES`] bytes, aligned as `f32`) and
+/// every bit pattern is a valid `Scratch`: evaluation writes before it reads. So foreign code
+/// may hand in any suitably sized and aligned memory (the C API does).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Scratch {
     a: Buf,
     b: Buf,

@@ -50,6 +50,10 @@ pub const EVAL_BUFFER_BYTES: usize = 2 * MAX_WIDTH * size_of::<f32>();
 /// variances, two buffers each, on the stack ([`DistScratch`]).
 pub const DIST_BUFFER_BYTES: usize = 4 * MAX_WIDTH * size_of::<f32>();
 
+const _: () = assert!(
+    size_of::<Scratch>() == EVAL_BUFFER_BYTES && size_of::<DistScratch>() == DIST_BUFFER_BYTES
+);
+
 /// A value aligned to [`ARENA_ALIGN`] bytes, so that a blob in flash can be read in place.
 ///
 /// ```

@@ -43,6 +43,119 @@ pub const QEMU_BOARDS: [Board; 3] = [
     },
 ];
 
+/// The C boards under `boards/` (plain C, `make`, Debian's `gcc-arm-none-eabi` and newlib),
+/// which use the C API's static library; `target` is the library's.
+pub const C_BOARDS: [Board; 2] = [
+    Board {
+        name: "qemu-mps2-an386-c",
+        target: "thumbv7em-none-eabihf",
+        machine: "mps2-an386",
+        core: "Cortex-M4F",
+    },
+    Board {
+        name: "qemu-microbit-c",
+        target: "thumbv6m-none-eabi",
+        machine: "microbit",
+        core: "Cortex-M0",
+    },
+];
+
+/// The Rust board on the same machine as the C board `c`.
+pub fn rust_twin(c: Board) -> Board {
+    QEMU_BOARDS
+        .into_iter()
+        .find(|b| b.machine == c.machine)
+        .expect("a Rust board on every C board's machine")
+}
+
+const INSTALL_C: &str = "apt-get install rustc-web cargo-web rust-web-src binutils-arm-none-eabi gcc-arm-none-eabi libnewlib-arm-none-eabi make qemu-system-arm (or run ./ci.sh)";
+
+/// The C library package (`runtime-c/package.sh` into `target/spikeslab-c`), made once
+/// per process.
+///
+/// # Panics
+/// When a tool is missing (with what to install) or the build fails.
+pub fn c_package() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        for t in ["arm-none-eabi-gcc", "make"] {
+            assert!(which(t), "{t} not found: {INSTALL_C}");
+        }
+        let dir = root().join("target").join("spikeslab-c");
+        let out = Command::new("bash")
+            .arg(root().join("runtime-c/package.sh"))
+            .arg(&dir)
+            .current_dir(root())
+            .env_remove("CARGO_TARGET_DIR")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run runtime-c/package.sh");
+        assert!(
+            out.status.success(),
+            "runtime-c/package.sh failed ({INSTALL_C}):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+    .clone()
+}
+
+/// Builds the C board `board` (`make`, `-Os`) embedding the blob `model` (its `.inputs`
+/// beside it) into a folder of its own under `target/boards/<board>/`, and returns `bin`:
+/// `board` (prints the outputs), `probe` or `empty` (the code-size pair).
+///
+/// # Panics
+/// When the toolchain is missing (with what to install) or the build fails.
+pub fn build_c(board: Board, model: &Path, bin: &str) -> Firmware {
+    build_c_with(board, model, bin, "")
+}
+
+/// [`build_c`] with `flags` for both the compiler and the linker (e.g. `-flto`).
+///
+/// # Panics
+/// As [`build_c`].
+pub fn build_c_with(board: Board, model: &Path, bin: &str, flags: &str) -> Firmware {
+    let package = c_package();
+    let _guard = board_lock(board.name)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let model = model.canonicalize().expect("model path");
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (&model, flags).hash(&mut h);
+        h.finish()
+    };
+    let out_dir = root()
+        .join("target")
+        .join("boards")
+        .join(board.name)
+        .join(format!("{key:016x}"));
+    let out = tool("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(root().join("boards").join(board.name))
+        .arg(format!("MODEL={}", model.display()))
+        .arg(format!("OUT={}", out_dir.display()))
+        .arg(format!("SPIKESLAB_DIR={}", package.display()))
+        .arg(format!("FLAGS={flags}"))
+        .arg(format!("{}/{bin}.elf", out_dir.display()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run make");
+    assert!(
+        out.status.success(),
+        "C board build of {} failed:\n{}{}",
+        board.name,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let elf = out_dir.join(format!("{bin}.elf"));
+    let (flash, ram) = sizes(&elf);
+    Firmware { elf, flash, ram }
+}
+
 const INSTALL: &str = "apt-get install rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm gcc (or run ./ci.sh)";
 
 /// The repository's root.
@@ -62,9 +175,15 @@ fn which(name: &str) -> bool {
             .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
-fn locks() -> &'static Mutex<HashMap<&'static str, &'static Mutex<()>>> {
+/// One lock per board folder: builds of a board wait for each other (they share its
+/// target or output folder).
+fn board_lock(name: &'static str) -> &'static Mutex<()> {
     static L: OnceLock<Mutex<HashMap<&'static str, &'static Mutex<()>>>> = OnceLock::new();
     L.get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(name)
+        .or_insert_with(|| Box::leak(Box::default()))
 }
 
 /// A built firmware image.
@@ -84,12 +203,7 @@ pub struct Firmware {
 /// # Panics
 /// When the toolchain is missing (with what to install) or the build fails.
 pub fn build(board: Board, model: &Path, bin: &str) -> Firmware {
-    let lock = *locks()
-        .lock()
-        .unwrap()
-        .entry(board.name)
-        .or_insert_with(|| Box::leak(Box::default()));
-    let _guard = lock
+    let _guard = board_lock(board.name)
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = root().join("boards").join(board.name);
@@ -258,6 +372,8 @@ pub struct Run {
     pub status: i32,
     /// Output lines `y[row][k]=bits` and `d[row][k]=mean,epistemic,noise` (bits).
     pub outputs: Vec<String>,
+    /// The C boards' lines `input[i]=<feature index> <name>`.
+    pub inputs: Vec<String>,
     /// Peak stack of one inference, as the firmware measured it.
     pub stack: Option<u64>,
     /// Instructions between `bench_start` and `bench_end`.
@@ -305,6 +421,11 @@ pub fn run(board: Board, fw: &Firmware) -> Run {
         outputs: stdout
             .lines()
             .filter(|l| l.starts_with("y[") || l.starts_with("d["))
+            .map(str::to_string)
+            .collect(),
+        inputs: stdout
+            .lines()
+            .filter(|l| l.starts_with("input["))
             .map(str::to_string)
             .collect(),
         stack: stdout

@@ -328,3 +328,100 @@ pub fn read_rows(bytes: &[u8], features: usize) -> Vec<Vec<f32>> {
         })
         .collect()
 }
+
+/// The board fixtures, written into `dir` as `<name>.postcard` with their `.inputs` (five
+/// random rows): classification with tanh (sparse first layer), regression with sigmoid
+/// (dense), a dense relu classifier with a width that is not a multiple of four; each in
+/// f32, in 8-bit integers, and in f32 with posterior variances. With each, the lines a board
+/// must print for it ([`expected_lines`]).
+///
+/// # Panics
+/// When a fixture cannot be encoded or written.
+pub fn fixture_models(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<String>)> {
+    let archs = [
+        Arch {
+            task: Task::Classification,
+            features: 20,
+            inputs: 13,
+            widths: vec![24, 3],
+            density: 0.25,
+            activation: Activation::Tanh,
+        },
+        Arch {
+            task: Task::Regression,
+            features: 8,
+            inputs: 8,
+            widths: vec![16, 8, 2],
+            density: 1.0,
+            activation: Activation::Sigmoid,
+        },
+        Arch {
+            task: Task::Classification,
+            features: 30,
+            inputs: 30,
+            widths: vec![18, 7],
+            density: 0.9,
+            activation: Activation::Relu,
+        },
+    ];
+    let mut out = Vec::new();
+    for (i, arch) in archs.iter().enumerate() {
+        let net = random_network(arch, 40 + i as u64);
+        let q = int8(&net, i as u64);
+        let dist = with_variances(&net, 0.3, i as u64);
+        let rows = random_inputs(arch.features, 5, &mut Pcg64::seed_from_u64(i as u64));
+        for (name, blob) in [
+            (format!("fixture{i}"), net.to_blob().unwrap()),
+            (format!("fixture{i}-int8"), q.to_blob().unwrap()),
+            (format!("fixture{i}-dist"), dist.to_blob().unwrap()),
+        ] {
+            let model = dir.join(format!("{name}.postcard"));
+            std::fs::write(&model, blob.as_bytes()).unwrap();
+            let bytes: Vec<u8> = rows
+                .iter()
+                .flatten()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            std::fs::write(model.with_extension("inputs"), bytes).unwrap();
+            let expected = expected_lines(&blob.model().unwrap(), &rows).unwrap();
+            out.push((model, expected));
+        }
+    }
+    out
+}
+
+/// The lines a C board prints for the inputs `model` reads: `input[i]=<feature index> <name>`.
+pub fn input_lines(model: &spikeslab_runtime::Model<'_>) -> Vec<String> {
+    model
+        .inputs()
+        .iter()
+        .zip(model.input_names())
+        .enumerate()
+        .map(|(i, (f, n))| format!("input[{i}]={f} {}", String::from_utf8_lossy(n.as_bytes())))
+        .collect()
+}
+
+/// The committed demo `models/<name>.postcard` and its golden lines
+/// (`models/<name>.expected`), checked against the runtime on the host first.
+///
+/// # Panics
+/// When a file is missing or the host runtime differs from the golden lines.
+pub fn golden_demo(name: &str) -> (std::path::PathBuf, Vec<String>) {
+    let model = board::root().join(format!("models/{name}.postcard"));
+    let expected: Vec<String> = std::fs::read_to_string(model.with_extension("expected"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let blob = BlobBytes::new(&std::fs::read(&model).unwrap());
+    let rows = read_rows(
+        &std::fs::read(model.with_extension("inputs")).unwrap(),
+        blob.model().unwrap().features(),
+    );
+    assert_eq!(
+        expected_lines(&blob.model().unwrap(), &rows).unwrap(),
+        expected,
+        "host runtime differs from models/{name}.expected"
+    );
+    (model, expected)
+}

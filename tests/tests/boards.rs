@@ -5,14 +5,8 @@
 
 use std::path::Path;
 
-use rand::SeedableRng;
-use rand_pcg::Pcg64;
-use spikeslab_compiler::blob::BlobBytes;
-use spikeslab_runtime::{Activation, Task};
 use spikeslab_tests::board::{QEMU_BOARDS, build, profile, root, run};
-use spikeslab_tests::{
-    Arch, ToBlob, expected_lines, int8, random_inputs, random_network, read_rows, with_variances,
-};
+use spikeslab_tests::{fixture_models, golden_demo};
 
 fn check_board(board: usize, model: &Path, expected: &[String]) {
     let b = QEMU_BOARDS[board];
@@ -42,29 +36,14 @@ fn check_board(board: usize, model: &Path, expected: &[String]) {
     );
 }
 
-fn golden_demo(board: usize) {
+fn golden_demos(board: usize) {
     for name in ["demo", "demo-int8"] {
         golden(board, name);
     }
 }
 
 fn golden(board: usize, name: &str) {
-    let model = root().join(format!("models/{name}.postcard"));
-    let expected: Vec<String> = std::fs::read_to_string(model.with_extension("expected"))
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    let blob = BlobBytes::new(&std::fs::read(&model).unwrap());
-    let rows = read_rows(
-        &std::fs::read(model.with_extension("inputs")).unwrap(),
-        blob.model().unwrap().features(),
-    );
-    assert_eq!(
-        expected_lines(&blob.model().unwrap(), &rows).unwrap(),
-        expected,
-        "host runtime differs from models/{name}.expected"
-    );
+    let (model, expected) = golden_demo(name);
     check_board(board, &model, &expected);
 }
 
@@ -73,77 +52,24 @@ fn golden(board: usize, name: &str) {
 /// integers, and in f32 with posterior variances (`predict_dist`'s outputs too).
 fn fixtures(board: usize) {
     let dir = tempfile::tempdir_in(root().join("target")).unwrap();
-    let archs = [
-        Arch {
-            task: Task::Classification,
-            features: 20,
-            inputs: 13,
-            widths: vec![24, 3],
-            density: 0.25,
-            activation: Activation::Tanh,
-        },
-        Arch {
-            task: Task::Regression,
-            features: 8,
-            inputs: 8,
-            widths: vec![16, 8, 2],
-            density: 1.0,
-            activation: Activation::Sigmoid,
-        },
-        Arch {
-            task: Task::Classification,
-            features: 30,
-            inputs: 30,
-            widths: vec![18, 7],
-            density: 0.9,
-            activation: Activation::Relu,
-        },
-    ];
-    let nets = archs.iter().enumerate().flat_map(|(i, arch)| {
-        let net = random_network(arch, 40 + i as u64);
-        let q = int8(&net, i as u64);
-        let dist = with_variances(&net, 0.3, i as u64);
-        [
-            (format!("fixture{i}"), net.to_blob().unwrap()),
-            (format!("fixture{i}-int8"), q.to_blob().unwrap()),
-            (format!("fixture{i}-dist"), dist.to_blob().unwrap()),
-        ]
-    });
-    for (i, (name, blob)) in nets.enumerate() {
-        let arch = &archs[i / 3];
-        let i = i / 3;
-        let model = dir.path().join(format!("{name}.postcard"));
-        std::fs::write(&model, blob.as_bytes()).unwrap();
-        let rows = random_inputs(arch.features, 5, &mut Pcg64::seed_from_u64(i as u64));
-        std::fs::write(
-            model.with_extension("inputs"),
-            rows.iter()
-                .flatten()
-                .flat_map(|v| v.to_le_bytes())
-                .collect::<Vec<u8>>(),
-        )
-        .unwrap();
-        check_board(
-            board,
-            &model,
-            &expected_lines(&blob.model().unwrap(), &rows).unwrap(),
-        );
+    for (model, expected) in fixture_models(dir.path()) {
+        check_board(board, &model, &expected);
     }
 }
 
 #[test]
 fn cortex_m4f_mps2_an386_demo_is_golden() {
-    golden_demo(0);
+    golden_demos(0);
 }
 
 #[test]
 fn cortex_m3_lm3s6965_demo_is_golden() {
-    golden_demo(1);
+    golden_demos(1);
 }
 
 #[test]
 fn cortex_m0_microbit_demo_is_golden() {
-    golden_demo(2);
+    golden_demos(2);
 }
 
 #[test]

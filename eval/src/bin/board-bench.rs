@@ -3,9 +3,10 @@
 //! retained multiply-add, for the demo and three reference shapes, each in f32 and int8; then
 //! the runtime's own code size, the speed-up that pruning and int8 give, blob bytes per
 //! weight, and `predict_dist`'s instructions against `predict`'s with the flash the
-//! variances add.
+//! variances add; then the C boards against the Rust boards on the same machines, and the
+//! C package's sizes.
 //!
-//! `cargo run --release -p spikeslab-eval --bin board-bench`
+//! `cargo run --release -p spikeslab-eval --bin board-bench [-- --c]` (`--c`: the C part only)
 
 use std::path::PathBuf;
 
@@ -13,7 +14,9 @@ use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Task};
-use spikeslab_tests::board::{Board, QEMU_BOARDS, build, root, run};
+use spikeslab_tests::board::{
+    Board, C_BOARDS, QEMU_BOARDS, build, build_c, c_package, root, run, rust_twin,
+};
 use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network, with_variances};
 
 #[derive(Clone)]
@@ -127,6 +130,10 @@ fn main() {
             true,
         ),
     ];
+    if std::env::args().any(|a| a == "--c") {
+        c_api(&models);
+        return;
+    }
     println!(
         "| board | model | blob B | flash B | code B | static RAM B | peak stack B | instructions / inference | multiply-adds | instructions / MAC |"
     );
@@ -183,6 +190,69 @@ fn main() {
     runtime_code_size(QEMU_BOARDS[0], &models[0]);
     runtime_code_size(QEMU_BOARDS[2], &models[4]);
     predictive(&dir, &models);
+    c_api(&models);
+}
+
+/// The C boards (`spikeslab.h` and the packaged static library, `gcc -Os`) against the Rust
+/// boards on the same machine and model: instructions of one `predict`, and the runtime's
+/// code (load, validate, predict once: `probe` minus `empty`, as `size-probe`
+/// minus `empty` for Rust); then the package's file sizes.
+fn c_api(models: &[Model]) {
+    println!(
+        "\n| C board | model | instructions C / Rust (difference) | runtime code B C / Rust (difference) |"
+    );
+    println!("|---|---|---|---|");
+    for board in C_BOARDS {
+        let twin = rust_twin(board);
+        for (i, m) in models.iter().enumerate() {
+            let from_c = run(board, &build_c(board, &m.path, "board"));
+            let from_rust = run(twin, &build(twin, &m.path, twin.name));
+            assert_eq!(from_c.status, 0, "{}:\n{}", board.name, from_c.log);
+            assert_eq!(
+                from_c.outputs, from_rust.outputs,
+                "{} on {}",
+                board.name, m.label
+            );
+            let code = if i == 0 || i == 4 {
+                let c =
+                    build_c(board, &m.path, "probe").flash - build_c(board, &m.path, "empty").flash;
+                let r =
+                    build(twin, &m.path, "size-probe").flash - build(twin, &m.path, "empty").flash;
+                format!("{c} / {r} ({:+})", c as i64 - r as i64)
+            } else {
+                "-".into()
+            };
+            let (c, r) = (
+                from_c.instructions.unwrap_or(0),
+                from_rust.instructions.unwrap_or(0),
+            );
+            println!(
+                "| {} ({}) | {} | {c} / {r} ({:+}) | {code} |",
+                board.name,
+                board.core,
+                m.label,
+                c as i64 - r as i64,
+            );
+        }
+    }
+    let package = c_package();
+    println!("\nC package (runtime-c/package.sh):");
+    let mut files = vec![package.join("include/spikeslab.h")];
+    for t in [
+        "thumbv6m-none-eabi",
+        "thumbv7m-none-eabi",
+        "thumbv7em-none-eabi",
+        "thumbv7em-none-eabihf",
+    ] {
+        files.push(package.join("lib").join(t).join("libspikeslab.a"));
+    }
+    for f in files {
+        let bytes = std::fs::metadata(&f).map_or(0, |m| m.len());
+        println!(
+            "  {}: {bytes} bytes",
+            f.strip_prefix(&package).unwrap_or(&f).display()
+        );
+    }
 }
 
 /// `predict_dist` against `predict` on f32 networks with posterior variances (the demo, and
