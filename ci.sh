@@ -15,7 +15,7 @@ no_warnings() { if grep -q '^warning' "$1"; then echo "warnings in $1"; exit 1; 
 step "toolchain"
 need=()
 for p in rustc-web cargo-web rust-web-src binutils-arm-none-eabi qemu-system-arm gcc libc6-dev \
-  g++ make gcc-arm-none-eabi libnewlib-arm-none-eabi; do
+  g++ make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -68,7 +68,7 @@ pub fn rust_twin(c: Board) -> Board {
         .expect("a Rust board on every C board's machine")
 }
 
-const INSTALL_C: &str = "apt-get install rustc-web cargo-web rust-web-src binutils-arm-none-eabi gcc-arm-none-eabi libnewlib-arm-none-eabi make qemu-system-arm (or run ./ci.sh)";
+const INSTALL_C: &str = "apt-get install rustc-web cargo-web rust-web-src binutils-arm-none-eabi gcc-arm-none-eabi libnewlib-arm-none-eabi make cmake qemu-system-arm (or run ./ci.sh)";
 
 /// The C library package (`runtime-c/package.sh` into `target/spikeslab-c`), made once
 /// per process.
@@ -152,6 +152,66 @@ pub fn build_c_with(board: Board, model: &Path, bin: &str, flags: &str) -> Firmw
         String::from_utf8_lossy(&out.stderr)
     );
     let elf = out_dir.join(format!("{bin}.elf"));
+    let (flash, ram) = sizes(&elf);
+    Firmware { elf, flash, ram }
+}
+
+/// Builds the C board `board` with CMake instead of `make` (its `CMakeLists.txt`, the
+/// library found by `find_package(spikeslab)` in the package), embedding `model`, into a
+/// folder of its own under `target/boards/<board>/cmake-<hash>`.
+///
+/// # Panics
+/// When CMake or the toolchain is missing (with what to install) or the build fails.
+pub fn build_c_cmake(board: Board, model: &Path) -> Firmware {
+    let package = c_package();
+    let _guard = board_lock(board.name)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let model = model.canonicalize().expect("model path");
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        model.hash(&mut h);
+        h.finish()
+    };
+    let dir = root().join("boards").join(board.name);
+    let build = root()
+        .join("target")
+        .join("boards")
+        .join(board.name)
+        .join(format!("cmake-{key:016x}"));
+    assert!(which("cmake"), "cmake not found: {INSTALL_C}");
+    let configure = tool("cmake")
+        .arg("-S")
+        .arg(&dir)
+        .arg("-B")
+        .arg(&build)
+        .arg(format!(
+            "-DCMAKE_TOOLCHAIN_FILE={}",
+            root().join("boards/c-common/arm-none-eabi.cmake").display()
+        ))
+        .arg(format!("-Dspikeslab_DIR={}", package.display()))
+        .arg(format!("-DMODEL={}", model.display()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cmake");
+    let compile = configure.status.success().then(|| {
+        tool("cmake")
+            .arg("--build")
+            .arg(&build)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run cmake --build")
+    });
+    let failed = compile.as_ref().unwrap_or(&configure);
+    assert!(
+        failed.status.success(),
+        "CMake build of {} failed:\n{}{}",
+        board.name,
+        String::from_utf8_lossy(&failed.stdout),
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    let elf = build.join("board.elf");
     let (flash, ram) = sizes(&elf);
     Firmware { elf, flash, ram }
 }

@@ -1,14 +1,17 @@
 //! The C boards (plain C through `spikeslab.h` and the packaged static library, built with
-//! `make` and Debian's `gcc-arm-none-eabi`) print the inputs the model reads and outputs
-//! bit-identical to the runtime on the host: the committed demos in f32 (with its posterior)
-//! and int8, and the board fixtures (classifiers, tanh and sigmoid, dense and sparse, f32,
-//! int8 and with variances). The instructions of one inference equal the Rust board's on the
-//! same machine to within the C API's call overhead.
+//! `make` or CMake and Debian's `gcc-arm-none-eabi`) print the inputs the model reads and
+//! outputs bit-identical to the runtime on the host: the committed demos in f32 (with its
+//! posterior) and int8, and the board fixtures (classifiers, tanh and sigmoid, dense and
+//! sparse, f32, int8 and with variances); also when the firmware uses GCC's LTO. The
+//! instructions of one inference equal the Rust board's on the same machine to within the C
+//! API's call overhead.
 
 use std::path::Path;
 
 use spikeslab_compiler::blob::BlobBytes;
-use spikeslab_tests::board::{C_BOARDS, build, build_c, build_c_with, root, run, rust_twin};
+use spikeslab_tests::board::{
+    C_BOARDS, build, build_c, build_c_cmake, build_c_with, root, run, rust_twin,
+};
 use spikeslab_tests::{fixture_models, golden_demo, input_lines};
 
 /// Most extra instructions the C API may add to one `predict`: its checks of the loaded
@@ -122,4 +125,16 @@ fn c_firmware_with_gcc_lto_is_golden() {
     let r = run(b, &build_c_with(b, &model, "board", "-flto"));
     assert_eq!(r.status, 0, "{}", r.log);
     assert_eq!(r.outputs, expected);
+}
+
+/// The same boards built by CMake, the library found with `find_package(spikeslab)` and
+/// chosen from `-mcpu` and `-mfloat-abi`, print the same bits.
+#[test]
+fn c_boards_built_by_cmake_are_golden() {
+    for b in C_BOARDS {
+        let (model, expected) = golden_demo("demo");
+        let r = run(b, &build_c_cmake(b, &model));
+        assert_eq!(r.status, 0, "{}", r.log);
+        assert_eq!(r.outputs, expected, "{}", b.name);
+    }
 }
