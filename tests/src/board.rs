@@ -156,12 +156,12 @@ pub fn build_c_with(board: Board, model: &Path, bin: &str, flags: &str) -> Firmw
     Firmware { elf, flash, ram }
 }
 
-/// Builds the C board `board` with CMake instead of `make` (its `CMakeLists.txt`, the
+/// Builds the C board `board` with `CMake` instead of `make` (its `CMakeLists.txt`, the
 /// library found by `find_package(spikeslab)` in the package), embedding `model`, into a
 /// folder of its own under `target/boards/<board>/cmake-<hash>`.
 ///
 /// # Panics
-/// When CMake or the toolchain is missing (with what to install) or the build fails.
+/// When `CMake` or the toolchain is missing (with what to install) or the build fails.
 pub fn build_c_cmake(board: Board, model: &Path) -> Firmware {
     let package = c_package();
     let _guard = board_lock(board.name)

@@ -1,5 +1,5 @@
 //! The C boards (plain C through `spikeslab.h` and the packaged static library, built with
-//! `make` or CMake and Debian's `gcc-arm-none-eabi`) print the inputs the model reads and
+//! `make` or `CMake` and Debian's `gcc-arm-none-eabi`) print the inputs the model reads and
 //! outputs bit-identical to the runtime on the host: the committed demos in f32 (with its
 //! posterior) and int8, and the board fixtures (classifiers, tanh and sigmoid, dense and
 //! sparse, f32, int8 and with variances); also when the firmware uses GCC's LTO. The
@@ -127,7 +127,7 @@ fn c_firmware_with_gcc_lto_is_golden() {
     assert_eq!(r.outputs, expected);
 }
 
-/// The same boards built by CMake, the library found with `find_package(spikeslab)` and
+/// The same boards built by `CMake`, the library found with `find_package(spikeslab)` and
 /// chosen from `-mcpu` and `-mfloat-abi`, print the same bits.
 #[test]
 fn c_boards_built_by_cmake_are_golden() {
