@@ -21,7 +21,9 @@ use crate::evaluate::{
 use crate::metrics::Metrics;
 use crate::network::Network;
 use crate::plan::{Settings, candidates};
-use crate::posterior::{calibrate, moments, monte_carlo_ll, probit_softmax, slab_moments};
+use crate::posterior::{
+    calibrate, centred_at, moments, monte_carlo_ll, probit_softmax, slab_moments,
+};
 use crate::quantise::{Quantised, quantise_on};
 use crate::report::{
     AllMetrics, DistVerify, Int8Report, ModelMetrics, PosteriorCandidate, Report, SplitLl,
@@ -258,22 +260,35 @@ fn posterior_stage(
     )?;
     let slab = slab_moments(&chosen.fit, &chosen.selection);
     let point = ModelMetrics::of(&chosen.network, data)?;
-    let candidates = [("variational", variational), ("slab", slab)]
-        .into_iter()
-        .map(|(name, net)| {
-            let (net, calibration) = match calibrate(&net, data) {
-                Some((net, c)) => (net, Some(c)),
-                None => (net, None),
-            };
-            let m = ModelMetrics::of(&net, data)?;
-            Ok((name, net, m, calibration))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let map = centred_at(&chosen.network, &variational);
+    let candidates = [
+        ("variational", Some(variational)),
+        ("slab", Some(slab)),
+        ("map", map),
+    ]
+    .into_iter()
+    .filter_map(|(name, net)| Some((name, net?)))
+    .map(|(name, net)| {
+        let (net, calibration) = match calibrate(&net, data) {
+            Some((net, c)) => (net, Some(c)),
+            None => (net, None),
+        };
+        let m = ModelMetrics::of(&net, data)?;
+        Ok((name, net, m, calibration))
+    })
+    .collect::<Result<Vec<_>>>()?;
     let score = |m: &ModelMetrics| {
         m.predictive_validation
             .map_or(f64::NEG_INFINITY, |p| p.log_likelihood)
     };
-    let best = usize::from(score(&candidates[1].2) > score(&candidates[0].2));
+    // The first of the best: ties keep the earlier candidate.
+    let best = (0..candidates.len()).fold(0, |b, i| {
+        if score(&candidates[i].2) > score(&candidates[b].2) {
+            i
+        } else {
+            b
+        }
+    });
     let summaries = candidates
         .iter()
         .map(|(name, _, m, calibration)| PosteriorCandidate {
@@ -283,7 +298,7 @@ fn posterior_stage(
         })
         .collect();
     let (name, network, _, calibration) = candidates.into_iter().nth(best).unwrap_or_else(|| {
-        unreachable!("two candidates");
+        unreachable!("the variational and slab candidates are always there");
     });
     let monte_carlo = SplitLl {
         validation: monte_carlo_ll(&network, data, Part::Validation, PREDICTIVE_DRAWS, &mut rng)?,

@@ -3,11 +3,15 @@
 //! `predict_dist` is verified against) and by Monte Carlo over the same posterior, and the
 //! metrics of both.
 //!
-//! Two posteriors of the kept weights are built and compared on the validation rows:
+//! Three posteriors of the kept weights are built, each tempered on the validation rows
+//! ([`calibrate`]), and compared there:
 //! - *variational*: the kept structure fine-tuned as a mean-field Gaussian under the slab
 //!   prior ([`crate::tune::train_variational`]), starting from the MAP fine-tuned weights;
 //! - *slab*: the spike-and-slab fit's own moments of the kept edges, with the inclusion of a
-//!   kept edge taken as 1: mean μ and variance s² (the un-fine-tuned kept network).
+//!   kept edge taken as 1: mean μ and variance s² (the un-fine-tuned kept network);
+//! - *map*: the MAP fine-tuned weights (the point model) as means, with the variational
+//!   variances ([`centred_at`]): a Gaussian around the point estimate, as a Laplace
+//!   approximation is, for data sets where the variational means fit worse.
 
 use candle::Device;
 use rand_pcg::Pcg64;
@@ -274,6 +278,23 @@ pub fn quantised_sd(net: &Network, bits: u32) -> Network {
         }
     }
     net
+}
+
+/// `centre`'s weights and biases as means with `spread`'s variances (and `centre`'s noise);
+/// `None` when their shapes differ.
+pub fn centred_at(centre: &Network, spread: &Network) -> Option<Network> {
+    let mut net = centre.clone();
+    if net.layers.len() != spread.layers.len() {
+        return None;
+    }
+    for (l, s) in net.layers.iter_mut().zip(&spread.layers) {
+        let v = s.variance.as_ref()?;
+        if v.weights.len() != l.weights.len() || v.bias.len() != l.bias.len() {
+            return None;
+        }
+        l.variance = Some(v.clone());
+    }
+    Some(net)
 }
 
 /// Factors tried on every weight's and bias's variance by [`calibrate`]: `2^k`, `k` in −4..=4.

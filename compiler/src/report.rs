@@ -236,7 +236,7 @@ impl ModelMetrics {
 /// One way of getting the kept weights' posterior, and how it did.
 #[derive(Clone, Debug, Serialize)]
 pub struct PosteriorCandidate {
-    /// `variational` or `slab` ([`crate::posterior`]).
+    /// `variational`, `slab` or `map` ([`crate::posterior`]).
     pub posterior: String,
     /// Its metrics, after calibration.
     pub metrics: ModelMetrics,
@@ -272,13 +272,13 @@ pub struct DistVerify {
 /// The posterior the blob carries (`network.uncertainty`).
 #[derive(Clone, Debug, Serialize)]
 pub struct UncertaintyReport {
-    /// The posterior chosen on the validation log-likelihood: `variational` or `slab`.
+    /// The posterior chosen on the validation log-likelihood: `variational`, `slab` or `map`.
     pub posterior: String,
     /// Its tempering, chosen on the validation rows.
     pub calibration: Option<Calibration>,
     /// The point network it replaces (MAP fine-tuned), with `σ_ε` only.
     pub point: ModelMetrics,
-    /// Both posteriors.
+    /// Every posterior tried.
     pub candidates: Vec<PosteriorCandidate>,
     /// The chosen posterior's log-likelihood by Monte Carlo ([`Self::draws`] draws), against
     /// which the moment-propagated one is an approximation.

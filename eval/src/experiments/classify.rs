@@ -284,8 +284,8 @@ pub struct UncertaintyRecord {
     pub point_accuracy: Stat,
     /// Mean logit sd with every input shifted by 3 training sds, over unshifted.
     pub shift_ratio: Stat,
-    /// Splits where the variational posterior was chosen.
-    pub variational_chosen: usize,
+    /// Splits where each posterior was chosen: variational, slab, MAP means.
+    pub chosen: [usize; 3],
     /// Blob bytes with and without the variances.
     pub blob_bytes: (Stat, Stat),
     /// Splits run.
@@ -294,7 +294,7 @@ pub struct UncertaintyRecord {
 
 fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<UncertaintyRecord> {
     let mut v: [Vec<f64>; 8] = Default::default();
-    let mut variational = 0;
+    let mut chosen_counts = [0usize; 3];
     for seed in 1..=splits {
         let mut idx: Vec<usize> = (0..rows.1.len()).collect();
         idx.shuffle(&mut Pcg64::seed_from_u64(seed));
@@ -331,7 +331,12 @@ fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Uncer
         {
             v[k].push(x);
         }
-        variational += usize::from(u.posterior == "variational");
+        if let Some(i) = super::uncertainty::POSTERIORS
+            .iter()
+            .position(|&p| p == u.posterior)
+        {
+            chosen_counts[i] += 1;
+        }
     }
     Ok(UncertaintyRecord {
         dataset: name.into(),
@@ -341,7 +346,7 @@ fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Uncer
         accuracy: Stat::of(&v[3]),
         point_accuracy: Stat::of(&v[4]),
         shift_ratio: Stat::of(&v[5]),
-        variational_chosen: variational,
+        chosen: chosen_counts,
         blob_bytes: (Stat::of(&v[6]), Stat::of(&v[7])),
         splits: splits as usize,
     })
@@ -381,7 +386,7 @@ pub fn e7_uncertainty(
                 r.accuracy.show(3),
                 r.point_accuracy.show(3),
                 format!("{:.2}", r.shift_ratio.mean),
-                format!("{}/{}", r.variational_chosen, r.splits),
+                format!("{} / {} / {}", r.chosen[0], r.chosen[1], r.chosen[2]),
                 format!("{:.0} / {:.0}", r.blob_bytes.0.mean, r.blob_bytes.1.mean),
             ]
         })
@@ -395,7 +400,7 @@ pub fn e7_uncertainty(
             "accuracy (predict_dist)",
             "point accuracy",
             "logit sd ×, inputs +3 sd",
-            "variational chosen",
+            "chosen: variational / slab / MAP means",
             "blob B / without variances",
         ],
         &rows,

@@ -44,10 +44,12 @@ pub struct Record {
     pub log_sd_8bit_change: Stat,
     /// See `log_sd_8bit_change`.
     pub log_sd_4bit_change: Stat,
-    /// Test LL of each posterior: variational, slab.
+    /// Test LL of each posterior: variational, slab, MAP means with the variational spread.
     pub variational_ll: Stat,
     /// See `variational_ll`.
     pub slab_ll: Stat,
+    /// See `variational_ll`.
+    pub map_ll: Stat,
     /// MC dropout's published test LL.
     pub dropout_ll: (f64, f64),
     /// Test RMSE of the emitted means.
@@ -60,8 +62,8 @@ pub struct Record {
     pub shift_sd_ratio: Stat,
     /// The same for the epistemic sd alone.
     pub shift_epistemic_ratio: Stat,
-    /// Splits where the variational posterior was chosen.
-    pub variational_chosen: usize,
+    /// Splits where each posterior was chosen: variational, slab, MAP means.
+    pub chosen: [usize; 3],
     /// Blob bytes with the variances.
     pub blob_bytes: Stat,
     /// Without them.
@@ -78,10 +80,11 @@ struct Split {
     monte_carlo_ll: f64,
     variational_ll: f64,
     slab_ll: f64,
+    map_ll: f64,
     rmse: f64,
     coverage: (f64, f64),
     shift: (f64, f64),
-    variational: bool,
+    chosen: usize,
     bytes: (f64, f64),
 }
 
@@ -113,6 +116,9 @@ pub fn mean_sds(c: &Compiled, shift: f32) -> (f64, f64) {
     let n = rows.len().max(1) as f64;
     (sd / n, epi / n)
 }
+
+/// The posteriors the compiler tries, in its order (`UncertaintyReport::posterior`).
+pub(crate) const POSTERIORS: [&str; 3] = ["variational", "slab", "map"];
 
 fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
     let mut s = spec(dir, split, hidden, None);
@@ -156,6 +162,7 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
         .unwrap_or(f64::NAN),
         variational_ll: test_ll("variational"),
         slab_ll: test_ll("slab"),
+        map_ll: test_ll("map"),
         rmse: c
             .report
             .metrics
@@ -168,7 +175,10 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
             chosen.coverage_90.unwrap_or(f64::NAN),
         ),
         shift: (moved / base, moved_epi / base_epi),
-        variational: u.posterior == "variational",
+        chosen: POSTERIORS
+            .iter()
+            .position(|&p| p == u.posterior)
+            .unwrap_or(0),
         bytes: (u.blob_bytes as f64, u.point_blob_bytes as f64),
     })
 }
@@ -209,13 +219,14 @@ pub fn e6_uncertainty(
             log_sd_4bit_change: stat(&|s| s.quantised.1),
             variational_ll: stat(&|s| s.variational_ll),
             slab_ll: stat(&|s| s.slab_ll),
+            map_ll: stat(&|s| s.map_ll),
             dropout_ll,
             rmse: stat(&|s| s.rmse),
             coverage_50: stat(&|s| s.coverage.0),
             coverage_90: stat(&|s| s.coverage.1),
             shift_sd_ratio: stat(&|s| s.shift.0),
             shift_epistemic_ratio: stat(&|s| s.shift.1),
-            variational_chosen: runs.iter().filter(|s| s.variational).count(),
+            chosen: [0, 1, 2].map(|i| runs.iter().filter(|s| s.chosen == i).count()),
             blob_bytes: stat(&|s| s.bytes.0),
             point_blob_bytes: stat(&|s| s.bytes.1),
             splits: k,
@@ -229,6 +240,7 @@ pub fn e6_uncertainty(
             format!("{:.2} ± {:.2}", dropout_ll.0, dropout_ll.1),
             rec.variational_ll.show(3),
             rec.slab_ll.show(3),
+            rec.map_ll.show(3),
             format!(
                 "{:+.4} / {:+.4}",
                 rec.log_sd_8bit_change.mean, rec.log_sd_4bit_change.mean
@@ -243,7 +255,7 @@ pub fn e6_uncertainty(
                 rec.shift_sd_ratio.mean, rec.shift_epistemic_ratio.mean
             ),
             rec.rmse.show_significant(3),
-            format!("{}/{k}", rec.variational_chosen),
+            format!("{} / {} / {}", rec.chosen[0], rec.chosen[1], rec.chosen[2]),
             format!(
                 "{:.0} / {:.0}",
                 rec.blob_bytes.mean, rec.point_blob_bytes.mean
@@ -261,11 +273,12 @@ pub fn e6_uncertainty(
             "MC dropout (published)",
             "variational",
             "slab",
+            "MAP means",
             "LL change, sd in 8 / 4-bit log codes",
             "50% / 90% intervals cover",
             "sd ×, inputs +3 sd (epistemic ×)",
             "test RMSE",
-            "variational chosen",
+            "chosen: variational / slab / MAP means",
             "blob B / without variances",
         ],
         &rows,
