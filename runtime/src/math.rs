@@ -4,7 +4,8 @@
 //!
 //! [`exp`] reduces the argument to `|r| ≤ ln 2 / 2` (Cody–Waite), evaluates the degree-6
 //! Taylor polynomial of `e^r` there (truncation error below 1.3e-7 relative) and scales by
-//! `2^k` exactly: 57 instructions a call on a Cortex-M4F (`board-profile`), where
+//! `2^k` exactly: 57 instructions a call on a Cortex-M4F (`board-profile`; `x ≤ 0`, as in
+//! every relu moment, scales in one step and takes about 8 fewer), where
 //! micromath's `exp`, which it replaces, took about 150 and erred by up to 2.4e-3. Measured against f64 on a grid of step
 //! 5e-4 over [−20, 20] (and [−87, 88] for `exp`) by this module's tests: `exp` relative error
 //! ≤ 3e-7, `tanh` absolute error ≤ 2e-7, `sigmoid` absolute error ≤ 1e-7, softmax
@@ -26,7 +27,34 @@ pub fn exp(x: f32) -> f32 {
     if x < -87.3 {
         return 0.0;
     }
+    if x <= 0.0 {
+        return exp_nonpositive(x);
+    }
     exp_core(x)
+}
+
+/// [`exp_core`] for `−87.3 ≤ x ≤ 0` (NaN gives NaN), bit for bit: `k ≤ 0` rounds as
+/// `t − 0.5` truncated, and `2^k` (`k ≥ −126`) scales in one exact step where
+/// [`exp_core`] takes two, each product rounded once at most either way.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let t = x * core::f32::consts::LOG2_E;
+    let k = (t - 0.5) as i32;
+    let kf = k as f32;
+    let r = (x - kf * LN2_HI) - kf * LN2_LO;
+    taylor6(r) * pow2(k)
+}
+
+/// `e^r` for `|r| ≤ ln 2 / 2` by its degree-6 Taylor polynomial (truncation below 1.3e-7
+/// relative).
+#[inline(always)]
+fn taylor6(r: f32) -> f32 {
+    1.0 + r
+        * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))))
 }
 
 /// [`exp`] without its range checks, for `−87.3 ≤ x ≤ 88.8` (NaN gives NaN).
@@ -38,10 +66,7 @@ fn exp_core(x: f32) -> f32 {
     let k = (t + if t < 0.0 { -0.5 } else { 0.5 }) as i32;
     let kf = k as f32;
     let r = (x - kf * LN2_HI) - kf * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    let p = taylor6(r);
     // −126 ≤ k ≤ 128 here; 2^128 is split in two so that e^88.8 stays finite.
     let half = k / 2;
     p * pow2(half) * pow2(k - half)
@@ -243,8 +268,8 @@ pub fn relu_moments(m: f32, v: f32) -> (f32, f32) {
     }
     let y = rsqrt(v);
     let (s, z) = (v * y, m * y);
-    // |z| ≤ 5.5 here (or NaN): the exponent −z²/2 needs no range check.
-    let (pdf, cdf) = normal_with(z, exp_core);
+    // |z| ≤ 5.5 here (or NaN): the exponent −z²/2 ∈ [−15.2, 0] needs no range check.
+    let (pdf, cdf) = normal_with(z, exp_nonpositive);
     let mean = m * cdf + s * pdf;
     let g = z * z * cdf * (1.0 - cdf) + cdf + z * pdf * (1.0 - 2.0 * cdf) - pdf * pdf;
     (if mean < 0.0 { 0.0 } else { mean }, v * g.clamp(0.0, 1.0))
@@ -460,6 +485,21 @@ mod tests {
 
     const MEANS: [f32; 11] = [-6.0, -4.0, -2.0, -1.0, -0.3, 0.0, 0.5, 1.0, 2.0, 4.0, 6.0];
     const VARIANCES: [f32; 9] = [1e-3, 1e-2, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0, 100.0];
+
+    #[test]
+    fn the_nonpositive_exp_is_the_general_one_bit_for_bit() {
+        let mut x = -87.3f32;
+        while x <= 0.0 {
+            assert_eq!(exp_nonpositive(x).to_bits(), exp_core(x).to_bits(), "{x}");
+            x = f32::from_bits(x.to_bits() - 40_503);
+        }
+        let half_ln2 = -core::f32::consts::LN_2 / 2.0;
+        let next = f32::from_bits(half_ln2.to_bits() + 1);
+        for x in [0.0, -0.0, -87.3, -1e-30, -f32::MIN_POSITIVE, half_ln2, next] {
+            assert_eq!(exp_nonpositive(x).to_bits(), exp_core(x).to_bits(), "{x}");
+        }
+        assert!(exp_nonpositive(f32::NAN).is_nan());
+    }
 
     #[test]
     fn rsqrt_within_documented_bound() {
