@@ -385,3 +385,75 @@ fn header_is_current() {
         path.display()
     );
 }
+
+/// Random damage to a blob and random lengths never panic through the API: every call
+/// returns a status, and a refused load leaves the struct unusable.
+#[test]
+fn random_blobs_and_lengths_never_panic() {
+    let (words, len, inputs) = demo("demo-int8");
+    let blob = bytes_of(&words, len).to_vec();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut scratch = Box::new(spikeslab_scratch_t {
+        _private: [0.0; SPIKESLAB_SCRATCH_FLOATS],
+    });
+    let mut dist = Box::new(spikeslab_dist_scratch_t {
+        _private: [0.0; SPIKESLAB_DIST_SCRATCH_FLOATS],
+    });
+    let mut loaded_count = 0;
+    for _ in 0..3000 {
+        let mut bad = blob.clone();
+        for _ in 0..1 + next() % 4 {
+            let i = (next() as usize) % bad.len();
+            bad[i] ^= (next() % 255 + 1) as u8;
+        }
+        if next() % 2 == 0 {
+            // Keep the CRC right, so that the checks behind it are reached.
+            let n = bad.len() - 4;
+            let crc = rt::crc32(&bad[..n]).to_le_bytes();
+            bad[n..].copy_from_slice(&crc);
+        }
+        let cut = if next() % 8 == 0 {
+            (next() as usize) % bad.len()
+        } else {
+            bad.len()
+        };
+        let words = words_of(&bad[..cut]);
+        let mut model = zeroed_model();
+        let mut detail = 0;
+        // SAFETY: valid pointers; `cut` bytes are readable.
+        let s = unsafe { spikeslab_load(&mut *model, words.as_ptr().cast(), cut, &mut detail) };
+        let n_x = (next() as usize) % 80;
+        let n_y = (next() as usize) % 4;
+        let x: Vec<f32> = (0..n_x).map(|i| inputs[i % inputs.len()]).collect();
+        let mut y = vec![0.0f32; n_y];
+        let mut p = vec![spikeslab_prediction_t::default(); n_y];
+        // SAFETY: valid pointers and lengths.
+        let (a, b) = unsafe {
+            (
+                spikeslab_predict(&*model, &mut *scratch, x.as_ptr(), n_x, y.as_mut_ptr(), n_y),
+                spikeslab_predict_dist(&*model, &mut *dist, x.as_ptr(), n_x, p.as_mut_ptr(), n_y),
+            )
+        };
+        if s == S::SPIKESLAB_STATUS_OK {
+            loaded_count += 1;
+        } else {
+            assert_eq!(
+                (a, b),
+                (
+                    S::SPIKESLAB_STATUS_NOT_LOADED,
+                    S::SPIKESLAB_STATUS_NOT_LOADED
+                )
+            );
+        }
+    }
+    assert!(
+        loaded_count > 0,
+        "no damaged blob loaded: the predictions were never reached"
+    );
+}
