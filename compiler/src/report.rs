@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::network::Network;
 use crate::pip::input_relevance;
 use crate::plan::Settings;
-use crate::posterior::{Calibration, Predictive, predictive_on};
+use crate::posterior::{Calibration, Predictive, moment_gap_warning, predictive_on};
 use crate::spec::Spec;
 use crate::train::Curve;
 
@@ -450,6 +450,13 @@ impl Report {
                     format!("hidden layer {l}")
                 };
                 warnings.push(format!("the prior alone gives the {what} an inclusion probability of {pi:.2} > 0.5: \"PIP >= 0.5\" says little there, and the edge rule (phi > 0.5) decides"));
+            }
+        }
+        if let Some(u) = &uncertainty {
+            let chosen = u.candidates.iter().find(|c| c.posterior == u.posterior);
+            let moments = chosen.and_then(|c| c.metrics.predictive_validation);
+            if let (Some(m), Some(mc)) = (moments, u.monte_carlo.validation) {
+                warnings.extend(moment_gap_warning(m.log_likelihood, mc));
             }
         }
         for c in choice.candidates.iter().filter(|c| c.error.is_some()) {
