@@ -121,12 +121,7 @@ pub fn build_c_with(board: Board, model: &Path, bin: &str, flags: &str) -> Firmw
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let model = model.canonicalize().expect("model path");
-    let key = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (&model, flags).hash(&mut h);
-        h.finish()
-    };
+    let key = key_of((&model, flags));
     let out_dir = root()
         .join("target")
         .join("boards")
@@ -168,12 +163,7 @@ pub fn build_c_cmake(board: Board, model: &Path) -> Firmware {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let model = model.canonicalize().expect("model path");
-    let key = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        model.hash(&mut h);
-        h.finish()
-    };
+    let key = key_of(&model);
     let dir = root().join("boards").join(board.name);
     let build = root()
         .join("target")
@@ -233,6 +223,14 @@ fn which(name: &str) -> bool {
     Path::new(name).is_file()
         || std::env::var_os("PATH")
             .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
+/// A hash of `value`, naming a build's own folder or file.
+fn key_of(value: impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
 }
 
 /// One lock per board folder: builds of a board wait for each other (they share its
@@ -296,12 +294,7 @@ pub fn build(board: Board, model: &Path, bin: &str) -> Firmware {
         .and_then(|s| s.to_str())
         .unwrap_or("model");
     // One ELF per model path, so that concurrent tests of same-named models keep theirs.
-    let key = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        model.canonicalize().expect("model path").hash(&mut h);
-        h.finish()
-    };
+    let key = key_of(model.canonicalize().expect("model path"));
     let elf = target_dir.join(format!("{stem}.{key:016x}.{bin}.elf"));
     std::fs::copy(&built, &elf).expect("copy the ELF");
     let (flash, ram) = sizes(&elf);
