@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::network::Network;
 use crate::plan::{Settings, candidates};
 use crate::posterior::{
-    calibrate, centred_at, moments, monte_carlo_ll, probit_softmax, slab_moments,
+    POSTERIORS, calibrate, centred_at, moments, monte_carlo_ll, probit_softmax, slab_moments,
 };
 use crate::quantise::{Quantised, quantise_on};
 use crate::report::{
@@ -261,22 +261,19 @@ fn posterior_stage(
     let slab = slab_moments(&chosen.fit, &chosen.selection);
     let point = ModelMetrics::of(&chosen.network, data)?;
     let map = centred_at(&chosen.network, &variational);
-    let candidates = [
-        ("variational", Some(variational)),
-        ("slab", Some(slab)),
-        ("map", map),
-    ]
-    .into_iter()
-    .filter_map(|(name, net)| Some((name, net?)))
-    .map(|(name, net)| {
-        let (net, calibration) = match calibrate(&net, data) {
-            Some((net, c)) => (net, Some(c)),
-            None => (net, None),
-        };
-        let m = ModelMetrics::of(&net, data)?;
-        Ok((name, net, m, calibration))
-    })
-    .collect::<Result<Vec<_>>>()?;
+    let candidates = POSTERIORS
+        .into_iter()
+        .zip([Some(variational), Some(slab), map])
+        .filter_map(|(name, net)| Some((name, net?)))
+        .map(|(name, net)| {
+            let (net, calibration) = match calibrate(&net, data) {
+                Some((net, c)) => (net, Some(c)),
+                None => (net, None),
+            };
+            let m = ModelMetrics::of(&net, data)?;
+            Ok((name, net, m, calibration))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let score = |m: &ModelMetrics| {
         m.predictive_validation
             .map_or(f64::NEG_INFINITY, |p| p.log_likelihood)

@@ -280,6 +280,10 @@ pub fn quantised_sd(net: &Network, bits: u32) -> Network {
     net
 }
 
+/// The names of the posteriors the compiler tries, in its order (the report's
+/// `UncertaintyReport::posterior` is one of them): variational, slab, MAP-centred.
+pub const POSTERIORS: [&str; 3] = ["variational", "slab", "map"];
+
 /// `centre`'s weights and biases as means with `spread`'s variances (and `centre`'s noise);
 /// `None` when their shapes differ.
 pub fn centred_at(centre: &Network, spread: &Network) -> Option<Network> {
@@ -364,6 +368,9 @@ pub fn calibrate(net: &Network, data: &Dataset) -> Option<(Network, Calibration)
     let change = |v: f64, s: f64| v.log2().abs() + (s.ln() / 1.1f64.ln()).abs();
     for &v in &VARIANCE_SCALES {
         for &s in noises {
+            if (v, s) == (1.0, 1.0) {
+                continue; // `before`
+            }
             let l = ll(v, s);
             let better = l > best.2 || (l == best.2 && change(v, s) < change(best.0, best.1));
             if l.is_finite() && better {

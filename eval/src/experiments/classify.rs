@@ -331,7 +331,7 @@ fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Uncer
         {
             v[k].push(x);
         }
-        if let Some(i) = super::uncertainty::POSTERIORS
+        if let Some(i) = spikeslab_compiler::posterior::POSTERIORS
             .iter()
             .position(|&p| p == u.posterior)
         {

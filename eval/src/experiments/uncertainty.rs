@@ -12,7 +12,9 @@ use rand_pcg::Pcg64;
 use serde::Serialize;
 use spikeslab_compiler::compile::Compiled;
 use spikeslab_compiler::dataset::Part;
-use spikeslab_compiler::posterior::{moments, monte_carlo_ll, predictive_on, quantised_sd};
+use spikeslab_compiler::posterior::{
+    POSTERIORS, moments, monte_carlo_ll, predictive_on, quantised_sd,
+};
 use spikeslab_compiler::tune::columns_of;
 
 use super::uci::{DATASETS, known, protocol, spec};
@@ -117,9 +119,6 @@ pub fn mean_sds(c: &Compiled, shift: f32) -> (f64, f64) {
     (sd / n, epi / n)
 }
 
-/// The posteriors the compiler tries, in its order (`UncertaintyReport::posterior`).
-pub(crate) const POSTERIORS: [&str; 3] = ["variational", "slab", "map"];
-
 fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
     let mut s = spec(dir, split, hidden, None);
     s.network.uncertainty = true;
@@ -160,9 +159,9 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
             &mut Pcg64::seed_from_u64(split as u64),
         )?
         .unwrap_or(f64::NAN),
-        variational_ll: test_ll("variational"),
-        slab_ll: test_ll("slab"),
-        map_ll: test_ll("map"),
+        variational_ll: test_ll(POSTERIORS[0]),
+        slab_ll: test_ll(POSTERIORS[1]),
+        map_ll: test_ll(POSTERIORS[2]),
         rmse: c
             .report
             .metrics
