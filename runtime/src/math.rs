@@ -38,13 +38,18 @@ pub fn exp(x: f32) -> f32 {
 /// [`exp_core`] takes two, each product rounded once at most either way.
 #[inline(always)]
 fn exp_nonpositive(x: f32) -> f32 {
+    let k = (x * core::f32::consts::LOG2_E - 0.5) as i32;
+    taylor6(reduced(x, k)) * pow2(k)
+}
+
+/// `r = x − k·ln 2` in two steps (Cody–Waite: `LN2_HI` has 15 significant bits, so
+/// `k·LN2_HI` is exact for `|k| < 2^9`).
+#[inline(always)]
+fn reduced(x: f32, k: i32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    let t = x * core::f32::consts::LOG2_E;
-    let k = (t - 0.5) as i32;
     let kf = k as f32;
-    let r = (x - kf * LN2_HI) - kf * LN2_LO;
-    taylor6(r) * pow2(k)
+    (x - kf * LN2_HI) - kf * LN2_LO
 }
 
 /// `e^r` for `|r| ≤ ln 2 / 2` by its degree-6 Taylor polynomial (truncation below 1.3e-7
@@ -60,12 +65,9 @@ fn taylor6(r: f32) -> f32 {
 /// [`exp`] without its range checks, for `−87.3 ≤ x ≤ 88.8` (NaN gives NaN).
 #[inline(always)]
 fn exp_core(x: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
     let t = x * core::f32::consts::LOG2_E;
     let k = (t + if t < 0.0 { -0.5 } else { 0.5 }) as i32;
-    let kf = k as f32;
-    let r = (x - kf * LN2_HI) - kf * LN2_LO;
+    let r = reduced(x, k);
     let p = taylor6(r);
     // −126 ≤ k ≤ 128 here; 2^128 is split in two so that e^88.8 stays finite.
     let half = k / 2;
