@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// A QEMU board package under `boards/`.
 #[derive(Clone, Copy, Debug)]
@@ -117,9 +117,7 @@ pub fn build_c(board: Board, model: &Path, bin: &str) -> Firmware {
 /// As [`build_c`].
 pub fn build_c_with(board: Board, model: &Path, bin: &str, flags: &str) -> Firmware {
     let package = c_package();
-    let _guard = board_lock(board.name)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = lock_board(board.name);
     let model = model.canonicalize().expect("model path");
     let key = key_of((&model, flags));
     let out_dir = root()
@@ -159,9 +157,7 @@ pub fn build_c_with(board: Board, model: &Path, bin: &str, flags: &str) -> Firmw
 /// When `CMake` or the toolchain is missing (with what to install) or the build fails.
 pub fn build_c_cmake(board: Board, model: &Path) -> Firmware {
     let package = c_package();
-    let _guard = board_lock(board.name)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = lock_board(board.name);
     let model = model.canonicalize().expect("model path");
     let key = key_of(&model);
     let dir = root().join("boards").join(board.name);
@@ -233,15 +229,17 @@ fn key_of(value: impl std::hash::Hash) -> u64 {
     h.finish()
 }
 
-/// One lock per board folder: builds of a board wait for each other (they share its
-/// target or output folder).
-fn board_lock(name: &'static str) -> &'static Mutex<()> {
+/// Holds the board folder `name` for one build: builds of a board wait for each other (they
+/// share its target or output folder).
+fn lock_board(name: &'static str) -> MutexGuard<'static, ()> {
     static L: OnceLock<Mutex<HashMap<&'static str, &'static Mutex<()>>>> = OnceLock::new();
-    L.get_or_init(Mutex::default)
+    let lock: &'static Mutex<()> = L
+        .get_or_init(Mutex::default)
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .unwrap_or_else(PoisonError::into_inner)
         .entry(name)
-        .or_insert_with(|| Box::leak(Box::default()))
+        .or_insert_with(|| Box::leak(Box::default()));
+    lock.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A built firmware image.
@@ -261,9 +259,7 @@ pub struct Firmware {
 /// # Panics
 /// When the toolchain is missing (with what to install) or the build fails.
 pub fn build(board: Board, model: &Path, bin: &str) -> Firmware {
-    let _guard = board_lock(board.name)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = lock_board(board.name);
     let dir = root().join("boards").join(board.name);
     let target_dir = root().join("target").join("boards").join(board.name);
     let out = tool("/usr/bin/cargo")

@@ -370,6 +370,11 @@ pub fn fixture_models(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<Str
         let q = int8(&net, i as u64);
         let dist = with_variances(&net, 0.3, i as u64);
         let rows = random_inputs(arch.features, 5, &mut Pcg64::seed_from_u64(i as u64));
+        let bytes: Vec<u8> = rows
+            .iter()
+            .flatten()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         for (name, blob) in [
             (format!("fixture{i}"), net.to_blob().unwrap()),
             (format!("fixture{i}-int8"), q.to_blob().unwrap()),
@@ -377,12 +382,7 @@ pub fn fixture_models(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<Str
         ] {
             let model = dir.join(format!("{name}.postcard"));
             std::fs::write(&model, blob.as_bytes()).unwrap();
-            let bytes: Vec<u8> = rows
-                .iter()
-                .flatten()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
-            std::fs::write(model.with_extension("inputs"), bytes).unwrap();
+            std::fs::write(model.with_extension("inputs"), &bytes).unwrap();
             let expected = expected_lines(&blob.model().unwrap(), &rows).unwrap();
             out.push((model, expected));
         }

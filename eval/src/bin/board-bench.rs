@@ -237,16 +237,13 @@ fn c_api(models: &[Model]) {
     }
     let package = c_package();
     println!("\nC package (runtime-c/package.sh):");
-    let mut files = vec![package.join("include/spikeslab.h")];
-    for t in [
-        "thumbv6m-none-eabi",
-        "thumbv7m-none-eabi",
-        "thumbv7em-none-eabi",
-        "thumbv7em-none-eabihf",
-    ] {
-        files.push(package.join("lib").join(t).join("libspikeslab.a"));
-    }
-    for f in files {
+    let mut libs: Vec<PathBuf> = std::fs::read_dir(package.join("lib"))
+        .expect("the package's lib folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("libspikeslab.a"))
+        .collect();
+    libs.sort();
+    for f in std::iter::once(package.join("include/spikeslab.h")).chain(libs) {
         let bytes = std::fs::metadata(&f).map_or(0, |m| m.len());
         println!(
             "  {}: {bytes} bytes",
