@@ -28,21 +28,12 @@ fn demo(name: &str) -> (Vec<u32>, usize, Vec<f32>) {
 
 /// `bytes` in words (so aligned), zero-padded.
 fn words_of(bytes: &[u8]) -> Vec<u32> {
-    bytes
-        .chunks(4)
-        .map(|b| {
-            let mut a = [0u8; 4];
-            a[..b.len()].copy_from_slice(b);
-            u32::from_le_bytes(a)
-        })
-        .collect()
+    bytemuck::pod_collect_to_vec(bytes)
 }
 
 /// The first `len` bytes of `words`.
 fn bytes_of(words: &[u32], len: usize) -> &[u8] {
-    assert!(len <= words.len() * 4);
-    // SAFETY: the words hold at least `len` bytes, and any bytes are valid `u8`.
-    unsafe { slice::from_raw_parts(words.as_ptr().cast::<u8>(), len) }
+    &bytemuck::cast_slice(words)[..len]
 }
 
 fn zeroed_model() -> Box<spikeslab_model_t> {
@@ -224,17 +215,12 @@ fn bad_blobs_are_refused_with_the_runtimes_status_and_detail() {
     assert!(seen.len() >= 4, "only {seen:?} reached");
     // A blob one byte off alignment.
     let mut words = vec![0u32; len.div_ceil(4) + 1];
-    let shifted: &mut [u8] = bytemuck_bytes(&mut words);
+    let shifted: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
     shifted[1..=len].copy_from_slice(&blob);
     let mut model = zeroed_model();
     // SAFETY: valid pointers.
     let s = unsafe { spikeslab_load(&mut *model, shifted[1..].as_ptr(), len, ptr::null_mut()) };
     assert_eq!(s, S::SPIKESLAB_STATUS_ALIGN);
-}
-
-fn bytemuck_bytes(words: &mut [u32]) -> &mut [u8] {
-    // SAFETY: any bytes are valid `u8`.
-    unsafe { slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 4) }
 }
 
 /// Null pointers, a model never loaded, wrong lengths and overlapping arrays are refused,
@@ -308,18 +294,13 @@ fn bad_calls_are_refused() {
         );
         // Misaligned features: `d` floats from the second byte of `d + 1`.
         buf.push(0.0);
-        let bytes = bytemuck_bytes_f32(&mut buf);
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut buf);
         let odd = bytes.as_ptr().add(1).cast::<f32>();
         assert_eq!(
             spikeslab_predict(&*model, &mut *scratch, odd, d, y.as_mut_ptr(), 1),
             S::SPIKESLAB_STATUS_ALIGN
         );
     }
-}
-
-fn bytemuck_bytes_f32(v: &mut [f32]) -> &mut [u8] {
-    // SAFETY: any bytes of a `f32` slice are valid `u8`.
-    unsafe { slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), v.len() * 4) }
 }
 
 #[test]

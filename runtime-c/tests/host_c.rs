@@ -62,16 +62,9 @@ fn compile(compiler: &str, dir: &Path) -> PathBuf {
 fn expected(name: &str) -> Vec<String> {
     let models = crate_dir().join("../models");
     let bytes = std::fs::read(models.join(format!("{name}.postcard"))).unwrap();
-    let words: Vec<u32> = bytes
-        .chunks(4)
-        .map(|b| {
-            let mut a = [0u8; 4];
-            a[..b.len()].copy_from_slice(b);
-            u32::from_le_bytes(a)
-        })
-        .collect();
-    // The words are aligned; the runtime reads the blob in place.
-    let blob = &bytes_of(&words)[..bytes.len()];
+    // Copied into words, so aligned: the runtime reads the blob in place.
+    let words: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
+    let blob = &bytemuck::cast_slice(&words)[..bytes.len()];
     let model = Model::from_bytes(blob).unwrap();
     let mut lines: Vec<String> = model
         .inputs()
@@ -87,11 +80,6 @@ fn expected(name: &str) -> Vec<String> {
             .map(str::to_string),
     );
     lines
-}
-
-fn bytes_of(words: &[u32]) -> &[u8] {
-    // SAFETY: any initialised bytes are valid `u8`, within the words' length.
-    unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), words.len() * 4) }
 }
 
 fn run(exe: &Path, blob: &Path, inputs: &Path) -> (bool, Vec<String>) {
