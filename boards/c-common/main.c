@@ -22,8 +22,9 @@ static spikeslab_model_t model;
 static spikeslab_scratch_t scratch;
 static float out[SPIKESLAB_MAX_WIDTH];
 
-void bench_start(void) __attribute__((noinline));
-void bench_end(void) __attribute__((noinline));
+/* noipa: no inlining, and no identical-code folding of the two (GCC merges them under -flto). */
+void bench_start(void) __attribute__((noipa));
+void bench_end(void) __attribute__((noipa));
 void bench_start(void) { __asm__ volatile("" ::: "memory"); }
 void bench_end(void) { __asm__ volatile("" ::: "memory"); }
 

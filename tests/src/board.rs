@@ -431,6 +431,38 @@ pub struct Run {
     pub log: String,
 }
 
+impl Run {
+    /// Requires a finished run of `board` on `model`: exit status 0, `done` printed,
+    /// `expected` output lines exactly, and an instruction count.
+    ///
+    /// # Panics
+    /// When any of them is not so, with what the board printed.
+    pub fn assert_matches(&self, board: Board, model: &Path, expected: &[String]) {
+        assert_eq!(
+            self.status, 0,
+            "{} exited with {}:\n{}",
+            board.name, self.status, self.log
+        );
+        assert!(
+            self.log.contains("\ndone") || self.log.starts_with("done"),
+            "{}",
+            self.log
+        );
+        assert_eq!(
+            self.outputs,
+            expected,
+            "{} differs from the host runtime on {}",
+            board.name,
+            model.display()
+        );
+        assert!(
+            self.instructions.is_some_and(|n| n > 0),
+            "no instruction count: {}",
+            self.log
+        );
+    }
+}
+
 /// Runs `fw` under QEMU (a 120 s timeout) with the instruction-counting plugin.
 ///
 /// # Panics

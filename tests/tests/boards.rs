@@ -10,30 +10,7 @@ use spikeslab_tests::{fixture_models, golden_demo};
 
 fn check_board(board: usize, model: &Path, expected: &[String]) {
     let b = QEMU_BOARDS[board];
-    let fw = build(b, model, b.name);
-    let r = run(b, &fw);
-    assert_eq!(
-        r.status, 0,
-        "{} exited with {}:\n{}",
-        b.name, r.status, r.log
-    );
-    assert!(
-        r.log.contains("\ndone") || r.log.starts_with("done"),
-        "{}",
-        r.log
-    );
-    assert_eq!(
-        r.outputs,
-        expected,
-        "{} differs from the host runtime on {}",
-        b.name,
-        model.display()
-    );
-    assert!(
-        r.instructions.is_some_and(|n| n > 0),
-        "no instruction count: {}",
-        r.log
-    );
+    run(b, &build(b, model, b.name)).assert_matches(b, model, expected);
 }
 
 fn golden_demos(board: usize) {

@@ -21,36 +21,17 @@ const CALL_OVERHEAD: u64 = 100;
 
 fn check(board: usize, model: &Path, expected: &[String]) {
     let b = C_BOARDS[board];
-    let fw = build_c(b, model, "board");
-    let r = run(b, &fw);
-    assert_eq!(
-        r.status, 0,
-        "{} exited with {}:\n{}",
-        b.name, r.status, r.log
-    );
-    assert!(r.log.contains("\ndone"), "{}", r.log);
+    let r = run(b, &build_c(b, model, "board"));
+    r.assert_matches(b, model, expected);
     let blob = BlobBytes::new(&std::fs::read(model).unwrap());
-    let m = blob.model().unwrap();
     assert_eq!(
         r.inputs,
-        input_lines(&m),
+        input_lines(&blob.model().unwrap()),
         "{} inputs of {}",
         b.name,
         model.display()
     );
-    assert_eq!(
-        r.outputs,
-        expected,
-        "{} differs from the host runtime on {}",
-        b.name,
-        model.display()
-    );
     assert!(r.stack.is_some_and(|s| s > 0), "no stack figure: {}", r.log);
-    assert!(
-        r.instructions.is_some_and(|n| n > 0),
-        "no instruction count: {}",
-        r.log
-    );
 }
 
 fn golden(board: usize) {
@@ -122,9 +103,7 @@ fn c_cortex_m0_costs_what_rust_does() {
 fn c_firmware_with_gcc_lto_is_golden() {
     let b = C_BOARDS[0];
     let (model, expected) = golden_demo("demo");
-    let r = run(b, &build_c_with(b, &model, "board", "-flto"));
-    assert_eq!(r.status, 0, "{}", r.log);
-    assert_eq!(r.outputs, expected);
+    run(b, &build_c_with(b, &model, "board", "-flto")).assert_matches(b, &model, &expected);
 }
 
 /// The same boards built by `CMake`, the library found with `find_package(spikeslab)` and
@@ -133,8 +112,6 @@ fn c_firmware_with_gcc_lto_is_golden() {
 fn c_boards_built_by_cmake_are_golden() {
     for b in C_BOARDS {
         let (model, expected) = golden_demo("demo");
-        let r = run(b, &build_c_cmake(b, &model));
-        assert_eq!(r.status, 0, "{}", r.log);
-        assert_eq!(r.outputs, expected, "{}", b.name);
+        run(b, &build_c_cmake(b, &model)).assert_matches(b, &model, &expected);
     }
 }
