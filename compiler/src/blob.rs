@@ -70,8 +70,14 @@ impl Stored {
     }
 }
 
-/// An integer layer's codes as the blob stores them.
-enum StoredQ {
+/// An integer layer's codes as the blob stores them; with a posterior, its arrays one after
+/// another, the codes' variances in the codes' order ([`rt::Int8Posterior`]).
+struct StoredQ {
+    codes: StoredCodes,
+    posterior: Option<Vec<f32>>,
+}
+
+enum StoredCodes {
     Dense(Vec<u8>),
     Sparse {
         row_len: Vec<u16>,
@@ -87,9 +93,9 @@ impl StoredQ {
             activation: l.activation,
             params: Params::Int8(rt::Int8 {
                 bias: &l.bias,
-                weights: match self {
-                    Self::Dense(w) => Int8Weights::Dense(w),
-                    Self::Sparse {
+                weights: match &self.codes {
+                    StoredCodes::Dense(w) => Int8Weights::Dense(w),
+                    StoredCodes::Sparse {
                         row_len,
                         cols,
                         values,
@@ -103,38 +109,62 @@ impl StoredQ {
                     Rescale::Requantise { mult, shift } => rt::Rescale::Requantise { mult, shift },
                     Rescale::Dequantise(scale) => rt::Rescale::Dequantise(scale),
                 },
+                posterior: l
+                    .posterior
+                    .as_ref()
+                    .zip(self.posterior.as_deref())
+                    .and_then(|(p, values)| {
+                        rt::Int8Posterior::new(values, l.width(), p.unit.len())
+                    }),
             }),
         }
     }
 }
 
-/// Bytes of an integer layer stored sparse and dense.
+/// Bytes of an integer layer stored sparse and dense, its code variances included.
 fn sizes_q(layer: &QLayer, in_width: usize) -> (usize, usize) {
     let nnz = layer.edges();
+    let per_variance = if layer.posterior.is_some() { 4 } else { 0 };
     (
-        (2 * layer.width()).next_multiple_of(4) + 2 * nnz.next_multiple_of(4),
-        (layer.width() * in_width).next_multiple_of(4),
+        (2 * layer.width()).next_multiple_of(4) + 2 * nnz.next_multiple_of(4) + per_variance * nnz,
+        (layer.width() * in_width).next_multiple_of(4) + per_variance * layer.codes.len(),
     )
 }
 
 fn store_q(layer: &QLayer, in_width: usize, packing: Packing) -> StoredQ {
     let width = layer.width();
     let (sparse, dense) = sizes_q(layer, in_width);
+    let var = layer.posterior.as_ref().map(|p| &p.code_variance);
+    let posterior = |variance: Vec<f32>| {
+        layer.posterior.as_ref().map(|p| {
+            [&p.bias, &p.scale, &p.unit, &p.bias_variance, &variance]
+                .into_iter()
+                .flatten()
+                .copied()
+                .collect()
+        })
+    };
     if packing == Packing::Smaller && sparse < dense && in_width <= rt::MAX_WIDTH {
         let mut row_len = Vec::with_capacity(width);
-        let (mut cols, mut values) = (Vec::new(), Vec::new());
-        for row in layer.codes.chunks(in_width.max(1)) {
+        let (mut cols, mut values, mut variance) = (Vec::new(), Vec::new(), Vec::new());
+        for (o, row) in layer.codes.chunks(in_width.max(1)).enumerate() {
             let before = values.len();
             for (c, &v) in row.iter().enumerate().filter(|(_, v)| **v != 0) {
                 cols.push(c as u8);
                 values.push(v);
+                if let Some(var) = var {
+                    variance.push(var[o * in_width + c]);
+                }
             }
             row_len.push((values.len() - before) as u16);
         }
-        StoredQ::Sparse {
-            row_len,
-            cols,
-            values,
+        StoredQ {
+            codes: StoredCodes::Sparse {
+                row_len,
+                cols,
+                values,
+            },
+            posterior: posterior(variance),
         }
     } else {
         let mut packed = vec![128u8; layer.codes.len()];
@@ -142,17 +172,26 @@ fn store_q(layer: &QLayer, in_width: usize, packing: Packing) -> StoredQ {
             packed[rt::dense_index(k / in_width, k % in_width, width, in_width)] =
                 (i16::from(v) + 128) as u8;
         }
-        StoredQ::Dense(packed)
+        let mut variance = vec![0.0; var.map_or(0, Vec::len)];
+        for (k, &x) in var.into_iter().flatten().enumerate() {
+            variance[rt::dense_index(k / in_width, k % in_width, width, in_width)] = x;
+        }
+        StoredQ {
+            codes: StoredCodes::Dense(packed),
+            posterior: posterior(variance),
+        }
     }
 }
 
-/// Bytes of a layer stored sparse and dense.
+/// Bytes of a layer stored sparse and dense, its variances included.
 fn sizes(layer: &Layer, in_width: usize) -> (usize, usize) {
     let width = layer.width();
     let nnz = layer.edges();
+    // Variances: one more f32 per stored weight.
+    let per_weight = if layer.variance.is_some() { 8 } else { 4 };
     (
-        (2 * width).next_multiple_of(4) + nnz.next_multiple_of(4) + 4 * nnz,
-        4 * width * in_width,
+        (2 * width).next_multiple_of(4) + nnz.next_multiple_of(4) + per_weight * nnz,
+        per_weight * width * in_width,
     )
 }
 
@@ -270,11 +309,19 @@ pub fn encode_quantised(q: &Quantised, info: &Info, packing: Packing) -> Result<
         .chain(q.rest().iter().zip(&rest).map(|(l, s)| s.layer(l)))
         .collect();
     let c = &q.input_codes;
+    let posterior = q.layers.first().is_some_and(|l| l.posterior.is_some());
+    let input_scale: Vec<f32> = if posterior {
+        net.input_std.iter().map(|s| 1.0 / s).collect()
+    } else {
+        Vec::new()
+    };
     let input = rt::InputMap::Int8 {
         offset: &c.offset,
         mult: &c.mult,
         shift: &c.shift,
         exp: &c.exp,
+        mean: if posterior { &net.input_mean } else { &[] },
+        scale: &input_scale,
     };
     write(net, input, layers, info)
 }

@@ -178,9 +178,19 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     let verify = verify(&data, &network, &f32_blob)?;
     let uncertainty = uncertainty
         .map(|u| -> Result<UncertaintyReport> {
-            let point = encode(&without_variance(&network), &info, Packing::Smaller)?;
+            // The moments the blob's predict_dist propagates: an int8 model's are those of
+            // its dequantised weights.
+            let dequantised = int8.as_ref().and_then(|(q, _)| q.dequantised());
+            let point = match &int8 {
+                Some((q, _)) => encode_quantised(&without_posterior(q), &info, Packing::Smaller)?,
+                None => encode(&without_variance(&network), &info, Packing::Smaller)?,
+            };
             Ok(UncertaintyReport {
-                verify: verify_dist(&data, &network, &blob)?,
+                verify: verify_dist(&data, dequantised.as_ref().unwrap_or(&network), &blob)?,
+                int8: dequantised
+                    .as_ref()
+                    .map(|d| ModelMetrics::of(d, &data))
+                    .transpose()?,
                 blob_bytes: blob.as_bytes().len(),
                 point_blob_bytes: point.as_bytes().len(),
                 ..u
@@ -310,6 +320,7 @@ fn posterior_stage(
         monte_carlo,
         draws: PREDICTIVE_DRAWS,
         verify: None,
+        int8: None,
         blob_bytes: 0,
         point_blob_bytes: 0,
     };
@@ -330,6 +341,16 @@ fn without_variance(net: &Network) -> Network {
         l.variance = None;
     }
     net
+}
+
+/// `q` without its posterior.
+fn without_posterior(q: &Quantised) -> Quantised {
+    let mut q = q.clone();
+    q.network = without_variance(&q.network);
+    for l in &mut q.layers {
+        l.posterior = None;
+    }
+    q
 }
 
 /// Largest allowed difference between the runtime's predictive mean and sd and the

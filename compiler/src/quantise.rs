@@ -48,6 +48,24 @@ pub struct QLayer {
     pub bias: Vec<i32>,
     /// What the sums become.
     pub rescale: Rescale,
+    /// The weights' posterior in f32 for `predict_dist`, when the f32 layer has one.
+    pub posterior: Option<QPosterior>,
+}
+
+/// An integer layer's posterior (the runtime's `Int8Posterior`): weight `(o, i)` stands for
+/// `scale[o]·q_oi·unit[i]`, with variance `(scale[o]·unit[i])²·code_variance[o, i]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QPosterior {
+    /// The bias each node's sum starts from, in real units: `σ_o·round(b_o / σ_o)`.
+    pub bias: Vec<f32>,
+    /// `σ_o`.
+    pub scale: Vec<f32>,
+    /// `1 / s_i`: real value of one code step of each input, inverted.
+    pub unit: Vec<f32>,
+    /// The biases' posterior variances.
+    pub bias_variance: Vec<f32>,
+    /// Row-major `out × in` variances of the codes (0 where an edge is pruned).
+    pub code_variance: Vec<f32>,
 }
 
 impl QLayer {
@@ -126,6 +144,30 @@ impl Quantised {
     /// The network's layers after the integer ones, in f32.
     pub fn rest(&self) -> &[Layer] {
         &self.network.layers[self.layers.len()..]
+    }
+
+    /// The f32 network whose integer layers hold their weights as the codes stand for them
+    /// (`σ_o·q_oi·(1/s_i)`, the bias `σ_o·round(b_o/σ_o)`) with the stored variances: the
+    /// network whose moments the integer model's `predict_dist` propagates. `None` without
+    /// a posterior.
+    pub fn dequantised(&self) -> Option<Network> {
+        let mut net = self.network.clone();
+        for (l, q) in net.layers.iter_mut().zip(&self.layers) {
+            let p = q.posterior.as_ref()?;
+            let n = p.unit.len();
+            let real = |o: usize, i: usize| f64::from(p.scale[o]) * f64::from(p.unit[i]);
+            l.weights = (0..q.codes.len())
+                .map(|k| (f64::from(q.codes[k]) * real(k / n, k % n)) as f32)
+                .collect();
+            l.bias.clone_from(&p.bias);
+            l.variance = Some(crate::network::Variance {
+                weights: (0..q.codes.len())
+                    .map(|k| (f64::from(p.code_variance[k]) * real(k / n, k % n).powi(2)) as f32)
+                    .collect(),
+                bias: p.bias_variance.clone(),
+            });
+        }
+        Some(net)
     }
 
     /// The outputs for one raw feature row, computed as `runtime/FORMAT.md` specifies the
@@ -347,9 +389,16 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
             codes: Vec::with_capacity(width * in_width),
             bias: Vec::with_capacity(width),
             rescale: Rescale::Dequantise(Vec::new()),
+            posterior: None,
         };
         let mut sigma = Vec::with_capacity(width);
-        for (row, &b) in layer.weights.chunks(in_width.max(1)).zip(&layer.bias) {
+        let mut real_bias = Vec::with_capacity(width);
+        for (o, (row, &b)) in layer
+            .weights
+            .chunks(in_width.max(1))
+            .zip(&layer.bias)
+            .enumerate()
+        {
             let eff: Vec<f64> = row
                 .iter()
                 .zip(&codes.scale)
@@ -357,7 +406,16 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
                 .collect();
             let max = eff.iter().fold(0f64, |m, v| m.max(v.abs()));
             let bias_floor = f64::from(b).abs() / f64::from(1u32 << 23);
-            let sg = (max / 127.0).max(bias_floor).max(1e-30);
+            // With a posterior, a code's sd stays within 2^20 steps (only a row whose
+            // weights are all near 0 meets this floor).
+            let sd_floor = layer.variance.as_ref().map_or(0.0, |v| {
+                let row = &v.weights[o * in_width..(o + 1) * in_width];
+                row.iter()
+                    .zip(&codes.scale)
+                    .fold(0f64, |m, (&var, &s)| m.max(f64::from(var).sqrt() * s))
+                    / f64::from(1u32 << 20)
+            });
+            let sg = (max / 127.0).max(bias_floor).max(sd_floor).max(1e-30);
             let row_codes: Vec<i8> = eff
                 .iter()
                 .map(|v| (v / sg).round().clamp(-127.0, 127.0) as i8)
@@ -370,6 +428,7 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
             let bound = i64::from(rt::MAX_INT8_BIAS);
             let bias = ((f64::from(b) / sg).round() as i64 - folded).clamp(-bound, bound);
             q.bias.push(bias as i32);
+            real_bias.push(((bias + folded) as f64 * sg) as f32);
             q.codes.extend(row_codes);
             sigma.push(sg);
         }
@@ -420,6 +479,21 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
             Some((mult, shift)) => Rescale::Requantise { mult, shift },
             None => Rescale::Dequantise(sigma.iter().map(|&s| s as f32).collect()),
         };
+        q.posterior = layer.variance.as_ref().map(|v| QPosterior {
+            bias: real_bias.clone(),
+            scale: sigma.iter().map(|&s| s as f32).collect(),
+            unit: codes.scale.iter().map(|&s| (1.0 / s) as f32).collect(),
+            bias_variance: v.bias.clone(),
+            code_variance: v
+                .weights
+                .iter()
+                .enumerate()
+                .map(|(k, &var)| {
+                    let r = codes.scale[k % in_width.max(1)] / sigma[k / in_width.max(1)];
+                    (f64::from(var) * r * r) as f32
+                })
+                .collect(),
+        });
         layers.push(q);
         if stop {
             break;

@@ -285,8 +285,12 @@ pub struct UncertaintyReport {
     pub monte_carlo: SplitLl,
     /// Monte Carlo draws.
     pub draws: usize,
-    /// The runtime's `predict_dist` against the compiler's moments.
+    /// The runtime's `predict_dist` against the compiler's moments (of the dequantised
+    /// weights, for an int8 model).
     pub verify: Option<DistVerify>,
+    /// An int8 model's metrics: its point outputs through f32 from its dequantised weights,
+    /// and the predictive distribution its `predict_dist` gives.
+    pub int8: Option<ModelMetrics>,
     /// Bytes of the blob, with the variances.
     pub blob_bytes: usize,
     /// Bytes of the same network's blob without them.
@@ -343,6 +347,22 @@ impl UncertaintyReport {
                 s.push_str(&format!(
                     "; 50%/90% intervals cover {:.1}%/{:.1}%; mean sd {sd:.4} (weights {epi:.4})",
                     100.0 * c50,
+                    100.0 * c90
+                ));
+            }
+            s.push('\n');
+        }
+        if let Some(p) = self.int8.as_ref().and_then(|m| m.predictive_test) {
+            s.push_str(&format!(
+                "  int8 model's predictive on test rows: LL {:.3}",
+                p.log_likelihood
+            ));
+            if let Some(a) = p.accuracy {
+                s.push_str(&format!("; accuracy {a:.4}"));
+            }
+            if let (Some(c90), Some((sd, _))) = (p.coverage_90, p.mean_sd) {
+                s.push_str(&format!(
+                    "; 90% intervals cover {:.1}%; mean sd {sd:.4}",
                     100.0 * c90
                 ));
             }
@@ -574,12 +594,15 @@ impl Report {
         if let (Some(q), Some(m)) = (&self.int8, &self.metrics.int8) {
             s.push_str(&format!("  emitted int8 model: {}\n", describe(m)));
             s.push_str(&format!(
-                "  int8: {} of {} layers in integers; blob {} bytes against {} in f32 ({} saved); runtime equal to the integer reference bit for bit on {} rows; difference from f32 rms {:.1e}, max {:.1e} (tolerance {:.1e} rms, in {})\n",
+                "  int8: {} of {} layers in integers; blob {} bytes against {} in f32 ({}); runtime equal to the integer reference bit for bit on {} rows; difference from f32 rms {:.1e}, max {:.1e} (tolerance {:.1e} rms, in {})\n",
                 q.integer_layers,
                 q.layers,
                 q.blob_bytes,
                 q.f32_blob_bytes,
-                q.f32_blob_bytes as i64 - q.blob_bytes as i64,
+                match q.f32_blob_bytes.checked_sub(q.blob_bytes) {
+                    Some(saved) => format!("{saved} saved"),
+                    None => format!("{} more", q.blob_bytes - q.f32_blob_bytes),
+                },
                 q.bit_exact_rows,
                 q.rms_difference,
                 q.max_difference,

@@ -775,13 +775,6 @@ mod file {
             };
             let int8 = self.network.int8.unwrap_or(false);
             let uncertainty = self.network.uncertainty.unwrap_or(false);
-            if int8 && uncertainty {
-                return bad(
-                    "network.uncertainty",
-                    true,
-                    "false with `network.int8 = true`: an int8 model does not carry posterior variances yet",
-                );
-            }
             let name = self.name.unwrap_or_else(|| stem.into());
             if let Err(expected) = check_name(&name) {
                 return bad("name", format!("{name:?}"), expected);

@@ -73,13 +73,27 @@ fn compiles_inspects_and_evaluates() {
     );
 }
 
-/// With `--uncertainty` the blob carries the posterior: `inspect` says so, the report has
-/// the verified predictive distribution, `eval` scores it and writes each row's sd, and the
-/// runtime's epistemic sd grows on inputs far outside the training range.
+/// With `--uncertainty` the blob carries the posterior, in f32 and in int8 models: `inspect`
+/// says so, the report has the verified predictive distribution, `eval` scores it and writes
+/// each row's sd, and the runtime's epistemic sd grows on inputs far outside the training
+/// range.
 #[test]
 fn uncertainty_end_to_end() {
-    let c = Case::new(&csv_text(400), "");
-    let out = c.compile(&["--uncertainty"]);
+    uncertainty_with(&csv_text(400), &["--uncertainty"]);
+}
+
+/// As [`uncertainty_end_to_end`] for an int8 model, on noisier data (the integer model must
+/// stay within its tolerance of the f32 one, relative to the noise).
+#[test]
+fn int8_uncertainty_end_to_end() {
+    let csv = csv_with(400, |a, b, _, e| 3.0 * a - 2.0 * b + 0.5 * e);
+    uncertainty_with(&csv, &["--uncertainty", "--int8"]);
+}
+
+fn uncertainty_with(csv: &str, flags: &[&str]) {
+    let int8 = flags.contains(&"--int8");
+    let c = Case::new(csv, "");
+    let out = c.compile(flags);
     assert!(
         out.status.success(),
         "{}",
@@ -123,13 +137,28 @@ fn uncertainty_end_to_end() {
         u["blob_bytes"].as_u64().unwrap(),
         u["point_blob_bytes"].as_u64().unwrap(),
     );
+    // An f32 weight's variance costs one more f32; an int8 code's costs four codes.
+    let most = if int8 { 5 } else { 2 };
     assert!(
-        with > without && with <= 2 * without,
+        with > without && with <= most * without,
         "{with} against {without}"
     );
+    if int8 {
+        // The int8 model's own predictive distribution, near the f32 posterior's.
+        let ll = |m: &serde_json::Value| {
+            m["predictive_validation"]["log_likelihood"]
+                .as_f64()
+                .unwrap()
+        };
+        let (q, f) = (ll(&u["int8"]), ll(&chosen["metrics"]));
+        assert!((q - f).abs() < 0.05, "int8 LL {q} against f32 {f}");
+    } else {
+        assert!(u["int8"].is_null());
+    }
     let inspect = spikeslab(c.dir.path(), &["inspect", "m.postcard"]);
     let text = String::from_utf8_lossy(&inspect.stdout);
     assert!(text.contains("posterior variances: yes"), "{text}");
+    assert_eq!(text.contains("int8"), int8, "{text}");
     let eval = spikeslab(
         c.dir.path(),
         &[
@@ -284,10 +313,6 @@ fn bad_specs() {
     Case::new(&csv_text(100), "").fails_with(&["--inclusion", "2"], &["`prior.inclusion` = 2"]);
     Case::new(&csv_text(100), "")
         .fails_with(&["--hidden", "300"], &["`network.hidden` = 300", "256"]);
-    Case::new(&csv_text(100), "").fails_with(
-        &["--int8", "--uncertainty"],
-        &["`network.uncertainty` = true", "int8"],
-    );
 }
 
 #[test]

@@ -55,7 +55,7 @@ void spikeslab_panic_hook(void);
  * The blob format version this library reads; blobs of another version are refused with
  * `SPIKESLAB_STATUS_VERSION` (recompile them).
  */
-#define SPIKESLAB_FORMAT_VERSION 5
+#define SPIKESLAB_FORMAT_VERSION 6
 
 /**
  * Most layers (hidden and output) of a model.
@@ -96,28 +96,28 @@ void spikeslab_panic_hook(void);
 /**
  * Bytes of a [`spikeslab_model_t`] on a target with 32-bit pointers (every Cortex-M).
  */
-#define SPIKESLAB_MODEL_BYTES 664
+#define SPIKESLAB_MODEL_BYTES 744
 #endif
 
 #if defined(SPIKESLAB_POINTER_64)
 /**
  * Bytes of a [`spikeslab_model_t`] on a target with 64-bit pointers (a host, for tests).
  */
-#define SPIKESLAB_MODEL_BYTES 1328
+#define SPIKESLAB_MODEL_BYTES 1488
 #endif
 
 #if defined(SPIKESLAB_POINTER_32)
 /**
  * `SPIKESLAB_MODEL_BYTES / 8`.
  */
-#define SPIKESLAB_MODEL_WORDS 83
+#define SPIKESLAB_MODEL_WORDS 93
 #endif
 
 #if defined(SPIKESLAB_POINTER_64)
 /**
  * `SPIKESLAB_MODEL_BYTES / 8`.
  */
-#define SPIKESLAB_MODEL_WORDS 166
+#define SPIKESLAB_MODEL_WORDS 186
 #endif
 
 /**

@@ -32,7 +32,7 @@ pub const SPIKESLAB_VERSION_MINOR: u32 = 1;
 pub const SPIKESLAB_VERSION_PATCH: u32 = 0;
 /// The blob format version this library reads; blobs of another version are refused with
 /// `SPIKESLAB_STATUS_VERSION` (recompile them).
-pub const SPIKESLAB_FORMAT_VERSION: u32 = 5;
+pub const SPIKESLAB_FORMAT_VERSION: u32 = 6;
 /// Most layers (hidden and output) of a model.
 pub const SPIKESLAB_MAX_LAYERS: u32 = 8;
 /// Most nodes in one layer, and so most read inputs and outputs.
@@ -49,16 +49,16 @@ pub const SPIKESLAB_SCRATCH_FLOATS: usize = 512;
 pub const SPIKESLAB_DIST_SCRATCH_FLOATS: usize = 1024;
 /// Bytes of a [`spikeslab_model_t`] on a target with 32-bit pointers (every Cortex-M).
 #[cfg(target_pointer_width = "32")]
-pub const SPIKESLAB_MODEL_BYTES: usize = 664;
+pub const SPIKESLAB_MODEL_BYTES: usize = 744;
 /// Bytes of a [`spikeslab_model_t`] on a target with 64-bit pointers (a host, for tests).
 #[cfg(target_pointer_width = "64")]
-pub const SPIKESLAB_MODEL_BYTES: usize = 1328;
+pub const SPIKESLAB_MODEL_BYTES: usize = 1488;
 /// `SPIKESLAB_MODEL_BYTES / 8`.
 #[cfg(target_pointer_width = "32")]
-pub const SPIKESLAB_MODEL_WORDS: usize = 83;
+pub const SPIKESLAB_MODEL_WORDS: usize = 93;
 /// `SPIKESLAB_MODEL_BYTES / 8`.
 #[cfg(target_pointer_width = "64")]
-pub const SPIKESLAB_MODEL_WORDS: usize = 166;
+pub const SPIKESLAB_MODEL_WORDS: usize = 186;
 /// Alignment of a [`spikeslab_model_t`], in bytes.
 pub const SPIKESLAB_MODEL_ALIGN: u32 = 8;
 

@@ -27,9 +27,17 @@ pub fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
             finite(mean, &at)?;
             finite(scale, &at)?;
         }
-        InputMap::Int8 { offset, shift, .. } => {
+        InputMap::Int8 {
+            offset,
+            shift,
+            mean,
+            scale,
+            ..
+        } => {
             within(offset, MAX_INPUT_OFFSET, &at)?;
             shifts(shift, &at)?;
+            finite(mean, &at)?;
+            finite(scale, &at)?;
         }
     }
     let mut in_width = n;
@@ -99,16 +107,25 @@ pub const INT8_SHIFTS: core::ops::RangeInclusive<u8> = 17..=47;
 pub const MAX_INPUT_OFFSET: i32 = 1 << 29;
 
 /// An integer layer's biases and shifts within range, its sparse indices as for f32, its
-/// dequantisation scales finite.
+/// dequantisation scales and posterior finite, its variances non-negative.
 fn int8(q: &Int8<'_>, in_width: usize, layer: u8, at: &impl Fn(*const u8) -> u32) -> Result<()> {
     within(q.bias, MAX_INT8_BIAS, at)?;
     if let Int8Weights::Sparse { row_len, cols, .. } = q.weights {
         sparse(row_len, cols, in_width, layer, at)?;
     }
     match q.rescale {
-        Rescale::Requantise { shift, .. } => shifts(shift, at),
-        Rescale::Dequantise(scale) => finite(scale, at),
+        Rescale::Requantise { shift, .. } => shifts(shift, at)?,
+        Rescale::Dequantise(scale) => finite(scale, at)?,
     }
+    if let Some(p) = q.posterior {
+        let v = p.variance();
+        finite(p.bias(), at)?;
+        finite(p.scale(), at)?;
+        finite(p.unit(), at)?;
+        variances(v.bias, at)?;
+        variances(v.weights, at)?;
+    }
+    Ok(())
 }
 
 /// Every variance finite and non-negative (else `NonFinite` at the first that is not).

@@ -18,7 +18,9 @@
 use crate::eval::Buf;
 use crate::format::{Activation, MAX_WIDTH, Task};
 use crate::math::{exp, relu_moments, rsqrt, sigmoid_moments, tanh_moments};
-use crate::model::{InputMap, Layer, Model, Params, Variances, Weights};
+use crate::model::{
+    InputMap, Int8, Int8Posterior, Int8Weights, Layer, Model, Params, Variances, Weights,
+};
 use crate::{Error, Result};
 
 /// The predictive distribution of one output (`repr(C)`: three `f32` in this order).
@@ -108,12 +110,10 @@ impl Model<'_> {
     ) -> Result<()> {
         self.check_len(features.len(), self.parts.features, out.len())?;
         let p = &self.parts;
-        let InputMap::F32 { mean, scale } = p.input else {
-            return Err(Error::NoPosterior);
-        };
         if !self.has_posterior() {
             return Err(Error::NoPosterior);
         }
+        let (InputMap::F32 { mean, scale } | InputMap::Int8 { mean, scale, .. }) = p.input;
         let [m0, m1] = &mut scratch.m;
         let [v0, v1] = &mut scratch.v;
         let (mut xm, mut xv, mut ym, mut yv) = (m0, v0, m1, v1);
@@ -183,24 +183,29 @@ fn probit_softmax(out: &mut [Prediction]) {
 
 impl Layer<'_> {
     /// Means and variances of the layer's outputs from those of its first `n` inputs (`exact`:
-    /// inputs without variance). Only f32 layers carry variances; [`Model::predict_dist`]
-    /// refuses other models first.
-    fn moments(&self, xm: &Buf, xv: &Buf, n: usize, exact: bool, ym: &mut Buf, yv: &mut Buf) {
-        let Params::F32 {
-            bias,
-            weights,
-            variance: Some(var),
-        } = self.params
-        else {
-            return;
-        };
-        let width = bias.len();
+    /// inputs without variance). A model carries variances in every layer or none, and
+    /// [`Model::predict_dist`] refuses one without them first. An integer layer rescales its
+    /// inputs in place ([`int8`]).
+    fn moments(
+        &self,
+        xm: &mut Buf,
+        xv: &mut Buf,
+        n: usize,
+        exact: bool,
+        ym: &mut Buf,
+        yv: &mut Buf,
+    ) {
+        let width = self.width();
         let (ym, yv) = (
             ym.get_mut(..width).unwrap_or_default(),
             yv.get_mut(..width).unwrap_or_default(),
         );
-        match weights {
-            Weights::Dense(w) => dense(
+        match self.params {
+            Params::F32 {
+                bias,
+                weights: Weights::Dense(w),
+                variance: Some(var),
+            } => dense(
                 w,
                 bias,
                 var,
@@ -210,11 +215,25 @@ impl Layer<'_> {
                 ym,
                 yv,
             ),
-            Weights::Sparse {
-                row_len,
-                cols,
-                values,
+            Params::F32 {
+                bias,
+                weights:
+                    Weights::Sparse {
+                        row_len,
+                        cols,
+                        values,
+                    },
+                variance: Some(var),
             } => sparse(row_len, cols, values, bias, var, xm, xv, ym, yv),
+            Params::Int8(
+                q @ Int8 {
+                    posterior: Some(p), ..
+                },
+            ) => int8(&q, &p, xm, xv, n, ym, yv),
+            Params::F32 { variance: None, .. }
+            | Params::Int8(Int8 {
+                posterior: None, ..
+            }) => {}
         }
         let nodes = ym.iter_mut().zip(yv.iter_mut());
         match self.activation {
@@ -361,6 +380,124 @@ fn sparse(
         }
         (*om, *ov) = (m, v);
         start = end;
+    }
+}
+
+/// Means and variances of an integer layer from its posterior ([`Int8Posterior`]), in f32.
+/// The inputs are first put in code steps in place, `a_i = m_i·t_i`, `c_i = v_i·t_i²`
+/// (`t` the layer's `unit`); then, with `w` the stored codes, `V` their variances and `σ`
+/// the nodes' `scale`:
+///
+/// ```text
+/// E[y_o]   = b_o + σ_o · Σ_i w_oi·a_i
+/// Var[y_o] = vb_o + σ_o² · Σ_i ( V_oi·(a_i² + c_i) + w_oi²·c_i )
+/// ```
+///
+/// the f32 formulas of the module for the real weights `σ_o·w_oi·t_i`.
+fn int8(
+    q: &Int8<'_>,
+    p: &Int8Posterior<'_>,
+    xm: &mut Buf,
+    xv: &mut Buf,
+    n: usize,
+    ym: &mut [f32],
+    yv: &mut [f32],
+) {
+    for ((m, v), &t) in xm.iter_mut().zip(xv.iter_mut()).zip(p.unit()) {
+        *m *= t;
+        *v *= t * t;
+    }
+    let (xm, xv) = (
+        xm.get(..n).unwrap_or_default(),
+        xv.get(..n).unwrap_or_default(),
+    );
+    let (var, bias, scale) = (p.variance(), p.bias(), p.scale());
+    let node = |(m, v): (f32, f32), o: usize| {
+        let (b, vb, s) = (
+            bias.get(o).copied().unwrap_or_default(),
+            var.bias.get(o).copied().unwrap_or_default(),
+            scale.get(o).copied().unwrap_or_default(),
+        );
+        (b + s * m, vb + s * s * v)
+    };
+    match q.weights {
+        Int8Weights::Dense(w) => {
+            let vw = var.weights;
+            let blocked = if n == 0 { 0 } else { w.len() / (4 * n) * 4 };
+            let (ymc, ymt) = ym.as_chunks_mut::<4>();
+            let (yvc, yvt) = yv.as_chunks_mut::<4>();
+            let blocks = w
+                .chunks_exact(4 * n.max(1))
+                .zip(vw.chunks_exact(4 * n.max(1)));
+            for (k, ((block, om), ov)) in blocks.zip(ymc).zip(yvc).enumerate() {
+                let (mut sm, mut sv) = ([0.0f32; 4], [0.0f32; 4]);
+                let (wc, _) = block.0.as_chunks::<4>();
+                let (vc, _) = block.1.as_chunks::<4>();
+                for (((w4, v4), &a), &c) in wc.iter().zip(vc).zip(xm).zip(xv) {
+                    let s = a * a + c;
+                    for j in 0..4 {
+                        let wj = f32::from(w4[j]) - 128.0;
+                        sm[j] += wj * a;
+                        sv[j] += v4[j] * s;
+                        sv[j] += wj * wj * c;
+                    }
+                }
+                for j in 0..4 {
+                    (om[j], ov[j]) = node((sm[j], sv[j]), 4 * k + j);
+                }
+            }
+            let rows = w
+                .get(blocked * n..)
+                .unwrap_or_default()
+                .chunks_exact(n.max(1))
+                .zip(
+                    vw.get(blocked * n..)
+                        .unwrap_or_default()
+                        .chunks_exact(n.max(1)),
+                );
+            for (k, ((row, om), ov)) in rows.zip(ymt).zip(yvt).enumerate() {
+                let (mut sm, mut sv) = (0.0f32, 0.0f32);
+                for (((&u, &vi), &a), &c) in row.0.iter().zip(row.1).zip(xm).zip(xv) {
+                    let wi = f32::from(u) - 128.0;
+                    sm += wi * a;
+                    sv += vi * (a * a + c);
+                    sv += wi * wi * c;
+                }
+                (*om, *ov) = node((sm, sv), blocked + k);
+            }
+        }
+        Int8Weights::Sparse {
+            row_len,
+            cols,
+            values,
+        } => {
+            let mut start = 0;
+            let rows = ym.iter_mut().zip(yv.iter_mut()).zip(row_len);
+            for (o, ((om, ov), &len)) in rows.enumerate() {
+                let end = start + usize::from(len);
+                let (Some(c), Some(w), Some(vw)) = (
+                    cols.get(start..end),
+                    values.get(start..end),
+                    var.weights.get(start..end),
+                ) else {
+                    return;
+                };
+                let (mut sm, mut sv) = (0.0f32, 0.0f32);
+                for ((&ci, &wi), &vi) in c.iter().zip(w).zip(vw) {
+                    let i = usize::from(ci);
+                    let (a, cv) = (
+                        xm.get(i).copied().unwrap_or_default(),
+                        xv.get(i).copied().unwrap_or_default(),
+                    );
+                    let wi = f32::from(wi);
+                    sm += wi * a;
+                    sv += vi * (a * a + cv);
+                    sv += wi * wi * cv;
+                }
+                (*om, *ov) = node((sm, sv), o);
+                start = end;
+            }
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use postcard::ser_flavors::Size;
 
 use crate::arena::Writer;
-use crate::format::{ARENA_ALIGN, NumberFormat, Task};
+use crate::format::{ARENA_ALIGN, NumberFormat, Task, VarianceFormat};
 use crate::model::{
     CRC, InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights, requantised,
 };
@@ -22,6 +22,10 @@ impl Parts<'_> {
     fn check_lengths(&self) -> Result<()> {
         let n = self.inputs.len();
         let first = self.layers.first().map(Layer::format);
+        let posterior = self
+            .layers
+            .first()
+            .is_some_and(|l| l.variance_format() != VarianceFormat::None);
         let input_fits = match self.input {
             InputMap::F32 { mean, scale } => {
                 first != Some(NumberFormat::Int8) && mean.len() == n && scale.len() == n
@@ -31,12 +35,17 @@ impl Parts<'_> {
                 mult,
                 shift,
                 exp,
+                mean,
+                scale,
             } => {
+                let real = if posterior { n } else { 0 };
                 first == Some(NumberFormat::Int8)
                     && offset.len() == n
                     && mult.len() == n
                     && shift.len() == n
                     && exp.len() == n
+                    && mean.len() == real
+                    && scale.len() == real
             }
         };
         if !input_fits {
@@ -137,11 +146,15 @@ impl Parts<'_> {
                 mult,
                 shift,
                 exp,
+                mean,
+                scale,
             } => {
                 w.i32s(offset)?;
                 w.u16s(mult)?;
                 w.u8s(shift)?;
                 w.i8s(exp)?;
+                w.f32s(mean)?;
+                w.f32s(scale)?;
             }
         }
         for layer in &self.layers {
@@ -173,6 +186,7 @@ impl Parts<'_> {
                     bias,
                     weights,
                     rescale,
+                    posterior,
                 }) => {
                     w.i32s(bias)?;
                     match weights {
@@ -193,6 +207,9 @@ impl Parts<'_> {
                             w.u8s(shift)?;
                         }
                         Rescale::Dequantise(scale) => w.f32s(scale)?,
+                    }
+                    if let Some(p) = posterior {
+                        w.f32s(p.values())?;
                     }
                 }
             }
@@ -251,7 +268,11 @@ impl Layer<'_> {
                     }
                     Rescale::Dequantise(scale) => !requantised && scale.len() == width,
                 };
-                shape && rescale
+                let posterior = q.posterior.is_none_or(|p| {
+                    p.unit().len() == in_width
+                        && p.values().len() == 3 * width + in_width + self.weight_count()
+                });
+                shape && rescale && posterior
             }
         }
     }

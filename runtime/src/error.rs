@@ -40,7 +40,7 @@ pub enum Error {
     },
     /// A layer's formats do not fit: an integer layer follows an f32 one (integer layers
     /// come first), or the layer stores posterior variances where the others do not (every
-    /// layer or none; f32 layers only).
+    /// layer or none).
     Format {
         /// Layer number, from 0.
         layer: u8,
@@ -114,7 +114,7 @@ impl fmt::Display for Error {
             Self::Shape { layer } => write!(f, "layer {layer} has inconsistent sizes"),
             Self::Format { layer } => write!(
                 f,
-                "layer {layer}'s formats do not fit: an integer layer after an f32 one (integer layers come first), or variances in some layers only (every f32 layer or none)"
+                "layer {layer}'s formats do not fit: an integer layer after an f32 one (integer layers come first), or variances in some layers only (every layer or none)"
             ),
             Self::Index { offset } => write!(f, "sparse index out of range at byte {offset}"),
             Self::Names { offset } => write!(

@@ -126,6 +126,7 @@ impl Model<'_> {
                 mult,
                 shift,
                 exp,
+                ..
             } => {
                 let codes = bytemuck::bytes_of_mut(y);
                 let maps = offset.iter().zip(mult).zip(shift).zip(exp);

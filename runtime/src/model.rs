@@ -88,6 +88,77 @@ pub struct Int8<'a> {
     pub weights: Int8Weights<'a>,
     /// What the sums become.
     pub rescale: Rescale<'a>,
+    /// The weights' posterior, if the model carries it.
+    pub posterior: Option<Int8Posterior<'a>>,
+}
+
+/// The posterior of an integer layer's parameters, which [`crate::Model::predict_dist`]
+/// reads in f32: weight `(o, i)` stands for `scale[o] · w[o,i] · unit[i]` (`w` the stored
+/// code, `u − 128` when dense), the posterior mean of the weight in the units of the layer's
+/// real inputs, and node `o`'s pre-activation mean is `bias[o] + scale[o] · Σ_i w[o,i] ·
+/// unit[i] · m[i]`.
+///
+/// The five arrays are consecutive in the blob, and this view keeps them as one slice (two
+/// words and two lengths, so that every layer of a [`Model`] stays small in RAM).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Int8Posterior<'a> {
+    values: &'a [f32],
+    width: u16,
+    inputs: u16,
+}
+
+impl<'a> Int8Posterior<'a> {
+    /// The posterior of a layer of `width` nodes on `inputs` inputs from its arrays one after
+    /// another: bias means (`width`), scales (`width`), units (`inputs`), bias variances
+    /// (`width`), then one variance per stored weight (the rest). `None` when `values` is
+    /// shorter than `3·width + inputs` or a count exceeds 65,535.
+    pub fn new(values: &'a [f32], width: usize, inputs: usize) -> Option<Self> {
+        let width = u16::try_from(width).ok()?;
+        let inputs = u16::try_from(inputs).ok()?;
+        (values.len() >= 3 * usize::from(width) + usize::from(inputs)).then_some(Self {
+            values,
+            width,
+            inputs,
+        })
+    }
+
+    fn part(&self, from: usize, len: usize) -> &'a [f32] {
+        self.values.get(from..from + len).unwrap_or_default()
+    }
+
+    /// The five arrays, one after another, as stored.
+    pub fn values(&self) -> &'a [f32] {
+        self.values
+    }
+
+    /// Posterior mean of each bias, in the units of the node's pre-activation.
+    pub fn bias(&self) -> &'a [f32] {
+        self.part(0, usize::from(self.width))
+    }
+
+    /// Real value of one weight code step of each node, per unit of [`Self::unit`].
+    pub fn scale(&self) -> &'a [f32] {
+        let w = usize::from(self.width);
+        self.part(w, w)
+    }
+
+    /// Real value of one code step of each input (of the standardised input for the first
+    /// layer, of the previous layer's output otherwise).
+    pub fn unit(&self) -> &'a [f32] {
+        self.part(2 * usize::from(self.width), usize::from(self.inputs))
+    }
+
+    /// Variances: of each bias, in the pre-activation's units; of each stored weight, in
+    /// squared code steps (the variance of `w[o,i]`, so that of the real weight is
+    /// `(scale[o] · unit[i])²` times it), in the order of the weights.
+    pub fn variance(&self) -> Variances<'a> {
+        let w = usize::from(self.width);
+        let start = 2 * w + usize::from(self.inputs);
+        Variances {
+            bias: self.part(start, w),
+            weights: self.values.get(start + w..).unwrap_or_default(),
+        }
+    }
 }
 
 /// The posterior variances of an f32 layer's parameters: the spread of each weight and bias
@@ -163,7 +234,10 @@ impl Layer<'_> {
         match self.params {
             Params::F32 {
                 variance: Some(_), ..
-            } => VarianceFormat::F32,
+            }
+            | Params::Int8(Int8 {
+                posterior: Some(_), ..
+            }) => VarianceFormat::F32,
             _ => VarianceFormat::None,
         }
     }
@@ -219,6 +293,12 @@ pub enum InputMap<'a> {
         shift: &'a [u8],
         /// `g`: the input is read as the integer `⌊|x|·2^g⌋` with x's sign.
         exp: &'a [i8],
+        /// With a posterior ([`Int8Posterior`]): each read feature's training mean and
+        /// 1 / standard deviation, for [`crate::Model::predict_dist`], which reads the
+        /// standardised inputs in f32. Empty otherwise.
+        mean: &'a [f32],
+        /// See `mean`.
+        scale: &'a [f32],
     },
 }
 
@@ -428,12 +508,18 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
     let mut r = Reader::new(data)?;
     let n = usize::from(h.inputs);
     let inputs = r.u16s(n)?;
+    let posterior = h
+        .layers
+        .first()
+        .is_some_and(|l| l.variance != VarianceFormat::None);
     let input = match h.layers.first().map(|l| l.format) {
         Some(NumberFormat::Int8) => InputMap::Int8 {
             offset: r.i32s(n)?,
             mult: r.u16s(n)?,
             shift: r.u8s(n)?,
             exp: r.i8s(n)?,
+            mean: r.f32s(if posterior { n } else { 0 })?,
+            scale: r.f32s(if posterior { n } else { 0 })?,
         },
         _ => InputMap::F32 {
             mean: r.f32s(n)?,
@@ -464,9 +550,7 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
             }
         };
         let first = h.layers.first().map(|l| l.variance);
-        if Some(spec.variance) != first
-            || (spec.format == NumberFormat::Int8 && spec.variance != VarianceFormat::None)
-        {
+        if Some(spec.variance) != first {
             return Err(Error::Format { layer });
         }
         let params = match spec.format {
@@ -519,10 +603,27 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                 } else {
                     Rescale::Dequantise(r.f32s(width)?)
                 };
+                let stored = match weights {
+                    Int8Weights::Dense(w) => w.len(),
+                    Int8Weights::Sparse { values, .. } => values.len(),
+                };
+                let posterior = match spec.variance {
+                    VarianceFormat::None => None,
+                    VarianceFormat::F32 => {
+                        let len = (3 * width + in_width)
+                            .checked_add(stored)
+                            .ok_or(Error::Length)?;
+                        Some(
+                            Int8Posterior::new(r.f32s(len)?, width, in_width)
+                                .ok_or(Error::Capacity)?,
+                        )
+                    }
+                };
                 Params::Int8(Int8 {
                     bias,
                     weights,
                     rescale,
+                    posterior,
                 })
             }
         };

@@ -211,6 +211,44 @@ fn predict_dist_refuses_what_it_cannot_do() {
 }
 
 #[test]
+fn an_integer_model_gives_the_moments_of_its_dequantised_weights() {
+    for task in [Task::Regression, Task::Classification] {
+        for act in [Activation::Relu, Activation::Tanh, Activation::Sigmoid] {
+            for (density, store) in [(1.0, Store::Dense), (0.3, Store::Smaller)] {
+                for k in [1, 2, 3] {
+                    let out = if task == Task::Classification { 3 } else { 1 };
+                    let s = shape(task, &[9, 5, out], density, act);
+                    let net = Net::random(&s, 7, store).int8(k).with_variances(0.3, 4);
+                    let blob = net.blob().unwrap();
+                    let model = blob.model().unwrap();
+                    assert!(model.has_posterior());
+                    assert_eq!(model.parts(), &net.parts(), "round trip");
+                    let reference = net.dequantised().blob().unwrap();
+                    let reference = reference.model().unwrap();
+                    for x in random_inputs(9, 30, &mut Pcg64::seed_from_u64(k as u64)) {
+                        let mut got = vec![Prediction::default(); out];
+                        let mut want = vec![Prediction::default(); out];
+                        model.predict_dist(&x, &mut got).unwrap();
+                        reference.predict_dist(&x, &mut want).unwrap();
+                        for (g, w) in got.iter().zip(&want) {
+                            let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * (1.0 + b.abs());
+                            assert!(
+                                close(g.mean, w.mean)
+                                    && close(g.epistemic, w.epistemic)
+                                    && g.noise == w.noise,
+                                "{task:?} {act:?} density {density}, {k} int8 layers: \
+                                 {g:?} against {w:?}"
+                            );
+                            assert!(g.epistemic > 0.0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn variances_round_trip_and_are_checked() {
     let s = shape(Task::Regression, &[7, 5, 1], 0.4, Activation::Tanh);
     let net = Net::random(&s, 4, Store::Smaller).with_variances(0.2, 3);
@@ -232,4 +270,37 @@ fn variances_round_trip_and_are_checked() {
         negative.blob().err(),
         Some(Error::NonFinite { .. })
     ));
+    // The same for integer layers, and their posterior's numbers are checked.
+    let int8 = Net::random(&s, 4, Store::Smaller)
+        .int8(2)
+        .with_variances(0.2, 3);
+    let mut partial = int8.clone();
+    partial.layers[1].int8.as_mut().unwrap().posterior = None;
+    assert_eq!(partial.blob().err(), Some(Error::Format { layer: 1 }));
+    // Bias means, scales, units, bias variances, code variances (the layer is sparse).
+    let (width, inputs) = (5, 7);
+    for (field, at, value) in [
+        (0, 0, f32::NAN),
+        (1, width, f32::INFINITY),
+        (2, 2 * width, f32::NAN),
+        (3, 2 * width + inputs, -1.0),
+        (4, 3 * width + inputs, -1.0),
+    ] {
+        let mut bad = int8.clone();
+        let p = bad.layers[1]
+            .int8
+            .as_mut()
+            .unwrap()
+            .posterior
+            .as_mut()
+            .unwrap();
+        p.sparse[at] = value;
+        assert!(
+            matches!(bad.blob().err(), Some(Error::NonFinite { .. })),
+            "field {field}"
+        );
+    }
+    let mut no_means = int8.clone();
+    no_means.real = None;
+    assert_eq!(no_means.blob().err(), Some(Error::Inputs));
 }

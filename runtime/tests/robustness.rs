@@ -60,12 +60,15 @@ fn seeds() -> Vec<Aligned> {
                 .unwrap()
         })
         .collect();
-    // and each f32 one with posterior variances
-    blobs.extend(archs.iter().enumerate().map(|(i, a)| {
-        Net::random(a, i as u64, Store::Smaller)
-            .with_variances(0.2, i as u64)
-            .blob()
-            .unwrap()
+    // and each with posterior variances, f32 and with integer layers
+    blobs.extend(archs.iter().zip(int8).enumerate().flat_map(|(i, (a, k))| {
+        [0, k].map(|k| {
+            Net::random(a, i as u64, Store::Smaller)
+                .int8(k)
+                .with_variances(0.2, i as u64)
+                .blob()
+                .unwrap()
+        })
     }));
     blobs
 }
@@ -140,7 +143,7 @@ fn trailing_bytes_and_wrong_versions_are_rejected() {
         Aligned::copy(&with_crc(&padded)).model().unwrap_err(),
         Error::Length
     );
-    for version in [4, 6] {
+    for version in [5, 7] {
         let mut other = body.to_vec();
         other[4] = version;
         let e = Aligned::copy(&with_crc(&other)).model().unwrap_err();

@@ -332,7 +332,7 @@ pub fn read_rows(bytes: &[u8], features: usize) -> Vec<Vec<f32>> {
 /// The board fixtures, written into `dir` as `<name>.postcard` with their `.inputs` (five
 /// random rows): classification with tanh (sparse first layer), regression with sigmoid
 /// (dense), a dense relu classifier with a width that is not a multiple of four; each in
-/// f32, in 8-bit integers, and in f32 with posterior variances. With each, the lines a board
+/// f32, in 8-bit integers, and both with posterior variances. With each, the lines a board
 /// must print for it ([`expected_lines`]).
 ///
 /// # Panics
@@ -369,6 +369,7 @@ pub fn fixture_models(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<Str
         let net = random_network(arch, 40 + i as u64);
         let q = int8(&net, i as u64);
         let dist = with_variances(&net, 0.3, i as u64);
+        let int8_dist = int8(&dist, i as u64);
         let rows = random_inputs(arch.features, 5, &mut Pcg64::seed_from_u64(i as u64));
         let bytes: Vec<u8> = rows
             .iter()
@@ -379,6 +380,10 @@ pub fn fixture_models(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<Str
             (format!("fixture{i}"), net.to_blob().unwrap()),
             (format!("fixture{i}-int8"), q.to_blob().unwrap()),
             (format!("fixture{i}-dist"), dist.to_blob().unwrap()),
+            (
+                format!("fixture{i}-int8-dist"),
+                int8_dist.to_blob().unwrap(),
+            ),
         ] {
             let model = dir.join(format!("{name}.postcard"));
             std::fs::write(&model, blob.as_bytes()).unwrap();

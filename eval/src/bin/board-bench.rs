@@ -252,12 +252,18 @@ fn c_api(models: &[Model]) {
     }
 }
 
-/// `predict_dist` against `predict` on f32 networks with posterior variances (the demo, and
-/// the 8-50-1 and 64-128-64-10 fixtures with variances), and the flash they add.
+/// `predict_dist` against `predict` on networks with posterior variances (the demo, the
+/// 8-50-1 and 64-128-64-10 fixtures with variances, and the 8-50-1 in int8), and the flash
+/// they add.
 fn predictive(dir: &std::path::Path, models: &[Model]) {
     let posterior = |label: &'static str, name: &str, arch: &Arch, point: &Model| {
         let net = with_variances(&random_network(arch, 7), 0.3, 7);
-        let blob = net.to_blob().expect("valid fixture");
+        let blob = if name.contains("int8") {
+            spikeslab_tests::int8(&net, 3).to_blob()
+        } else {
+            net.to_blob()
+        }
+        .expect("valid fixture");
         let path = dir.join(format!("{name}.postcard"));
         std::fs::write(&path, blob.as_bytes()).expect("write fixture");
         std::fs::copy(
@@ -307,9 +313,18 @@ fn predictive(dir: &std::path::Path, models: &[Model]) {
                 &models[2],
             ),
         ),
+        (
+            &models[5],
+            posterior(
+                "int8 8-50-1 regressor, dense",
+                "r8-50-1-int8-dist",
+                &regressor,
+                &models[5],
+            ),
+        ),
     ];
     println!(
-        "\n| board | model (f32, with variances) | blob B | without variances | per kept weight | predict | predict_dist | predict_dist / predict |"
+        "\n| board | model (with variances) | blob B | without variances | per kept weight | predict | predict_dist | predict_dist / predict |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for board in QEMU_BOARDS {

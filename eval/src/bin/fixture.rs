@@ -28,6 +28,10 @@ struct Args {
     /// Quantise to 8-bit integers, calibrated on 256 random rows.
     #[arg(long)]
     int8: bool,
+    /// Store posterior variances for `predict_dist`: each kept weight's sd `0.3·(u·|w| + 0.1)`
+    /// with `u` uniform in [0, 1), each bias's 0.075.
+    #[arg(long)]
+    posterior: bool,
     /// Seed of the weights and inputs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -73,7 +77,10 @@ fn main() -> anyhow::Result<()> {
         density: a.density,
         activation,
     };
-    let net = random_network(&arch, a.seed);
+    let mut net = random_network(&arch, a.seed);
+    if a.posterior {
+        net = spikeslab_tests::with_variances(&net, 0.3, a.seed);
+    }
     let blob = if a.int8 {
         spikeslab_tests::int8(&net, a.seed).to_blob()?
     } else {

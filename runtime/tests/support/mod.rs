@@ -6,9 +6,9 @@
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_runtime::{
-    Activation, InputMap, Int8, Int8Weights, Layer, MAX_INT8_BIAS, MAX_LAYERS, Meta, Metric, Model,
-    Names, Params, Parts, Rescale, Task, Text, Variances, Weights, dense_index, heapless,
-    input_coder, requantiser,
+    Activation, InputMap, Int8, Int8Posterior, Int8Weights, Layer, MAX_INT8_BIAS, MAX_LAYERS, Meta,
+    Metric, Model, Names, Params, Parts, Rescale, Task, Text, Variances, Weights, dense_index,
+    heapless, input_coder, requantiser,
 };
 
 /// Shape of a random model.
@@ -87,6 +87,27 @@ pub struct OwnedQ {
     pub shift: Vec<u8>,
     /// Dequantisation scales, or empty.
     pub scale: Vec<f32>,
+    /// Real value of one weight code step per node, with inputs in code steps (`σ_o`).
+    pub sigma: Vec<f64>,
+    /// Real value of one input code step.
+    pub s_in: f64,
+    /// The posterior for `predict_dist`, when the f32 layer has variances.
+    pub posterior: Option<OwnedQPosterior>,
+}
+
+/// An integer layer's posterior arrays, owned (`Int8Posterior`): bias means, scales,
+/// units and bias variances, then the code variances as the dense or the sparse storage
+/// holds them.
+#[derive(Clone, Debug)]
+pub struct OwnedQPosterior {
+    /// With the dense code variances.
+    pub dense: Vec<f32>,
+    /// With the sparse ones.
+    pub sparse: Vec<f32>,
+    /// Nodes.
+    pub width: usize,
+    /// Inputs.
+    pub inputs: usize,
 }
 
 impl Owned {
@@ -184,6 +205,10 @@ impl Owned {
                 } else {
                     Rescale::Dequantise(&q.scale)
                 },
+                posterior: q.posterior.as_ref().map(|p| {
+                    let values = if self.sparse { &p.sparse } else { &p.dense };
+                    Int8Posterior::new(values, p.width, p.inputs).expect("its own arrays")
+                }),
             }),
         };
         Layer {
@@ -205,6 +230,9 @@ impl Owned {
             mult: Vec::new(),
             shift: Vec::new(),
             scale: Vec::new(),
+            sigma: Vec::new(),
+            s_in,
+            posterior: None,
         };
         for (o, (row, &b)) in self.rows.iter().zip(&self.bias).enumerate() {
             let max = row.iter().fold(0f64, |m, &w| m.max(f64::from(w).abs()));
@@ -232,8 +260,78 @@ impl Owned {
                 None => q.scale.push((sw * s_in) as f32),
             }
             q.rows.push(codes);
+            q.sigma.push(sw * s_in);
         }
         q
+    }
+
+    /// The integer layer's posterior from the f32 layer's variances: weight `(o, i)` is
+    /// `σ_o · w · (1 / s_in)` in real units, so its code's variance is `V / sw²`.
+    fn attach_posterior(&mut self) {
+        let (Some(q), Some(v)) = (self.int8.as_mut(), self.variance.as_ref()) else {
+            return;
+        };
+        let width = self.rows.len();
+        let n = self.rows.first().map_or(0, Vec::len);
+        let mut var_packed = vec![0.0; width * n];
+        let mut var_values = Vec::new();
+        for (o, (row, vrow)) in self.rows.iter().zip(&v.rows).enumerate() {
+            let sw = q.sigma[o] / q.s_in;
+            for (i, (&w, &var)) in row.iter().zip(vrow).enumerate() {
+                let code_var = (f64::from(var) / (sw * sw)) as f32;
+                var_packed[dense_index(o, i, width, n)] = code_var;
+                if w != 0.0 {
+                    var_values.push(code_var);
+                }
+            }
+        }
+        let mut head = self.bias.clone();
+        head.extend(q.sigma.iter().map(|&s| s as f32));
+        head.extend(vec![(1.0 / q.s_in) as f32; n]);
+        head.extend(&v.bias);
+        q.posterior = Some(OwnedQPosterior {
+            dense: [&head[..], &var_packed].concat(),
+            sparse: [&head[..], &var_values].concat(),
+            width,
+            inputs: n,
+        });
+    }
+
+    /// The f32 layer whose weights are the integer layer's codes in real units.
+    pub fn dequantised(&self) -> Self {
+        let Some(q) = &self.int8 else {
+            return self.clone();
+        };
+        let rows = q
+            .rows
+            .iter()
+            .zip(&self.rows)
+            .zip(&q.sigma)
+            .map(|((codes, row), &s)| {
+                codes
+                    .iter()
+                    .zip(row)
+                    .map(|(&c, &w)| {
+                        if w == 0.0 {
+                            0.0
+                        } else {
+                            (f64::from(c) * s / q.s_in) as f32
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let store = if self.sparse {
+            Store::Smaller
+        } else {
+            Store::Dense
+        };
+        let mut l = Self::new(self.activation, rows, self.bias.clone(), store);
+        l.sparse = self.sparse;
+        if let Some(v) = &self.variance {
+            l.set_variance(v.rows.clone(), v.bias.clone());
+        }
+        l
     }
 }
 
@@ -253,6 +351,9 @@ pub struct Net {
     /// The int8 input map (offset, multiplier, shift, exponent per input) when the first
     /// layer is int8: codes `≈ (x − mean)·scale + ½`, clamped.
     pub codes: Option<InputCodes>,
+    /// The standardisation (means, scales) before `int8` folded the codes' map into `mean`
+    /// and `scale`.
+    pub real: Option<(Vec<f32>, Vec<f32>)>,
     /// The layers.
     pub layers: Vec<Owned>,
     /// Regression: output means.
@@ -318,6 +419,7 @@ impl Net {
             mean: (0..n).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect(),
             scale: (0..n).map(|_| 0.2 + rng.random::<f32>() * 2.0).collect(),
             codes: None,
+            real: None,
             inputs,
             layers,
             output_mean: if regression {
@@ -348,6 +450,7 @@ impl Net {
     /// 128, tanh and sigmoid at their fixed scales.
     pub fn int8(mut self, k: usize) -> Self {
         let (mut s_in, mut zero) = (4.0 / 255.0, 128);
+        self.real = Some((self.mean.clone(), self.scale.clone()));
         for (m, sc) in self.mean.iter_mut().zip(self.scale.iter_mut()) {
             *m -= (f64::from(zero) * s_in / f64::from(*sc)) as f32;
             *sc = (f64::from(*sc) / s_in) as f32;
@@ -382,9 +485,23 @@ impl Net {
             };
             let q = self.layers[l].quantise(s_in, zero, target);
             self.layers[l].int8 = Some(q);
+            self.layers[l].attach_posterior();
             (s_in, zero) = next;
         }
         self
+    }
+
+    /// The f32 model whose weights are the integer layers' codes in real units, with the
+    /// same variances: what `predict_dist` of the integer model computes.
+    pub fn dequantised(&self) -> Self {
+        let mut net = self.clone();
+        if let Some((mean, scale)) = &self.real {
+            (net.mean, net.scale) = (mean.clone(), scale.clone());
+        }
+        net.codes = None;
+        net.real = None;
+        net.layers = self.layers.iter().map(Owned::dequantised).collect();
+        net
     }
 
     /// The same model with posterior variances on every weight and bias: each weight's sd a
@@ -407,6 +524,7 @@ impl Net {
                 .collect();
             let bias = l.bias.iter().map(|_| (spread / 4.0).powi(2)).collect();
             l.set_variance(rows, bias);
+            l.attach_posterior();
         }
         self
     }
@@ -439,12 +557,21 @@ impl Net {
             features: self.features,
             inputs: &self.inputs,
             input: match &self.codes {
-                Some((offset, mult, shift, exp)) => InputMap::Int8 {
-                    offset,
-                    mult,
-                    shift,
-                    exp,
-                },
+                Some((offset, mult, shift, exp)) => {
+                    let posterior = self.layers.first().is_some_and(|l| l.variance.is_some());
+                    let (mean, scale) = match &self.real {
+                        Some((m, s)) if posterior => (&m[..], &s[..]),
+                        _ => (&[][..], &[][..]),
+                    };
+                    InputMap::Int8 {
+                        offset,
+                        mult,
+                        shift,
+                        exp,
+                        mean,
+                        scale,
+                    }
+                }
                 None => InputMap::F32 {
                     mean: &self.mean,
                     scale: &self.scale,
