@@ -563,7 +563,9 @@ pub unsafe extern "C" fn spikeslab_predict(
 
 /// The predictive distribution of every output (see [`spikeslab_prediction_t`]), for a
 /// raw feature vector as [`spikeslab_predict`] reads it: diagonal moment propagation of
-/// the weights' posterior, one pass, about two to three times `spikeslab_predict`'s work.
+/// the weights' posterior, one pass, about two to three times `spikeslab_predict`'s work
+/// on an f32 model. An int8 model's is computed in f32 from its codes (soft-float on cores
+/// without an FPU: there it costs tens of times its integer `spikeslab_predict`).
 ///
 /// `SPIKESLAB_STATUS_NO_POSTERIOR` for a model compiled without `uncertainty = true`.
 ///

@@ -15,6 +15,7 @@
 //! The means are summed from the bias in input order, as [`Model::predict`] sums, so a model
 //! whose variances are all zero gives `predict`'s outputs bit for bit.
 
+use crate::dense_index;
 use crate::eval::Buf;
 use crate::format::{Activation, MAX_WIDTH, Task};
 use crate::math::{exp, relu_moments, rsqrt, sigmoid_moments, tanh_moments};
@@ -88,7 +89,9 @@ impl Model<'_> {
     ///
     /// One pass, no sampling: means and variances go through the layers together (the
     /// module's formulas), about twice the multiply-adds of `predict`, plus one `exp` per
-    /// hidden node.
+    /// hidden node. An int8 model's layers are read in f32 from their codes
+    /// ([`crate::Int8Posterior`]): its means are those of its weights with f32 activations,
+    /// not `predict`'s integer outputs, and on cores without an FPU this is soft-float work.
     ///
     /// # Errors
     /// [`Error::NoPosterior`] for a model without posterior variances
@@ -412,92 +415,59 @@ fn int8(
         xv.get(..n).unwrap_or_default(),
     );
     let (var, bias, scale) = (p.variance(), p.bias(), p.scale());
-    let node = |(m, v): (f32, f32), o: usize| {
+    let width = ym.len();
+    let mut start = 0;
+    // Node by node, one loop for both storages: this path is the slow one on FPU-less cores
+    // anyway (soft-float), so it is written for size.
+    for (o, (om, ov)) in ym.iter_mut().zip(yv.iter_mut()).enumerate() {
+        let (mut sm, mut sv) = (0.0f32, 0.0f32);
+        let mut edge = |i: usize, w: f32, vw: f32| {
+            let (a, c) = (
+                xm.get(i).copied().unwrap_or_default(),
+                xv.get(i).copied().unwrap_or_default(),
+            );
+            sm += w * a;
+            sv += vw * (a * a + c);
+            sv += w * w * c;
+        };
+        match q.weights {
+            Int8Weights::Dense(codes) => {
+                for i in 0..n {
+                    let k = dense_index(o, i, width, n);
+                    let (u, vw) = (codes.get(k), var.weights.get(k));
+                    edge(
+                        i,
+                        f32::from(u.copied().unwrap_or(128)) - 128.0,
+                        vw.copied().unwrap_or_default(),
+                    );
+                }
+            }
+            Int8Weights::Sparse {
+                row_len,
+                cols,
+                values,
+            } => {
+                let end = start + row_len.get(o).map_or(0, |&l| usize::from(l));
+                let slice = |len: usize| start.min(len)..end.min(len);
+                let edges = (cols.get(slice(cols.len())).unwrap_or_default().iter())
+                    .zip(values.get(slice(values.len())).unwrap_or_default())
+                    .zip(
+                        var.weights
+                            .get(slice(var.weights.len()))
+                            .unwrap_or_default(),
+                    );
+                for ((&c, &w), &vw) in edges {
+                    edge(usize::from(c), f32::from(w), vw);
+                }
+                start = end;
+            }
+        }
         let (b, vb, s) = (
             bias.get(o).copied().unwrap_or_default(),
             var.bias.get(o).copied().unwrap_or_default(),
             scale.get(o).copied().unwrap_or_default(),
         );
-        (b + s * m, vb + s * s * v)
-    };
-    match q.weights {
-        Int8Weights::Dense(w) => {
-            let vw = var.weights;
-            let blocked = if n == 0 { 0 } else { w.len() / (4 * n) * 4 };
-            let (ymc, ymt) = ym.as_chunks_mut::<4>();
-            let (yvc, yvt) = yv.as_chunks_mut::<4>();
-            let blocks = w
-                .chunks_exact(4 * n.max(1))
-                .zip(vw.chunks_exact(4 * n.max(1)));
-            for (k, ((block, om), ov)) in blocks.zip(ymc).zip(yvc).enumerate() {
-                let (mut sm, mut sv) = ([0.0f32; 4], [0.0f32; 4]);
-                let (wc, _) = block.0.as_chunks::<4>();
-                let (vc, _) = block.1.as_chunks::<4>();
-                for (((w4, v4), &a), &c) in wc.iter().zip(vc).zip(xm).zip(xv) {
-                    let s = a * a + c;
-                    for j in 0..4 {
-                        let wj = f32::from(w4[j]) - 128.0;
-                        sm[j] += wj * a;
-                        sv[j] += v4[j] * s;
-                        sv[j] += wj * wj * c;
-                    }
-                }
-                for j in 0..4 {
-                    (om[j], ov[j]) = node((sm[j], sv[j]), 4 * k + j);
-                }
-            }
-            let rows = w
-                .get(blocked * n..)
-                .unwrap_or_default()
-                .chunks_exact(n.max(1))
-                .zip(
-                    vw.get(blocked * n..)
-                        .unwrap_or_default()
-                        .chunks_exact(n.max(1)),
-                );
-            for (k, ((row, om), ov)) in rows.zip(ymt).zip(yvt).enumerate() {
-                let (mut sm, mut sv) = (0.0f32, 0.0f32);
-                for (((&u, &vi), &a), &c) in row.0.iter().zip(row.1).zip(xm).zip(xv) {
-                    let wi = f32::from(u) - 128.0;
-                    sm += wi * a;
-                    sv += vi * (a * a + c);
-                    sv += wi * wi * c;
-                }
-                (*om, *ov) = node((sm, sv), blocked + k);
-            }
-        }
-        Int8Weights::Sparse {
-            row_len,
-            cols,
-            values,
-        } => {
-            let mut start = 0;
-            let rows = ym.iter_mut().zip(yv.iter_mut()).zip(row_len);
-            for (o, ((om, ov), &len)) in rows.enumerate() {
-                let end = start + usize::from(len);
-                let (Some(c), Some(w), Some(vw)) = (
-                    cols.get(start..end),
-                    values.get(start..end),
-                    var.weights.get(start..end),
-                ) else {
-                    return;
-                };
-                let (mut sm, mut sv) = (0.0f32, 0.0f32);
-                for ((&ci, &wi), &vi) in c.iter().zip(w).zip(vw) {
-                    let i = usize::from(ci);
-                    let (a, cv) = (
-                        xm.get(i).copied().unwrap_or_default(),
-                        xv.get(i).copied().unwrap_or_default(),
-                    );
-                    let wi = f32::from(wi);
-                    sm += wi * a;
-                    sv += vi * (a * a + cv);
-                    sv += wi * wi * cv;
-                }
-                (*om, *ov) = node((sm, sv), o);
-                start = end;
-            }
-        }
+        (*om, *ov) = (b + s * sm, vb + s * s * sv);
     }
 }
 
