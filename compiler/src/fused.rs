@@ -1,0 +1,750 @@
+//! The variational step of method §2 written out by hand: sampling, forward pass, loss, the
+//! gradient of every parameter and Adam, in one pass over flat host arrays, with candle's
+//! matrix products (gemm, vectorised) as the only tensor operations.
+//!
+//! The estimator is [`crate::train::step`]'s on [`Bnn`], term for term: one draw of the
+//! gate noise and of ε per weight per step, shared by the batch; the hard straight-through
+//! gate (forward `1[ξ + L ≥ 0]`, backward the gradient of `soft = sigmoid((ξ + L)/τ)`); the
+//! closed-form KL with log-sigmoid; Adam without weight decay (candle's `AdamW` update with
+//! decay 0). Per weight, with `g = ∂NLL/∂w̃`, `c` the KL weight, `φ = sigmoid(ξ)`,
+//! `s = softplus(ρ)`, `v = μ + s·ε`, `h` the hard gate and
+//! `k = log σ0 − log s + (s² + μ²)/(2σ0²) − ½` (the slab's KL):
+//!
+//! ```text
+//! ∂/∂μ = g·h + c·φ·μ/σ0²
+//! ∂/∂ρ = (g·h·ε + c·φ·(s/σ0² − 1/s)) · sigmoid(ρ)
+//! ∂/∂ξ = g·v·soft·(1 − soft)/τ + c·φ·(1 − φ)·(ξ − logit λ + k)
+//! ```
+//!
+//! and for a bias (`b̃ = μ_b + s_b·ε_b`, `g_b = ∂NLL/∂b̃`): `∂/∂μ_b = g_b + c·μ_b/σ0²`,
+//! `∂/∂ρ_b = (g_b·ε_b + c·(s_b/σ0² − 1/s_b))·sigmoid(ρ_b)`. The test module checks these
+//! against candle's autograd on [`Bnn`]'s graph.
+
+use candle::{Device, Tensor};
+use rand::RngExt;
+use rand_pcg::Pcg64;
+use spikeslab_runtime::Activation;
+
+use crate::Result;
+use crate::bnn::{Bnn, Posterior, Prior, normal};
+use crate::fastmath::{self as fm, sigmoid, softplus};
+use crate::network::Shape;
+
+/// `½·log 2π`.
+const HALF_LOG_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// The noise of one step: per weight the gate's logistic noise `L = log u − log(1 − u)` and
+/// ε, per bias `ε_b`.
+#[derive(Clone, Debug, Default)]
+pub struct Noise {
+    /// `L` per weight.
+    pub logistic: Vec<f32>,
+    /// ε per weight.
+    pub eps: Vec<f32>,
+    /// ε per bias.
+    pub eps_bias: Vec<f32>,
+}
+
+impl Noise {
+    /// The draws [`Bnn::sample`] takes from `rng`, in its order (so that a fused step and a
+    /// candle step on the same stream see the same noise).
+    pub fn like_bnn(shape: &Shape, rng: &mut Pcg64) -> Self {
+        let (t, b) = (shape.weights(), shape.biases());
+        let logistic = (0..t)
+            .map(|_| {
+                let u = rng.random::<f32>().clamp(1e-7, 1.0 - 1e-7);
+                (u / (1.0 - u)).ln()
+            })
+            .collect();
+        let eps = normal(t, rng);
+        let eps_bias = normal(b, rng);
+        Self {
+            logistic,
+            eps,
+            eps_bias,
+        }
+    }
+}
+
+impl Noise {
+    /// The noise of a fused step, from 32-bit halves of `rng`'s 64-bit outputs, transformed
+    /// in branch-free loops: `u = (m + ½)/2²⁴` from the top 24 bits `m` of a half, so
+    /// `u ∈ (0, 1)`; the gate's `L = ln(u/(1 − u))`; ε by Box–Muller, two per pair
+    /// `(u₁, u₂)`: `√(−2 ln u₁)·(cos θ, sin θ)`, `θ = 2π·u₂ − π` (the cosines first, then the
+    /// sines). [`fm`]'s functions and the
+    /// polynomials of `sin_cos` keep each value within a few 10⁻⁷ of its exact transform.
+    pub fn draw(&mut self, shape: &Shape, rng: &mut Pcg64) {
+        let (t, b) = (shape.weights(), shape.biases());
+        let normals = (t + b).next_multiple_of(2);
+        // One uniform per gate and per normal.
+        let mut bits = Vec::with_capacity(t + normals);
+        while bits.len() < t + normals {
+            let r: u64 = rng.random();
+            bits.push((r >> 40) as u32);
+            bits.push(((r >> 8) & 0x00ff_ffff) as u32);
+        }
+        let uniform = |m: u32| (m as f32 + 0.5) * (1.0 / 16_777_216.0);
+        self.logistic.clear();
+        self.logistic.extend(bits[..t].iter().map(|&m| {
+            let u = uniform(m);
+            fm::ln(u / (1.0 - u))
+        }));
+        // The cosines fill the first half, the sines the second.
+        let half = normals / 2;
+        let mut eps = vec![0f32; normals];
+        let (cosines, sines) = eps.split_at_mut(half);
+        let (u1, u2) = bits[t..t + normals].split_at(half);
+        for (((c, s), &a), &b) in cosines.iter_mut().zip(sines).zip(u1).zip(u2) {
+            let r = (-2.0 * fm::ln(uniform(a))).sqrt();
+            let (sin, cos) = sin_cos(std::f32::consts::TAU * uniform(b) - std::f32::consts::PI);
+            *c = r * cos;
+            *s = r * sin;
+        }
+        self.eps_bias.clear();
+        self.eps_bias.extend_from_slice(&eps[t..t + b]);
+        eps.truncate(t);
+        self.eps = eps;
+    }
+}
+
+/// `(sin x, cos x)` for `x ∈ [−π, π]`: reflected into `[−π/2, π/2]` (`x' = ±π − x`, where the
+/// cosine changes sign), then Taylor polynomials to `x¹¹` and `x¹²` (remainders below
+/// 6·10⁻⁸ and 7·10⁻⁹).
+#[inline(always)]
+fn sin_cos(x: f32) -> (f32, f32) {
+    use std::f32::consts::{FRAC_PI_2, PI};
+    let far = x.abs() > FRAC_PI_2;
+    let r = if far { PI.copysign(x) - x } else { x };
+    let r2 = r * r;
+    let sin = r
+        * (1.0
+            + r2 * (-1.0 / 6.0
+                + r2 * (1.0 / 120.0
+                    + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362_880.0 + r2 * (-1.0 / 39_916_800.0))))));
+    let cos = 1.0
+        + r2 * (-0.5
+            + r2 * (1.0 / 24.0
+                + r2 * (-1.0 / 720.0
+                    + r2 * (1.0 / 40320.0
+                        + r2 * (-1.0 / 3_628_800.0 + r2 * (1.0 / 479_001_600.0))))));
+    (sin, if far { -cos } else { cos })
+}
+
+/// The variational parameters as flat host arrays, laid out as [`Bnn`]'s.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    /// Slab means μ.
+    pub mu: Vec<f32>,
+    /// `s = softplus(ρ)`.
+    pub rho: Vec<f32>,
+    /// `φ = sigmoid(ξ)`.
+    pub xi: Vec<f32>,
+    /// Bias means.
+    pub bias_mu: Vec<f32>,
+    /// Bias `s_b = softplus(ρ_b)`.
+    pub bias_rho: Vec<f32>,
+    /// Regression: `log σ_ε`.
+    pub log_noise: Option<f32>,
+}
+
+impl Params {
+    /// The same numbers as `bnn`'s variables.
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn of(bnn: &Bnn) -> Result<Self> {
+        let host = |v: &candle::Var| -> Result<Vec<f32>> { Ok(v.as_tensor().to_vec1::<f32>()?) };
+        Ok(Self {
+            mu: host(&bnn.mu)?,
+            rho: host(&bnn.rho)?,
+            xi: host(&bnn.xi)?,
+            bias_mu: host(&bnn.bias_mu)?,
+            bias_rho: host(&bnn.bias_rho)?,
+            log_noise: match &bnn.log_noise {
+                Some(v) => Some(host(v)?[0]),
+                None => None,
+            },
+        })
+    }
+
+    /// A zero of the same shape (gradients, Adam's moments).
+    fn zeros_like(&self) -> Self {
+        Self {
+            mu: vec![0.0; self.mu.len()],
+            rho: vec![0.0; self.rho.len()],
+            xi: vec![0.0; self.xi.len()],
+            bias_mu: vec![0.0; self.bias_mu.len()],
+            bias_rho: vec![0.0; self.bias_rho.len()],
+            log_noise: self.log_noise.map(|_| 0.0),
+        }
+    }
+
+    /// The five weight and bias arrays, in one order.
+    fn arrays_mut(&mut self) -> [&mut Vec<f32>; 5] {
+        [
+            &mut self.mu,
+            &mut self.rho,
+            &mut self.xi,
+            &mut self.bias_mu,
+            &mut self.bias_rho,
+        ]
+    }
+}
+
+/// `a · bᵀ` of row-major `a` (`m × k`) and `b` (`n × k`): `m × n`.
+fn matmul_nt(a: &[f32], m: usize, b: &[f32], n: usize, k: usize) -> Result<Vec<f32>> {
+    let dev = &Device::Cpu;
+    let a = Tensor::from_slice(a, (m, k), dev)?;
+    let b = Tensor::from_slice(b, (n, k), dev)?;
+    Ok(a.matmul(&b.t()?)?.flatten_all()?.to_vec1()?)
+}
+
+/// `aᵀ · b` of row-major `a` (`k × m`) and `b` (`k × n`): `m × n`.
+fn matmul_tn(a: &[f32], m: usize, b: &[f32], n: usize, k: usize) -> Result<Vec<f32>> {
+    let dev = &Device::Cpu;
+    let a = Tensor::from_slice(a, (k, m), dev)?;
+    let b = Tensor::from_slice(b, (k, n), dev)?;
+    Ok(a.t()?.matmul(&b)?.flatten_all()?.to_vec1()?)
+}
+
+/// `a · b` of row-major `a` (`m × k`) and `b` (`k × n`): `m × n`.
+fn matmul_nn(a: &[f32], m: usize, b: &[f32], n: usize, k: usize) -> Result<Vec<f32>> {
+    let dev = &Device::Cpu;
+    let a = Tensor::from_slice(a, (m, k), dev)?;
+    let b = Tensor::from_slice(b, (k, n), dev)?;
+    Ok(a.matmul(&b)?.flatten_all()?.to_vec1()?)
+}
+
+/// The loss of one step and the gradient of every parameter.
+#[derive(Clone, Debug)]
+pub struct Gradients {
+    /// `mean NLL + c·KL`, as [`crate::train::step`] returns it.
+    pub loss: f64,
+    /// ∂loss/∂ each parameter, laid out as the parameters.
+    pub grad: Params,
+}
+
+/// The loss and gradients of one step on the row-major batch `x` (`rows × inputs`) with
+/// targets `y` (standardised values, or class indices), the KL weighted by `kl_scale`.
+///
+/// # Errors
+/// A tensor error from the matrix products.
+#[allow(clippy::too_many_arguments)]
+pub fn gradients(
+    shape: &Shape,
+    p: &Params,
+    noise: &Noise,
+    x: &[f32],
+    y: &[f32],
+    kl_scale: f64,
+    temperature: f64,
+    prior: Prior,
+) -> Result<Gradients> {
+    let rows = y.len();
+    let tau = temperature as f32;
+    // Per weight, once: the slab sd and its slope, the inclusion probability, the gate, the
+    // sampled weight (branch-free loops, so that they vectorise).
+    let t = p.mu.len();
+    let (mut s, mut ds) = (vec![0f32; t], vec![0f32; t]);
+    let (mut phi, mut log_phi) = (vec![0f32; t], vec![0f32; t]);
+    let (mut gate, mut slope) = (vec![0f32; t], vec![0f32; t]);
+    let (mut v, mut w) = (vec![0f32; t], vec![0f32; t]);
+    let (rho_all, xi_all, mu_all) = (&p.rho[..t], &p.xi[..t], &p.mu[..t]);
+    let (logistic, eps) = (&noise.logistic[..t], &noise.eps[..t]);
+    let (s, ds, phi, log_phi) = (&mut s[..t], &mut ds[..t], &mut phi[..t], &mut log_phi[..t]);
+    let (gate, slope, v, w) = (&mut gate[..t], &mut slope[..t], &mut v[..t], &mut w[..t]);
+    for j in 0..t {
+        let rho = rho_all[j];
+        let er = fm::exp(-rho.abs());
+        s[j] = rho.max(0.0) + fm::ln_1p(er);
+        ds[j] = fm::sigmoid_from(rho, er);
+        let xi = xi_all[j];
+        let ex = fm::exp(-xi.abs());
+        log_phi[j] = -((-xi).max(0.0) + fm::ln_1p(ex));
+        phi[j] = fm::sigmoid_from(xi, ex);
+        let soft = sigmoid((xi + logistic[j]) / tau);
+        let hard = if soft >= 0.5 { 1.0 } else { 0.0 };
+        // The straight-through gate: the value of `hard`, the gradient of `soft`.
+        gate[j] = soft + (hard - soft);
+        slope[j] = soft * (1.0 - soft) / tau;
+        v[j] = mu_all[j] + s[j] * eps[j];
+        w[j] = gate[j] * v[j];
+    }
+    let bias: Vec<f32> = (0..p.bias_mu.len())
+        .map(|j| p.bias_mu[j] + softplus(p.bias_rho[j]) * noise.eps_bias[j])
+        .collect();
+    // Forward: the activations of every layer, the input first.
+    let layers: Vec<(usize, usize)> = shape.layers().collect();
+    let mut acts: Vec<Vec<f32>> = vec![x.to_vec()];
+    let (mut wo, mut bo) = (0, 0);
+    for (l, &(o, i)) in layers.iter().enumerate() {
+        let mut z = matmul_nt(&acts[l], rows, &w[wo..wo + o * i], o, i)?;
+        for row in z.chunks_mut(o) {
+            for (v, &b) in row.iter_mut().zip(&bias[bo..bo + o]) {
+                *v += b;
+            }
+        }
+        activate(&mut z, shape.act(l));
+        acts.push(z);
+        wo += o * i;
+        bo += o;
+    }
+    // The NLL and its gradient with respect to the outputs.
+    let out = acts.last().map(Vec::as_slice).unwrap_or_default();
+    let k = layers.last().map_or(1, |&(o, _)| o);
+    let mut d_out = vec![0f32; out.len()];
+    let inv_rows = 1.0 / rows as f64;
+    let (nll, d_log_noise) = match p.log_noise {
+        Some(ls) => {
+            let precision = (-2.0 * f64::from(ls)).exp();
+            let (mut sum, mut d_ls) = (0f64, 0f64);
+            for ((d, &f), &target) in d_out.iter_mut().zip(out).zip(y) {
+                let r = f64::from(target) - f64::from(f);
+                sum += 0.5 * r * r * precision + f64::from(ls);
+                d_ls += 1.0 - r * r * precision;
+                *d = (-r * precision * inv_rows) as f32;
+            }
+            (
+                sum * inv_rows + HALF_LOG_2PI,
+                Some((d_ls * inv_rows) as f32),
+            )
+        }
+        None => {
+            let mut sum = 0f64;
+            for ((d, logits), &target) in d_out.chunks_mut(k).zip(out.chunks(k)).zip(y) {
+                let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                let total: f64 = logits.iter().map(|&v| f64::from(v - max).exp()).sum();
+                let label = target as usize;
+                sum += total.ln() - f64::from(logits[label] - max);
+                for (c, (dv, &v)) in d.iter_mut().zip(logits).enumerate() {
+                    let p = f64::from(v - max).exp() / total;
+                    let one = if c == label { 1.0 } else { 0.0 };
+                    *dv = ((p - one) * inv_rows) as f32;
+                }
+            }
+            (sum * inv_rows, None)
+        }
+    };
+    // Backward through the layers: ∂NLL/∂w̃ and ∂NLL/∂b̃.
+    let mut g_w = vec![0f32; t];
+    let mut g_b = vec![0f32; bias.len()];
+    let mut d_z = d_out;
+    for (l, &(o, i)) in layers.iter().enumerate().rev() {
+        wo -= o * i;
+        bo -= o;
+        let dw = matmul_tn(&d_z, o, &acts[l], i, rows)?;
+        g_w[wo..wo + o * i].copy_from_slice(&dw);
+        for row in d_z.chunks(o) {
+            for (g, &d) in g_b[bo..bo + o].iter_mut().zip(row) {
+                *g += d;
+            }
+        }
+        if l > 0 {
+            let mut d_a = matmul_nn(&d_z, rows, &w[wo..wo + o * i], i, o)?;
+            derive(&mut d_a, &acts[l], shape.act(l - 1));
+            d_z = d_a;
+        }
+    }
+    // The KL, its gradient, and the chain rule to μ, ρ, ξ.
+    let c = kl_scale as f32;
+    let (s0, lam) = (prior.sigma0 as f32, prior.inclusion);
+    let inv_var0 = 1.0 / (s0 * s0);
+    let logit_lam = (lam / (1.0 - lam)).ln() as f32;
+    let (log_lam, log_not_lam) = (lam.ln(), (1.0 - lam).ln());
+    let log_s0 = s0.ln();
+    let mut grad = p.zeros_like();
+    let (log_lam, log_not_lam) = (log_lam as f32, log_not_lam as f32);
+    let mut kl_terms = vec![0f32; t];
+    let (g_w, kl_terms) = (&g_w[..t], &mut kl_terms[..t]);
+    let (g_mu, g_rho, g_xi) = (&mut grad.mu[..t], &mut grad.rho[..t], &mut grad.xi[..t]);
+    for j in 0..t {
+        let (mu, xi, s, phi, log_phi) = (mu_all[j], xi_all[j], s[j], phi[j], log_phi[j]);
+        let slab = log_s0 - fm::ln(s) + (s * s + mu * mu) * 0.5 * inv_var0 - 0.5;
+        kl_terms[j] =
+            phi * (log_phi - log_lam) + (1.0 - phi) * (log_phi - xi - log_not_lam) + phi * slab;
+        let (g, h) = (g_w[j], gate[j]);
+        g_mu[j] = g * h + c * phi * mu * inv_var0;
+        g_rho[j] = (g * h * eps[j] + c * phi * (s * inv_var0 - 1.0 / s)) * ds[j];
+        g_xi[j] = g * v[j] * slope[j] + c * phi * (1.0 - phi) * (xi - logit_lam + slab);
+    }
+    let mut kl: f64 = kl_terms.iter().map(|&k| f64::from(k)).sum();
+    let biases = (p.bias_mu.iter().zip(&p.bias_rho))
+        .zip(g_b.iter().zip(&noise.eps_bias))
+        .zip(grad.bias_mu.iter_mut().zip(grad.bias_rho.iter_mut()));
+    for (((&mu, &rho), (&g, &e)), (g_mu, g_rho)) in biases {
+        let s = softplus(rho);
+        kl += f64::from(log_s0 - fm::ln(s) + (s * s + mu * mu) * 0.5 * inv_var0 - 0.5);
+        *g_mu = g + c * mu * inv_var0;
+        *g_rho = (g * e + c * (s * inv_var0 - 1.0 / s)) * sigmoid(rho);
+    }
+    grad.log_noise = d_log_noise;
+    Ok(Gradients {
+        loss: nll + kl_scale * kl,
+        grad,
+    })
+}
+
+/// `act` in place.
+fn activate(z: &mut [f32], act: Activation) {
+    match act {
+        Activation::Identity => {}
+        Activation::Relu => z.iter_mut().for_each(|v| *v = v.max(0.0)),
+        Activation::Tanh => z.iter_mut().for_each(|v| *v = v.tanh()),
+        Activation::Sigmoid => z.iter_mut().for_each(|v| *v = sigmoid(*v)),
+    }
+}
+
+/// `d ← d · act'(z)`, the derivative written from the activation's output `a = act(z)`.
+fn derive(d: &mut [f32], a: &[f32], act: Activation) {
+    let pairs = d.iter_mut().zip(a);
+    match act {
+        Activation::Identity => {}
+        Activation::Relu => pairs.for_each(|(d, &a)| {
+            if a <= 0.0 {
+                *d = 0.0;
+            }
+        }),
+        Activation::Tanh => pairs.for_each(|(d, &a)| *d *= 1.0 - a * a),
+        Activation::Sigmoid => pairs.for_each(|(d, &a)| *d *= a * (1.0 - a)),
+    }
+}
+
+/// Adam without weight decay, as candle's `AdamW` with decay 0: `β1 = 0.9`, `β2 = 0.999`,
+/// `ε = 10⁻⁸`, bias-corrected moments.
+#[derive(Clone, Debug)]
+pub struct Adam {
+    lr: f64,
+    steps: i32,
+    m: Params,
+    v: Params,
+}
+
+impl Adam {
+    const BETA1: f64 = 0.9;
+    const BETA2: f64 = 0.999;
+    const EPS: f64 = 1e-8;
+
+    /// Zero moments for parameters shaped as `p`.
+    pub fn new(p: &Params, lr: f64) -> Self {
+        Self {
+            lr,
+            steps: 0,
+            m: p.zeros_like(),
+            v: p.zeros_like(),
+        }
+    }
+
+    /// One update of `p` along `g`.
+    pub fn update(&mut self, p: &mut Params, g: &mut Params) {
+        self.steps += 1;
+        let scale_m = (1.0 / (1.0 - Self::BETA1.powi(self.steps))) as f32;
+        let scale_v = (1.0 / (1.0 - Self::BETA2.powi(self.steps))) as f32;
+        let (b1, b2) = (Self::BETA1 as f32, Self::BETA2 as f32);
+        let (lr, eps) = (self.lr as f32, Self::EPS as f32);
+        let step = |theta: &mut f32, g: f32, m: &mut f32, v: &mut f32| {
+            *m = *m * b1 + g * (1.0 - b1);
+            *v = *v * b2 + g * g * (1.0 - b2);
+            let m_hat = *m * scale_m;
+            let v_hat = *v * scale_v;
+            *theta -= m_hat / (v_hat.sqrt() + eps) * lr;
+        };
+        let params = p.arrays_mut();
+        let grads = g.arrays_mut();
+        let ms = self.m.arrays_mut();
+        let vs = self.v.arrays_mut();
+        for (((theta, g), m), v) in params.into_iter().zip(grads).zip(ms).zip(vs) {
+            for (((t, &gj), mj), vj) in theta.iter_mut().zip(g.iter()).zip(m).zip(v) {
+                step(t, gj, mj, vj);
+            }
+        }
+        if let (Some(t), Some(gj), Some(mj), Some(vj)) = (
+            p.log_noise.as_mut(),
+            g.log_noise,
+            self.m.log_noise.as_mut(),
+            self.v.log_noise.as_mut(),
+        ) {
+            step(t, gj, mj, vj);
+        }
+    }
+}
+
+/// A network trained by fused steps: its parameters and optimiser state.
+#[derive(Clone, Debug)]
+pub struct Fused {
+    /// Architecture.
+    pub shape: Shape,
+    /// The parameters.
+    pub params: Params,
+    adam: Adam,
+    noise: Noise,
+}
+
+impl Fused {
+    /// Starts from `bnn`'s parameters, with Adam at rate `lr`.
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn new(bnn: &Bnn, lr: f64) -> Result<Self> {
+        let params = Params::of(bnn)?;
+        Ok(Self {
+            shape: bnn.shape.clone(),
+            adam: Adam::new(&params, lr),
+            params,
+            noise: Noise::default(),
+        })
+    }
+
+    /// One step on the batch with noise from `rng` ([`Noise::draw`]): returns the loss before
+    /// the update, as [`crate::train::step`].
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn step(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        kl_scale: f64,
+        temperature: f64,
+        prior: Prior,
+        rng: &mut Pcg64,
+    ) -> Result<f32> {
+        let mut noise = std::mem::take(&mut self.noise);
+        noise.draw(&self.shape, rng);
+        let loss = self.step_with(&noise, x, y, kl_scale, temperature, prior);
+        self.noise = noise;
+        loss
+    }
+
+    /// One step with the given noise.
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn step_with(
+        &mut self,
+        noise: &Noise,
+        x: &[f32],
+        y: &[f32],
+        kl_scale: f64,
+        temperature: f64,
+        prior: Prior,
+    ) -> Result<f32> {
+        let mut g = gradients(
+            &self.shape,
+            &self.params,
+            noise,
+            x,
+            y,
+            kl_scale,
+            temperature,
+            prior,
+        )?;
+        self.adam.update(&mut self.params, &mut g.grad);
+        Ok(g.loss as f32)
+    }
+
+    /// The posterior as [`Bnn::posterior`] gives it.
+    pub fn posterior(&self) -> Posterior {
+        let p = &self.params;
+        Posterior {
+            shape: self.shape.clone(),
+            mu: p.mu.clone(),
+            s: p.rho.iter().map(|&r| softplus(r)).collect(),
+            xi: p.xi.clone(),
+            bias_mu: p.bias_mu.clone(),
+            bias_s: p.bias_rho.iter().map(|&r| softplus(r)).collect(),
+            noise: p.log_noise.map_or(0.0, f32::exp),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle::Tensor;
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::bnn::nll;
+    use crate::network::forward;
+
+    /// A network whose gates are mixed (some ξ far below 0), with spread slabs and biases.
+    fn bnn(widths: Vec<usize>, act: Activation, regression: bool) -> Bnn {
+        let mut rng = Pcg64::seed_from_u64(3);
+        let shape = Shape {
+            widths,
+            activation: act,
+        };
+        let b = Bnn::new(shape, regression, &mut rng).unwrap();
+        let t = b.shape.weights();
+        let xi: Vec<f32> = (0..t).map(|j| ((j * 7) % 11) as f32 - 4.0).collect();
+        let rho: Vec<f32> = (0..t).map(|j| ((j * 5) % 9) as f32 * 0.4 - 3.0).collect();
+        b.xi.set(&Tensor::from_vec(xi, t, &Device::Cpu).unwrap())
+            .unwrap();
+        b.rho
+            .set(&Tensor::from_vec(rho, t, &Device::Cpu).unwrap())
+            .unwrap();
+        let nb = b.shape.biases();
+        let bm: Vec<f32> = (0..nb).map(|j| (j % 5) as f32 * 0.1 - 0.2).collect();
+        b.bias_mu
+            .set(&Tensor::from_vec(bm, nb, &Device::Cpu).unwrap())
+            .unwrap();
+        if let Some(ls) = &b.log_noise {
+            ls.set(&Tensor::new(&[-0.3f32], &Device::Cpu).unwrap())
+                .unwrap();
+        }
+        b
+    }
+
+    /// The fused loss and gradients equal candle's autograd on [`Bnn`]'s graph, for the same
+    /// noise, within 1e-4 of each gradient's largest magnitude (f32 sums in other orders).
+    #[test]
+    fn gradients_equal_candles_autograd() {
+        let prior = Prior {
+            sigma0: 1.3,
+            inclusion: 0.05,
+        };
+        for (widths, act, regression) in [
+            (vec![5, 7, 1], Activation::Relu, true),
+            (vec![6, 8, 5, 3], Activation::Tanh, false),
+            (vec![4, 6, 1], Activation::Sigmoid, true),
+        ] {
+            let b = bnn(widths.clone(), act, regression);
+            let rows = 9;
+            let mut data = Pcg64::seed_from_u64(11);
+            let x = normal(rows * widths[0], &mut data);
+            let k = *widths.last().unwrap();
+            let y: Vec<f32> = if regression {
+                normal(rows, &mut data)
+            } else {
+                (0..rows).map(|i| (i % k) as f32).collect()
+            };
+            let (kl_scale, tau) = (0.02, 0.5);
+            // candle: the same draw from the same stream.
+            let mut rng = Pcg64::seed_from_u64(5);
+            let draw = b.sample(tau, &mut rng).unwrap();
+            let xt = Tensor::from_slice(&x, (rows, widths[0]), &Device::Cpu).unwrap();
+            let yt = Tensor::from_slice(&y, rows, &Device::Cpu).unwrap();
+            let out = forward(&xt, &draw, &b.shape).unwrap();
+            let loss = (nll(&out, &yt, b.log_noise.as_ref()).unwrap()
+                + (b.kl(prior).unwrap() * kl_scale).unwrap())
+            .unwrap();
+            let store = loss.backward().unwrap();
+            // fused
+            let mut rng = Pcg64::seed_from_u64(5);
+            let noise = Noise::like_bnn(&b.shape, &mut rng);
+            let p = Params::of(&b).unwrap();
+            let g = gradients(&b.shape, &p, &noise, &x, &y, kl_scale, tau, prior).unwrap();
+            let want = f64::from(loss.to_scalar::<f32>().unwrap());
+            assert!(
+                (g.loss - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                "{widths:?}: loss {} against {want}",
+                g.loss
+            );
+            let mut vars = vec![
+                ("mu", &b.mu, &g.grad.mu),
+                ("rho", &b.rho, &g.grad.rho),
+                ("xi", &b.xi, &g.grad.xi),
+                ("bias_mu", &b.bias_mu, &g.grad.bias_mu),
+                ("bias_rho", &b.bias_rho, &g.grad.bias_rho),
+            ];
+            let noise_grad = g.grad.log_noise.map(|v| vec![v]);
+            if let (Some(v), Some(ng)) = (&b.log_noise, &noise_grad) {
+                vars.push(("log_noise", v, ng));
+            }
+            for (name, var, got) in vars {
+                let want: Vec<f32> = store.get(var).unwrap().to_vec1().unwrap();
+                let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+                for (j, (a, b)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-4 * scale,
+                        "{widths:?} {act:?}: ∂/∂{name}[{j}] {a} against autograd {b} (largest {scale})"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The fast noise: gate noise logistic, ε standard normal (moments and tails over
+    /// 200,000 draws), and a new draw every step.
+    #[test]
+    fn fast_noise_has_the_right_distributions() {
+        let shape = Shape {
+            widths: vec![100, 100, 100],
+            activation: Activation::Relu,
+        };
+        let mut rng = Pcg64::seed_from_u64(1);
+        let mut n = Noise::default();
+        let (mut eps, mut logistic) = (Vec::new(), Vec::new());
+        for _ in 0..10 {
+            n.draw(&shape, &mut rng);
+            assert_eq!(n.eps.len(), 20_000);
+            assert_eq!(n.eps_bias.len(), 200);
+            eps.extend(n.eps.iter().map(|&v| f64::from(v)));
+            logistic.extend(n.logistic.iter().map(|&v| f64::from(v)));
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let var = |v: &[f64]| {
+            let m = mean(v);
+            v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64
+        };
+        let frac = |v: &[f64], t: f64| v.iter().filter(|&&x| x > t).count() as f64 / v.len() as f64;
+        // Standard errors over 200,000 draws: mean 0.0022, variance 0.0032.
+        assert!(mean(&eps).abs() < 0.01 && (var(&eps) - 1.0).abs() < 0.015);
+        assert!((frac(&eps, 1.0) - 0.158_655).abs() < 0.003);
+        assert!((frac(&eps, 2.0) - 0.022_750).abs() < 0.0012);
+        // The logistic distribution: variance π²/3, P(L > 2) = 1/(1 + e²).
+        assert!(mean(&logistic).abs() < 0.02);
+        assert!((var(&logistic) - std::f64::consts::PI.powi(2) / 3.0).abs() < 0.05);
+        assert!((frac(&logistic, 2.0) - 1.0 / (1.0 + 2f64.exp())).abs() < 0.002);
+        let first = n.eps.clone();
+        n.draw(&shape, &mut rng);
+        assert_ne!(first, n.eps);
+    }
+
+    #[test]
+    fn sin_cos_is_within_a_few_tenths_of_a_millionth() {
+        let mut worst = 0f32;
+        for k in -100_000..=100_000 {
+            let x = k as f32 * (std::f32::consts::PI / 100_000.0);
+            let (s, c) = sin_cos(x);
+            let (ws, wc) = f64::from(x).sin_cos();
+            worst = worst.max((f64::from(s) - ws).abs() as f32);
+            worst = worst.max((f64::from(c) - wc).abs() as f32);
+        }
+        assert!(worst < 3e-7, "worst error {worst}");
+    }
+
+    /// A fused step moves the parameters as candle's step with `AdamW` (decay 0) does.
+    #[test]
+    fn steps_follow_candles_steps() {
+        let prior = Prior {
+            sigma0: 1.3,
+            inclusion: 0.05,
+        };
+        let b = bnn(vec![5, 7, 1], Activation::Relu, true);
+        let mut fused = Fused::new(&b, 5e-3).unwrap();
+        let mut opt = crate::train::adam(b.vars(), 5e-3).unwrap();
+        let mut data = Pcg64::seed_from_u64(11);
+        let x = normal(16 * 5, &mut data);
+        let y = normal(16, &mut data);
+        let xt = Tensor::from_slice(&x, (16, 5), &Device::Cpu).unwrap();
+        let yt = Tensor::from_slice(&y, 16, &Device::Cpu).unwrap();
+        let (mut r1, mut r2) = (Pcg64::seed_from_u64(9), Pcg64::seed_from_u64(9));
+        for _ in 0..20 {
+            let a = crate::train::step(&b, &mut opt, &xt, &yt, 0.01, 0.5, prior, &mut r1).unwrap();
+            let noise = Noise::like_bnn(&fused.shape, &mut r2);
+            let f = fused.step_with(&noise, &x, &y, 0.01, 0.5, prior).unwrap();
+            assert!((a - f).abs() <= 1e-4 * (1.0 + a.abs()), "{a} against {f}");
+        }
+        let want = Params::of(&b).unwrap();
+        for (got, want) in [
+            (&fused.params.mu, &want.mu),
+            (&fused.params.rho, &want.rho),
+            (&fused.params.xi, &want.xi),
+            (&fused.params.bias_mu, &want.bias_mu),
+        ] {
+            for (a, b) in got.iter().zip(want) {
+                assert!((a - b).abs() <= 1e-4, "{a} against {b}");
+            }
+        }
+    }
+}
