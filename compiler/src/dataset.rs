@@ -58,6 +58,16 @@ impl Rows {
         )?)
     }
 
+    /// The rows at `idx` into `x` (row-major) and `y`, replacing what they held.
+    pub fn gather(&self, idx: &[usize], x: &mut Vec<f32>, y: &mut Vec<f32>) {
+        x.clear();
+        y.clear();
+        for &i in idx {
+            x.extend_from_slice(&self.x[i * self.d..(i + 1) * self.d]);
+            y.push(self.y[i]);
+        }
+    }
+
     /// The rows at `idx` as tensors.
     ///
     /// # Errors

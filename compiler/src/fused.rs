@@ -33,12 +33,12 @@ use crate::network::Shape;
 /// `½·log 2π`.
 const HALF_LOG_2PI: f64 = 0.918_938_533_204_672_8;
 
-/// The noise of one step: per weight the gate's logistic noise `L = log u − log(1 − u)` and
-/// ε, per bias `ε_b`.
+/// The noise of one step: per weight the gate's uniform `u` (its logistic noise is
+/// `L = log u − log(1 − u)`) and ε, per bias `ε_b`.
 #[derive(Clone, Debug, Default)]
 pub struct Noise {
-    /// `L` per weight.
-    pub logistic: Vec<f32>,
+    /// `u ∈ (0, 1)` per weight.
+    pub uniform: Vec<f32>,
     /// ε per weight.
     pub eps: Vec<f32>,
     /// ε per bias.
@@ -50,16 +50,13 @@ impl Noise {
     /// candle step on the same stream see the same noise).
     pub fn like_bnn(shape: &Shape, rng: &mut Pcg64) -> Self {
         let (t, b) = (shape.weights(), shape.biases());
-        let logistic = (0..t)
-            .map(|_| {
-                let u = rng.random::<f32>().clamp(1e-7, 1.0 - 1e-7);
-                (u / (1.0 - u)).ln()
-            })
+        let uniform = (0..t)
+            .map(|_| rng.random::<f32>().clamp(1e-7, 1.0 - 1e-7))
             .collect();
         let eps = normal(t, rng);
         let eps_bias = normal(b, rng);
         Self {
-            logistic,
+            uniform,
             eps,
             eps_bias,
         }
@@ -67,28 +64,26 @@ impl Noise {
 }
 
 impl Noise {
-    /// The noise of a fused step, from 32-bit halves of `rng`'s 64-bit outputs, transformed
-    /// in branch-free loops: `u = (m + ½)/2²⁴` from the top 24 bits `m` of a half, so
-    /// `u ∈ (0, 1)`; the gate's `L = ln(u/(1 − u))`; ε by Box–Muller, two per pair
-    /// `(u₁, u₂)`: `√(−2 ln u₁)·(cos θ, sin θ)`, `θ = 2π·u₂ − π` (the cosines first, then the
-    /// sines). [`fm`]'s functions and the
-    /// polynomials of `sin_cos` keep each value within a few 10⁻⁷ of its exact transform.
+    /// The noise of a fused step. One 64-bit key from `rng` per step; the `i`-th 64-bit
+    /// value of the step is `SplitMix64`'s output for the counter `key + i·γ` (Steele, Lea &
+    /// Flood 2014; `γ` the golden-ratio increment), whose two 24-bit halves give uniforms
+    /// `u = (m + ½)/2²⁴ ∈ (0, 1)`: the gates' first, then pairs `(u₁, u₂)` for ε by
+    /// Box–Muller, `√(−2 ln u₁)·(cos θ, sin θ)`, `θ = 2π·u₂ − π` (the cosines first, then
+    /// the sines). [`fm`]'s `ln` and the polynomials of `sin_cos` keep each ε within a few
+    /// 10⁻⁷ of its exact transform.
     pub fn draw(&mut self, shape: &Shape, rng: &mut Pcg64) {
         let (t, b) = (shape.weights(), shape.biases());
         let normals = (t + b).next_multiple_of(2);
-        // One uniform per gate and per normal.
-        let mut bits = Vec::with_capacity(t + normals);
-        while bits.len() < t + normals {
-            let r: u64 = rng.random();
-            bits.push((r >> 40) as u32);
-            bits.push(((r >> 8) & 0x00ff_ffff) as u32);
+        let key: u64 = rng.random();
+        let mut bits = vec![0u32; (t + normals).next_multiple_of(2)];
+        for (i, pair) in bits.chunks_exact_mut(2).enumerate() {
+            let r = splitmix64(key.wrapping_add((i as u64).wrapping_mul(GOLDEN_GAMMA)));
+            pair[0] = (r >> 40) as u32;
+            pair[1] = ((r >> 8) & 0x00ff_ffff) as u32;
         }
         let uniform = |m: u32| (m as f32 + 0.5) * (1.0 / 16_777_216.0);
-        self.logistic.clear();
-        self.logistic.extend(bits[..t].iter().map(|&m| {
-            let u = uniform(m);
-            fm::ln(u / (1.0 - u))
-        }));
+        self.uniform.clear();
+        self.uniform.extend(bits[..t].iter().map(|&m| uniform(m)));
         // The cosines fill the first half, the sines the second.
         let half = normals / 2;
         let mut eps = vec![0f32; normals];
@@ -105,6 +100,17 @@ impl Noise {
         eps.truncate(t);
         self.eps = eps;
     }
+}
+
+/// `SplitMix64`'s increment, `⌊2⁶⁴/φ⌋` (odd).
+const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// `SplitMix64`'s output function (a bijective mix of the 64 bits).
+#[inline(always)]
+fn splitmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// `(sin x, cos x)` for `x ∈ [−π, π]`: reflected into `[−π/2, π/2]` (`x' = ±π − x`, where the
@@ -180,6 +186,11 @@ impl Params {
     }
 
     /// The five weight and bias arrays, in one order.
+    fn arrays(&self) -> [&Vec<f32>; 5] {
+        [&self.mu, &self.rho, &self.xi, &self.bias_mu, &self.bias_rho]
+    }
+
+    /// [`Self::arrays`], mutable.
     fn arrays_mut(&mut self) -> [&mut Vec<f32>; 5] {
         [
             &mut self.mu,
@@ -240,148 +251,216 @@ pub fn gradients(
     temperature: f64,
     prior: Prior,
 ) -> Result<Gradients> {
-    let rows = y.len();
-    let tau = temperature as f32;
-    // Per weight, once: the slab sd and its slope, the inclusion probability, the gate, the
-    // sampled weight (branch-free loops, so that they vectorise).
-    let t = p.mu.len();
-    let (mut s, mut ds) = (vec![0f32; t], vec![0f32; t]);
-    let (mut phi, mut log_phi) = (vec![0f32; t], vec![0f32; t]);
-    let (mut gate, mut slope) = (vec![0f32; t], vec![0f32; t]);
-    let (mut v, mut w) = (vec![0f32; t], vec![0f32; t]);
-    let (rho_all, xi_all, mu_all) = (&p.rho[..t], &p.xi[..t], &p.mu[..t]);
-    let (logistic, eps) = (&noise.logistic[..t], &noise.eps[..t]);
-    let (s, ds, phi, log_phi) = (&mut s[..t], &mut ds[..t], &mut phi[..t], &mut log_phi[..t]);
-    let (gate, slope, v, w) = (&mut gate[..t], &mut slope[..t], &mut v[..t], &mut w[..t]);
-    for j in 0..t {
-        let rho = rho_all[j];
-        let er = fm::exp(-rho.abs());
-        s[j] = rho.max(0.0) + fm::ln_1p(er);
-        ds[j] = fm::sigmoid_from(rho, er);
-        let xi = xi_all[j];
-        let ex = fm::exp(-xi.abs());
-        log_phi[j] = -((-xi).max(0.0) + fm::ln_1p(ex));
-        phi[j] = fm::sigmoid_from(xi, ex);
-        let soft = sigmoid((xi + logistic[j]) / tau);
-        let hard = if soft >= 0.5 { 1.0 } else { 0.0 };
-        // The straight-through gate: the value of `hard`, the gradient of `soft`.
-        gate[j] = soft + (hard - soft);
-        slope[j] = soft * (1.0 - soft) / tau;
-        v[j] = mu_all[j] + s[j] * eps[j];
-        w[j] = gate[j] * v[j];
-    }
-    let bias: Vec<f32> = (0..p.bias_mu.len())
-        .map(|j| p.bias_mu[j] + softplus(p.bias_rho[j]) * noise.eps_bias[j])
-        .collect();
-    // Forward: the activations of every layer, the input first.
-    let layers: Vec<(usize, usize)> = shape.layers().collect();
-    let mut acts: Vec<Vec<f32>> = vec![x.to_vec()];
-    let (mut wo, mut bo) = (0, 0);
-    for (l, &(o, i)) in layers.iter().enumerate() {
-        let mut z = matmul_nt(&acts[l], rows, &w[wo..wo + o * i], o, i)?;
-        for row in z.chunks_mut(o) {
-            for (v, &b) in row.iter_mut().zip(&bias[bo..bo + o]) {
-                *v += b;
-            }
+    let mut work = Work::default();
+    let loss = work.run(shape, p, noise, x, y, kl_scale, temperature, prior)?;
+    Ok(Gradients {
+        loss,
+        grad: work.grad.unwrap_or_else(|| p.zeros_like()),
+    })
+}
+
+/// The arrays a step fills, kept from one step to the next (every element is written before
+/// it is read, so they are never cleared).
+#[derive(Clone, Debug, Default)]
+pub struct Work {
+    s: Vec<f32>,
+    ds: Vec<f32>,
+    phi: Vec<f32>,
+    log_phi: Vec<f32>,
+    gate: Vec<f32>,
+    slope: Vec<f32>,
+    v: Vec<f32>,
+    w: Vec<f32>,
+    g_w: Vec<f32>,
+    kl_terms: Vec<f32>,
+    grad: Option<Params>,
+}
+
+impl Work {
+    /// [`gradients`] into these arrays: returns the loss, the gradient is in `self.grad`.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        shape: &Shape,
+        p: &Params,
+        noise: &Noise,
+        x: &[f32],
+        y: &[f32],
+        kl_scale: f64,
+        temperature: f64,
+        prior: Prior,
+    ) -> Result<f64> {
+        let rows = y.len();
+        let tau = temperature as f32;
+        // Per weight, once: the slab sd and its slope, the inclusion probability, the gate, the
+        // sampled weight (branch-free loops, so that they vectorise).
+        let t = p.mu.len();
+        for a in [
+            &mut self.s,
+            &mut self.ds,
+            &mut self.phi,
+            &mut self.log_phi,
+            &mut self.gate,
+            &mut self.slope,
+            &mut self.v,
+            &mut self.w,
+            &mut self.g_w,
+            &mut self.kl_terms,
+        ] {
+            a.resize(t, 0.0);
         }
-        activate(&mut z, shape.act(l));
-        acts.push(z);
-        wo += o * i;
-        bo += o;
-    }
-    // The NLL and its gradient with respect to the outputs.
-    let out = acts.last().map(Vec::as_slice).unwrap_or_default();
-    let k = layers.last().map_or(1, |&(o, _)| o);
-    let mut d_out = vec![0f32; out.len()];
-    let inv_rows = 1.0 / rows as f64;
-    let (nll, d_log_noise) = match p.log_noise {
-        Some(ls) => {
-            let precision = (-2.0 * f64::from(ls)).exp();
-            let (mut sum, mut d_ls) = (0f64, 0f64);
-            for ((d, &f), &target) in d_out.iter_mut().zip(out).zip(y) {
-                let r = f64::from(target) - f64::from(f);
-                sum += 0.5 * r * r * precision + f64::from(ls);
-                d_ls += 1.0 - r * r * precision;
-                *d = (-r * precision * inv_rows) as f32;
-            }
-            (
-                sum * inv_rows + HALF_LOG_2PI,
-                Some((d_ls * inv_rows) as f32),
-            )
+        let grad = self.grad.get_or_insert_with(|| p.zeros_like());
+        let (rho_all, xi_all, mu_all) = (&p.rho[..t], &p.xi[..t], &p.mu[..t]);
+        let (uniform, eps) = (&noise.uniform[..t], &noise.eps[..t]);
+        let (s, ds) = (&mut self.s[..t], &mut self.ds[..t]);
+        let (phi, log_phi) = (&mut self.phi[..t], &mut self.log_phi[..t]);
+        let (gate, slope) = (&mut self.gate[..t], &mut self.slope[..t]);
+        let (v, w) = (&mut self.v[..t], &mut self.w[..t]);
+        // soft = sigmoid((ξ + L)/τ) = 1/(1 + r^(1/τ)) with r = e^−ξ·(1 − u)/u: for τ = ½ (the
+        // default) r², from the e^−|ξ| that φ needs anyway, with no transcendental of its own.
+        // One loop per form, so that each has no branch and vectorises.
+        macro_rules! per_weight {
+            (|$xi:ident, $ex:ident, $u:ident| $soft:expr) => {
+                for j in 0..t {
+                    let rho = rho_all[j];
+                    let er = fm::exp(-rho.abs());
+                    s[j] = rho.max(0.0) + fm::ln_1p(er);
+                    ds[j] = fm::sigmoid_from(rho, er);
+                    let $xi = xi_all[j];
+                    let $ex = fm::exp(-$xi.abs());
+                    log_phi[j] = -((-$xi).max(0.0) + fm::ln_1p($ex));
+                    phi[j] = fm::sigmoid_from($xi, $ex);
+                    let $u = uniform[j];
+                    let soft: f32 = $soft;
+                    let hard = if soft >= 0.5 { 1.0 } else { 0.0 };
+                    // The straight-through gate: the value of `hard`, the gradient of `soft`.
+                    gate[j] = soft + (hard - soft);
+                    slope[j] = soft * (1.0 - soft) / tau;
+                    v[j] = mu_all[j] + s[j] * eps[j];
+                    w[j] = gate[j] * v[j];
+                }
+            };
         }
-        None => {
-            let mut sum = 0f64;
-            for ((d, logits), &target) in d_out.chunks_mut(k).zip(out.chunks(k)).zip(y) {
-                let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                let total: f64 = logits.iter().map(|&v| f64::from(v - max).exp()).sum();
-                let label = target as usize;
-                sum += total.ln() - f64::from(logits[label] - max);
-                for (c, (dv, &v)) in d.iter_mut().zip(logits).enumerate() {
-                    let p = f64::from(v - max).exp() / total;
-                    let one = if c == label { 1.0 } else { 0.0 };
-                    *dv = ((p - one) * inv_rows) as f32;
+        if tau == 0.5 {
+            per_weight!(|xi, ex, u| {
+                let e_neg = if xi >= 0.0 { ex } else { 1.0 / ex };
+                let r = e_neg * ((1.0 - u) / u);
+                1.0 / (1.0 + r * r)
+            });
+        } else {
+            per_weight!(|xi, ex, u| {
+                let _ = ex;
+                sigmoid((xi + fm::ln(u / (1.0 - u))) / tau)
+            });
+        }
+        let bias: Vec<f32> = (0..p.bias_mu.len())
+            .map(|j| p.bias_mu[j] + softplus(p.bias_rho[j]) * noise.eps_bias[j])
+            .collect();
+        // Forward: the activations of every layer, the input first.
+        let layers: Vec<(usize, usize)> = shape.layers().collect();
+        let mut acts: Vec<Vec<f32>> = vec![x.to_vec()];
+        let (mut wo, mut bo) = (0, 0);
+        for (l, &(o, i)) in layers.iter().enumerate() {
+            let mut z = matmul_nt(&acts[l], rows, &w[wo..wo + o * i], o, i)?;
+            for row in z.chunks_mut(o) {
+                for (v, &b) in row.iter_mut().zip(&bias[bo..bo + o]) {
+                    *v += b;
                 }
             }
-            (sum * inv_rows, None)
+            activate(&mut z, shape.act(l));
+            acts.push(z);
+            wo += o * i;
+            bo += o;
         }
-    };
-    // Backward through the layers: ∂NLL/∂w̃ and ∂NLL/∂b̃.
-    let mut g_w = vec![0f32; t];
-    let mut g_b = vec![0f32; bias.len()];
-    let mut d_z = d_out;
-    for (l, &(o, i)) in layers.iter().enumerate().rev() {
-        wo -= o * i;
-        bo -= o;
-        let dw = matmul_tn(&d_z, o, &acts[l], i, rows)?;
-        g_w[wo..wo + o * i].copy_from_slice(&dw);
-        for row in d_z.chunks(o) {
-            for (g, &d) in g_b[bo..bo + o].iter_mut().zip(row) {
-                *g += d;
+        // The NLL and its gradient with respect to the outputs.
+        let out = acts.last().map(Vec::as_slice).unwrap_or_default();
+        let k = layers.last().map_or(1, |&(o, _)| o);
+        let mut d_out = vec![0f32; out.len()];
+        let inv_rows = 1.0 / rows as f64;
+        let (nll, d_log_noise) = match p.log_noise {
+            Some(ls) => {
+                let precision = (-2.0 * f64::from(ls)).exp();
+                let (mut sum, mut d_ls) = (0f64, 0f64);
+                for ((d, &f), &target) in d_out.iter_mut().zip(out).zip(y) {
+                    let r = f64::from(target) - f64::from(f);
+                    sum += 0.5 * r * r * precision + f64::from(ls);
+                    d_ls += 1.0 - r * r * precision;
+                    *d = (-r * precision * inv_rows) as f32;
+                }
+                (
+                    sum * inv_rows + HALF_LOG_2PI,
+                    Some((d_ls * inv_rows) as f32),
+                )
+            }
+            None => {
+                let mut sum = 0f64;
+                for ((d, logits), &target) in d_out.chunks_mut(k).zip(out.chunks(k)).zip(y) {
+                    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                    let total: f64 = logits.iter().map(|&v| f64::from(v - max).exp()).sum();
+                    let label = target as usize;
+                    sum += total.ln() - f64::from(logits[label] - max);
+                    for (c, (dv, &v)) in d.iter_mut().zip(logits).enumerate() {
+                        let p = f64::from(v - max).exp() / total;
+                        let one = if c == label { 1.0 } else { 0.0 };
+                        *dv = ((p - one) * inv_rows) as f32;
+                    }
+                }
+                (sum * inv_rows, None)
+            }
+        };
+        // Backward through the layers: ∂NLL/∂w̃ and ∂NLL/∂b̃.
+        let g_w = &mut self.g_w[..t];
+        let mut g_b = vec![0f32; bias.len()];
+        let mut d_z = d_out;
+        for (l, &(o, i)) in layers.iter().enumerate().rev() {
+            wo -= o * i;
+            bo -= o;
+            let dw = matmul_tn(&d_z, o, &acts[l], i, rows)?;
+            g_w[wo..wo + o * i].copy_from_slice(&dw);
+            for row in d_z.chunks(o) {
+                for (g, &d) in g_b[bo..bo + o].iter_mut().zip(row) {
+                    *g += d;
+                }
+            }
+            if l > 0 {
+                let mut d_a = matmul_nn(&d_z, rows, &w[wo..wo + o * i], i, o)?;
+                derive(&mut d_a, &acts[l], shape.act(l - 1));
+                d_z = d_a;
             }
         }
-        if l > 0 {
-            let mut d_a = matmul_nn(&d_z, rows, &w[wo..wo + o * i], i, o)?;
-            derive(&mut d_a, &acts[l], shape.act(l - 1));
-            d_z = d_a;
+        // The KL, its gradient, and the chain rule to μ, ρ, ξ.
+        let c = kl_scale as f32;
+        let (s0, lam) = (prior.sigma0 as f32, prior.inclusion);
+        let inv_var0 = 1.0 / (s0 * s0);
+        let logit_lam = (lam / (1.0 - lam)).ln() as f32;
+        let (log_lam, log_not_lam) = (lam.ln(), (1.0 - lam).ln());
+        let log_s0 = s0.ln();
+        let (log_lam, log_not_lam) = (log_lam as f32, log_not_lam as f32);
+        let kl_terms = &mut self.kl_terms[..t];
+        let (g_mu, g_rho, g_xi) = (&mut grad.mu[..t], &mut grad.rho[..t], &mut grad.xi[..t]);
+        for j in 0..t {
+            let (mu, xi, s, phi, log_phi) = (mu_all[j], xi_all[j], s[j], phi[j], log_phi[j]);
+            let slab = log_s0 - fm::ln(s) + (s * s + mu * mu) * 0.5 * inv_var0 - 0.5;
+            kl_terms[j] =
+                phi * (log_phi - log_lam) + (1.0 - phi) * (log_phi - xi - log_not_lam) + phi * slab;
+            let (g, h) = (g_w[j], gate[j]);
+            g_mu[j] = g * h + c * phi * mu * inv_var0;
+            g_rho[j] = (g * h * eps[j] + c * phi * (s * inv_var0 - 1.0 / s)) * ds[j];
+            g_xi[j] = g * v[j] * slope[j] + c * phi * (1.0 - phi) * (xi - logit_lam + slab);
         }
+        let mut kl: f64 = kl_terms.iter().map(|&k| f64::from(k)).sum();
+        let biases = (p.bias_mu.iter().zip(&p.bias_rho))
+            .zip(g_b.iter().zip(&noise.eps_bias))
+            .zip(grad.bias_mu.iter_mut().zip(grad.bias_rho.iter_mut()));
+        for (((&mu, &rho), (&g, &e)), (g_mu, g_rho)) in biases {
+            let s = softplus(rho);
+            kl += f64::from(log_s0 - fm::ln(s) + (s * s + mu * mu) * 0.5 * inv_var0 - 0.5);
+            *g_mu = g + c * mu * inv_var0;
+            *g_rho = (g * e + c * (s * inv_var0 - 1.0 / s)) * sigmoid(rho);
+        }
+        grad.log_noise = d_log_noise;
+        Ok(nll + kl_scale * kl)
     }
-    // The KL, its gradient, and the chain rule to μ, ρ, ξ.
-    let c = kl_scale as f32;
-    let (s0, lam) = (prior.sigma0 as f32, prior.inclusion);
-    let inv_var0 = 1.0 / (s0 * s0);
-    let logit_lam = (lam / (1.0 - lam)).ln() as f32;
-    let (log_lam, log_not_lam) = (lam.ln(), (1.0 - lam).ln());
-    let log_s0 = s0.ln();
-    let mut grad = p.zeros_like();
-    let (log_lam, log_not_lam) = (log_lam as f32, log_not_lam as f32);
-    let mut kl_terms = vec![0f32; t];
-    let (g_w, kl_terms) = (&g_w[..t], &mut kl_terms[..t]);
-    let (g_mu, g_rho, g_xi) = (&mut grad.mu[..t], &mut grad.rho[..t], &mut grad.xi[..t]);
-    for j in 0..t {
-        let (mu, xi, s, phi, log_phi) = (mu_all[j], xi_all[j], s[j], phi[j], log_phi[j]);
-        let slab = log_s0 - fm::ln(s) + (s * s + mu * mu) * 0.5 * inv_var0 - 0.5;
-        kl_terms[j] =
-            phi * (log_phi - log_lam) + (1.0 - phi) * (log_phi - xi - log_not_lam) + phi * slab;
-        let (g, h) = (g_w[j], gate[j]);
-        g_mu[j] = g * h + c * phi * mu * inv_var0;
-        g_rho[j] = (g * h * eps[j] + c * phi * (s * inv_var0 - 1.0 / s)) * ds[j];
-        g_xi[j] = g * v[j] * slope[j] + c * phi * (1.0 - phi) * (xi - logit_lam + slab);
-    }
-    let mut kl: f64 = kl_terms.iter().map(|&k| f64::from(k)).sum();
-    let biases = (p.bias_mu.iter().zip(&p.bias_rho))
-        .zip(g_b.iter().zip(&noise.eps_bias))
-        .zip(grad.bias_mu.iter_mut().zip(grad.bias_rho.iter_mut()));
-    for (((&mu, &rho), (&g, &e)), (g_mu, g_rho)) in biases {
-        let s = softplus(rho);
-        kl += f64::from(log_s0 - fm::ln(s) + (s * s + mu * mu) * 0.5 * inv_var0 - 0.5);
-        *g_mu = g + c * mu * inv_var0;
-        *g_rho = (g * e + c * (s * inv_var0 - 1.0 / s)) * sigmoid(rho);
-    }
-    grad.log_noise = d_log_noise;
-    Ok(Gradients {
-        loss: nll + kl_scale * kl,
-        grad,
-    })
 }
 
 /// `act` in place.
@@ -435,7 +514,7 @@ impl Adam {
     }
 
     /// One update of `p` along `g`.
-    pub fn update(&mut self, p: &mut Params, g: &mut Params) {
+    pub fn update(&mut self, p: &mut Params, g: &Params) {
         self.steps += 1;
         let scale_m = (1.0 / (1.0 - Self::BETA1.powi(self.steps))) as f32;
         let scale_v = (1.0 / (1.0 - Self::BETA2.powi(self.steps))) as f32;
@@ -449,7 +528,7 @@ impl Adam {
             *theta -= m_hat / (v_hat.sqrt() + eps) * lr;
         };
         let params = p.arrays_mut();
-        let grads = g.arrays_mut();
+        let grads = g.arrays();
         let ms = self.m.arrays_mut();
         let vs = self.v.arrays_mut();
         for (((theta, g), m), v) in params.into_iter().zip(grads).zip(ms).zip(vs) {
@@ -477,6 +556,7 @@ pub struct Fused {
     pub params: Params,
     adam: Adam,
     noise: Noise,
+    work: Work,
 }
 
 impl Fused {
@@ -491,6 +571,7 @@ impl Fused {
             adam: Adam::new(&params, lr),
             params,
             noise: Noise::default(),
+            work: Work::default(),
         })
     }
 
@@ -528,7 +609,7 @@ impl Fused {
         temperature: f64,
         prior: Prior,
     ) -> Result<f32> {
-        let mut g = gradients(
+        let loss = self.work.run(
             &self.shape,
             &self.params,
             noise,
@@ -538,8 +619,32 @@ impl Fused {
             temperature,
             prior,
         )?;
-        self.adam.update(&mut self.params, &mut g.grad);
-        Ok(g.loss as f32)
+        if let Some(grad) = &self.work.grad {
+            self.adam.update(&mut self.params, grad);
+        }
+        Ok(loss as f32)
+    }
+
+    /// Writes the parameters into `bnn`'s variables (for what reads a [`Bnn`]).
+    ///
+    /// # Errors
+    /// A tensor error.
+    pub fn store(&self, bnn: &Bnn) -> Result<()> {
+        let dev = &Device::Cpu;
+        let p = &self.params;
+        for (var, values) in [
+            (&bnn.mu, &p.mu),
+            (&bnn.rho, &p.rho),
+            (&bnn.xi, &p.xi),
+            (&bnn.bias_mu, &p.bias_mu),
+            (&bnn.bias_rho, &p.bias_rho),
+        ] {
+            var.set(&Tensor::from_slice(values, values.len(), dev)?)?;
+        }
+        if let (Some(var), Some(v)) = (&bnn.log_noise, p.log_noise) {
+            var.set(&Tensor::from_slice(&[v], 1, dev)?)?;
+        }
+        Ok(())
     }
 
     /// The posterior as [`Bnn::posterior`] gives it.
@@ -602,10 +707,12 @@ mod tests {
             sigma0: 1.3,
             inclusion: 0.05,
         };
-        for (widths, act, regression) in [
-            (vec![5, 7, 1], Activation::Relu, true),
-            (vec![6, 8, 5, 3], Activation::Tanh, false),
-            (vec![4, 6, 1], Activation::Sigmoid, true),
+        // τ = ½ takes the gate's shortcut, τ = 0.7 the general form.
+        for (widths, act, regression, tau) in [
+            (vec![5, 7, 1], Activation::Relu, true, 0.5),
+            (vec![6, 8, 5, 3], Activation::Tanh, false, 0.5),
+            (vec![4, 6, 1], Activation::Sigmoid, true, 0.7),
+            (vec![5, 9, 4], Activation::Relu, false, 0.7),
         ] {
             let b = bnn(widths.clone(), act, regression);
             let rows = 9;
@@ -617,7 +724,7 @@ mod tests {
             } else {
                 (0..rows).map(|i| (i % k) as f32).collect()
             };
-            let (kl_scale, tau) = (0.02, 0.5);
+            let kl_scale = 0.02;
             // candle: the same draw from the same stream.
             let mut rng = Pcg64::seed_from_u64(5);
             let draw = b.sample(tau, &mut rng).unwrap();
@@ -674,12 +781,13 @@ mod tests {
         let mut rng = Pcg64::seed_from_u64(1);
         let mut n = Noise::default();
         let (mut eps, mut logistic) = (Vec::new(), Vec::new());
+        let logit = |u: f32| f64::from(u / (1.0 - u)).ln();
         for _ in 0..10 {
             n.draw(&shape, &mut rng);
             assert_eq!(n.eps.len(), 20_000);
             assert_eq!(n.eps_bias.len(), 200);
             eps.extend(n.eps.iter().map(|&v| f64::from(v)));
-            logistic.extend(n.logistic.iter().map(|&v| f64::from(v)));
+            logistic.extend(n.uniform.iter().map(|&u| logit(u)));
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let var = |v: &[f64]| {

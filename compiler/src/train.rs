@@ -1,6 +1,7 @@
 //! The second stage: variational training of the spike-and-slab network (method §2), Adam on
 //! the negative ELBO per row, `mean NLL + w·KL / n`, one weight sample per minibatch step,
-//! with the KL weight `w` warmed up linearly over the first epochs. Also the one epoch loop
+//! with the KL weight `w` warmed up linearly over the first epochs; each step fused
+//! ([`crate::fused`]), candle's autograd step ([`step`]) kept as its reference. Also the one epoch loop
 //! that every network is trained with, and the progress bars.
 
 use candle::Tensor;
@@ -13,6 +14,7 @@ use rand_pcg::Pcg64;
 use crate::bnn::{Bnn, Posterior, Prior, nll};
 use crate::dataset::{Dataset, Part, Rows};
 use crate::evaluate::median_metrics;
+use crate::fused::Fused;
 use crate::network::forward;
 use crate::pip::node_pips;
 use crate::plan::Settings;
@@ -183,7 +185,9 @@ pub fn fit(data: &Dataset, s: &Settings, progress: &Progress) -> Result<Fit> {
     let mut rng = Pcg64::seed_from_u64(s.seed);
     let regression = data.task == spikeslab_runtime::Task::Regression;
     let bnn = Bnn::new(shape, regression, &mut rng)?;
-    let mut opt = adam(bnn.vars(), s.learning_rate)?;
+    // The step and the end of an epoch (which monitors it) both reach the parameters.
+    let fused = std::cell::RefCell::new(Fused::new(&bnn, s.learning_rate)?);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
     let monitor = data
         .part(Part::Validation)
         .map_or(&data.train, |(rows, _)| rows);
@@ -205,20 +209,14 @@ pub fn fit(data: &Dataset, s: &Settings, progress: &Progress) -> Result<Fit> {
             } else {
                 1.0
             };
-            let (x, y) = data.train.batch(idx)?;
-            step(
-                &bnn,
-                &mut opt,
-                &x,
-                &y,
-                warm / n as f64,
-                s.temperature,
-                prior,
-                rng,
-            )
+            data.train.gather(idx, &mut x, &mut y);
+            fused
+                .borrow_mut()
+                .step(&x, &y, warm / n as f64, s.temperature, prior, rng)
         },
         |epoch, loss| {
             let (val, kept) = if epoch % eval_every == 0 || epoch == s.epochs {
+                fused.borrow().store(&bnn)?;
                 monitor_point(&bnn, data, monitor, prior, s.threshold)?
             } else {
                 (f64::NAN, 0)
@@ -238,6 +236,7 @@ pub fn fit(data: &Dataset, s: &Settings, progress: &Progress) -> Result<Fit> {
             Ok(())
         },
     )?;
+    fused.borrow().store(&bnn)?;
     Ok(Fit {
         posterior: bnn.posterior()?,
         prior,
@@ -262,4 +261,44 @@ fn monitor_point(
         .filter(|&&v| v >= threshold)
         .count();
     Ok((m.headline(), kept))
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    /// A step whose loss is not finite stops training with the epoch and the learning rate,
+    /// and the message says what to change.
+    #[test]
+    fn a_non_finite_loss_is_a_divergence() {
+        let schedule = Schedule {
+            epochs: 5,
+            batch: 4,
+            lr: 9.0,
+        };
+        let mut rng = Pcg64::seed_from_u64(1);
+        let mut ends = 0;
+        let result = run_epochs(
+            10,
+            schedule,
+            &mut rng,
+            |epoch, _, _| Ok(if epoch == 3 { f32::INFINITY } else { 1.0 }),
+            |_, loss| {
+                ends += 1;
+                assert_eq!(loss, 1.0);
+                Ok(())
+            },
+        );
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::Diverged { epoch: 3, lr, .. } if lr == 9.0));
+        assert_eq!(ends, 2, "the epochs before it ended normally");
+        let text = err.to_string();
+        assert!(
+            text.contains("training diverged at epoch 3")
+                && text.contains("lower `train.learning_rate`"),
+            "{text}"
+        );
+    }
 }
