@@ -95,6 +95,45 @@ impl Output {
     }
 }
 
+/// `f(0), …, f(n − 1)` in order, computed on every core (each result depends on its index
+/// alone, so the order of the work does not matter); the first error, if any.
+///
+/// # Errors
+/// An error of `f`.
+pub fn par_map<T: Send>(
+    n: usize,
+    f: impl Fn(usize) -> anyhow::Result<T> + Sync,
+) -> anyhow::Result<Vec<T>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<anyhow::Result<T>>>> =
+        (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(n.max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(slot) = slots.get(i) else { break };
+                    let r = f(i);
+                    *slot
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|s| {
+            s.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unwrap_or_else(|| Err(anyhow::anyhow!("a worker stopped before its task")))
+        })
+        .collect()
+}
+
 /// Compiles a spec in memory, with both baselines when `baselines`.
 ///
 /// # Errors

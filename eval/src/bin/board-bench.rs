@@ -85,7 +85,7 @@ fn main() {
         activation: Activation::Relu,
     };
     let models = [
-        demo("demo", "demo (E3, 10-13-1 kept of 50-50-1)"),
+        demo("demo", "demo (E3, 10-14-1 kept of 50-50-1)"),
         fixture(
             &dir,
             "8-50-1 regressor, dense",
@@ -107,7 +107,7 @@ fn main() {
             &classifier(0.1),
             false,
         ),
-        demo("demo-int8", "int8 demo (10-13-1)"),
+        demo("demo-int8", "int8 demo (10-14-1)"),
         fixture(
             &dir,
             "int8 8-50-1 regressor, dense",
@@ -291,7 +291,7 @@ fn predictive(dir: &std::path::Path, models: &[Model]) {
         (
             &models[0],
             Model {
-                label: "demo (10-13-1)",
+                label: "demo (10-14-1)",
                 ..models[0].clone()
             },
         ),

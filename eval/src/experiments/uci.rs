@@ -253,9 +253,8 @@ pub fn e6(
         let dir = root.join(folder);
         let (n, hidden) = protocol(&dir)?;
         let k = splits.unwrap_or(n).min(n);
-        let runs: Vec<Split> = (0..k)
-            .map(|s| run_split(&dir, s, hidden, seed))
-            .collect::<anyhow::Result<_>>()?;
+        // Splits are independent: every core takes the next one.
+        let runs: Vec<Split> = super::par_map(k, |s| run_split(&dir, s, hidden, seed))?;
         let stat = |f: &dyn Fn(&Split) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
         type Pick<'a> = &'a dyn Fn(&Split) -> Both;
         let methods: [(&str, Pick<'_>, bool); 8] = [

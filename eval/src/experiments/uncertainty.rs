@@ -204,9 +204,8 @@ pub fn e6_uncertainty(
         let dir = root.join(folder);
         let (n, hidden) = protocol(&dir)?;
         let k = splits.unwrap_or(n).min(n);
-        let runs: Vec<Split> = (0..k)
-            .map(|s| run_split(&dir, s, hidden))
-            .collect::<anyhow::Result<_>>()?;
+        // Splits are independent: every core takes the next one.
+        let runs: Vec<Split> = super::par_map(k, |s| run_split(&dir, s, hidden))?;
         let stat = |f: &dyn Fn(&Split) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
         let rec = Record {
             dataset: folder.into(),
