@@ -26,7 +26,7 @@ use rand_pcg::Pcg64;
 use spikeslab_runtime::Activation;
 
 use crate::Result;
-use crate::bnn::{Bnn, Posterior, Prior, normal};
+use crate::bnn::{Bnn, Prior, normal};
 use crate::fastmath::{self as fm, sigmoid, softplus};
 use crate::network::Shape;
 
@@ -226,41 +226,8 @@ fn matmul_nn(a: &[f32], m: usize, b: &[f32], n: usize, k: usize) -> Result<Vec<f
     Ok(a.matmul(&b)?.flatten_all()?.to_vec1()?)
 }
 
-/// The loss of one step and the gradient of every parameter.
-#[derive(Clone, Debug)]
-pub struct Gradients {
-    /// `mean NLL + c·KL`, as [`crate::train::step`] returns it.
-    pub loss: f64,
-    /// ∂loss/∂ each parameter, laid out as the parameters.
-    pub grad: Params,
-}
-
-/// The loss and gradients of one step on the row-major batch `x` (`rows × inputs`) with
-/// targets `y` (standardised values, or class indices), the KL weighted by `kl_scale`.
-///
-/// # Errors
-/// A tensor error from the matrix products.
-#[allow(clippy::too_many_arguments)]
-pub fn gradients(
-    shape: &Shape,
-    p: &Params,
-    noise: &Noise,
-    x: &[f32],
-    y: &[f32],
-    kl_scale: f64,
-    temperature: f64,
-    prior: Prior,
-) -> Result<Gradients> {
-    let mut work = Work::default();
-    let loss = work.run(shape, p, noise, x, y, kl_scale, temperature, prior)?;
-    Ok(Gradients {
-        loss,
-        grad: work.grad.unwrap_or_else(|| p.zeros_like()),
-    })
-}
-
-/// The arrays a step fills, kept from one step to the next (every element is written before
-/// it is read, so they are never cleared).
+/// A step's loss and gradients ([`Work::run`]), with the arrays it fills kept from one step
+/// to the next (every element is written before it is read, so they are never cleared).
 #[derive(Clone, Debug, Default)]
 pub struct Work {
     s: Vec<f32>,
@@ -277,9 +244,20 @@ pub struct Work {
 }
 
 impl Work {
-    /// [`gradients`] into these arrays: returns the loss, the gradient is in `self.grad`.
+    /// ∂loss/∂ each parameter after [`Work::run`], laid out as the parameters.
+    pub fn grad(&self) -> Option<&Params> {
+        self.grad.as_ref()
+    }
+
+    /// The loss of one step on the row-major batch `x` (`rows × inputs`) with targets `y`
+    /// (standardised values, or class indices), the KL weighted by `kl_scale`, as
+    /// [`crate::train::step`] returns it (`mean NLL + c·KL`); the gradient of every
+    /// parameter is then [`Work::grad`].
+    ///
+    /// # Errors
+    /// A tensor error from the matrix products.
     #[allow(clippy::too_many_arguments)]
-    fn run(
+    pub fn run(
         &mut self,
         shape: &Shape,
         p: &Params,
@@ -646,20 +624,6 @@ impl Fused {
         }
         Ok(())
     }
-
-    /// The posterior as [`Bnn::posterior`] gives it.
-    pub fn posterior(&self) -> Posterior {
-        let p = &self.params;
-        Posterior {
-            shape: self.shape.clone(),
-            mu: p.mu.clone(),
-            s: p.rho.iter().map(|&r| softplus(r)).collect(),
-            xi: p.xi.clone(),
-            bias_mu: p.bias_mu.clone(),
-            bias_s: p.bias_rho.iter().map(|&r| softplus(r)).collect(),
-            noise: p.log_noise.map_or(0.0, f32::exp),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -739,21 +703,24 @@ mod tests {
             let mut rng = Pcg64::seed_from_u64(5);
             let noise = Noise::like_bnn(&b.shape, &mut rng);
             let p = Params::of(&b).unwrap();
-            let g = gradients(&b.shape, &p, &noise, &x, &y, kl_scale, tau, prior).unwrap();
+            let mut work = Work::default();
+            let got_loss = work
+                .run(&b.shape, &p, &noise, &x, &y, kl_scale, tau, prior)
+                .unwrap();
+            let grad = work.grad().unwrap();
             let want = f64::from(loss.to_scalar::<f32>().unwrap());
             assert!(
-                (g.loss - want).abs() <= 1e-5 * (1.0 + want.abs()),
-                "{widths:?}: loss {} against {want}",
-                g.loss
+                (got_loss - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                "{widths:?}: loss {got_loss} against {want}"
             );
             let mut vars = vec![
-                ("mu", &b.mu, &g.grad.mu),
-                ("rho", &b.rho, &g.grad.rho),
-                ("xi", &b.xi, &g.grad.xi),
-                ("bias_mu", &b.bias_mu, &g.grad.bias_mu),
-                ("bias_rho", &b.bias_rho, &g.grad.bias_rho),
+                ("mu", &b.mu, &grad.mu),
+                ("rho", &b.rho, &grad.rho),
+                ("xi", &b.xi, &grad.xi),
+                ("bias_mu", &b.bias_mu, &grad.bias_mu),
+                ("bias_rho", &b.bias_rho, &grad.bias_rho),
             ];
-            let noise_grad = g.grad.log_noise.map(|v| vec![v]);
+            let noise_grad = grad.log_noise.map(|v| vec![v]);
             if let (Some(v), Some(ng)) = (&b.log_noise, &noise_grad) {
                 vars.push(("log_noise", v, ng));
             }

@@ -3,7 +3,7 @@
 use postcard::ser_flavors::Size;
 
 use crate::arena::Writer;
-use crate::format::{ARENA_ALIGN, NumberFormat, Task, VarianceFormat};
+use crate::format::{ARENA_ALIGN, NumberFormat, Task};
 use crate::model::{
     CRC, InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights, requantised,
 };
@@ -22,10 +22,7 @@ impl Parts<'_> {
     fn check_lengths(&self) -> Result<()> {
         let n = self.inputs.len();
         let first = self.layers.first().map(Layer::format);
-        let posterior = self
-            .layers
-            .first()
-            .is_some_and(|l| l.variance_format() != VarianceFormat::None);
+        let posterior = self.has_posterior();
         let input_fits = match self.input {
             InputMap::F32 { mean, scale } => {
                 first != Some(NumberFormat::Int8) && mean.len() == n && scale.len() == n

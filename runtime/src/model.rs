@@ -438,10 +438,7 @@ impl<'a> Model<'a> {
     /// Whether the model carries the posterior variances of its weights, so that
     /// [`Model::predict_dist`] can give a predictive distribution.
     pub fn has_posterior(&self) -> bool {
-        self.parts
-            .layers
-            .first()
-            .is_some_and(|l| l.variance_format() != VarianceFormat::None)
+        self.parts.has_posterior()
     }
 
     /// Number of stored weights (kept edges).
@@ -491,6 +488,14 @@ impl<'a> Parts<'a> {
             names: self.names,
             meta: self.meta.clone(),
         })
+    }
+
+    /// Whether the layers carry the posterior variances of their weights (every layer or
+    /// none, so the first says).
+    pub fn has_posterior(&self) -> bool {
+        self.layers
+            .first()
+            .is_some_and(|l| l.variance_format() != VarianceFormat::None)
     }
 
     /// Number of PIPs the arena holds when it holds them: kept inputs plus hidden nodes.
