@@ -125,6 +125,9 @@ pub enum Error {
     /// A tensor operation failed.
     #[error("tensor operation: {0}")]
     Candle(#[from] candle::Error),
+    /// A matrix product was given arrays of the wrong length.
+    #[error("matrix shape: {0}")]
+    Shape(#[from] ndarray::ShapeError),
     /// A report could not be written.
     #[error("report: {0}")]
     Report(String),

@@ -1,21 +1,23 @@
 //! The fourth stage: point-estimate training of a [`Network`], Adam on
 //! `mean NLL + Σ w²/(2σ0²n)` (the slab prior as L2), its learning rate annealed from the
-//! schedule's rate to 0 by a half cosine over the epochs. It fine-tunes the pruned network
-//! (MAP) and trains the dense baseline.
+//! schedule's rate to 0 by a half cosine over the epochs, each step fused
+//! ([`crate::fused::Point`]). It fine-tunes the pruned network (MAP) and trains the dense
+//! baseline; [`train_variational`] fits the kept network's Gaussian posterior.
 
-use candle::{Device, Tensor, Var};
-use candle_nn::Optimizer as _;
 use rand_pcg::Pcg64;
 use spikeslab_runtime::Task;
 
 use crate::Result;
-use crate::bnn::{gaussian_kl, nll, normal, softplus};
 use crate::dataset::Dataset;
-use crate::network::{Network, Variance, forward};
+use crate::fused::{Gaussian, Point};
+use crate::network::{Network, Variance};
 use crate::plan::Settings;
 use crate::select::Selection;
 use crate::spec::Finetune;
-use crate::train::{Progress, Schedule, adam, run_epochs};
+use crate::train::{Progress, Schedule, run_epochs};
+
+/// The sd every weight and bias of [`train_variational`] starts from.
+pub const INITIAL_SD: f64 = 0.0025;
 
 /// Which weights train.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,30 +29,42 @@ pub enum Mask {
 }
 
 impl Mask {
-    /// 1 where a weight of `weights` (row-major, `shape`) trains, 0 where it stays 0.
-    fn of(self, weights: &[f32], shape: (usize, usize)) -> Result<Tensor> {
-        let m: Vec<f32> = weights
+    /// 1 where a weight of `net` (flat in layer order) trains, 0 where it stays 0.
+    fn of(self, net: &Network) -> Vec<f32> {
+        net.layers
             .iter()
+            .flat_map(|l| &l.weights)
             .map(|&v| f32::from(self == Self::All || v != 0.0))
-            .collect();
-        Ok(Tensor::from_vec(m, shape, &Device::Cpu)?)
+            .collect()
     }
 }
 
-/// The trainable `log σ_ε` of a regression network, from its noise; `None` for a classifier.
-fn log_noise_of(net: &Network) -> Result<Option<Var>> {
-    Ok(net
-        .noise
-        .filter(|_| net.task == Task::Regression)
-        .map(|s| Var::from_vec(vec![s.ln()], 1, &Device::Cpu))
-        .transpose()?)
+/// `net`'s weights and biases, each flat in layer order.
+fn flat(net: &Network) -> (Vec<f32>, Vec<f32>) {
+    let w = net.layers.iter().flat_map(|l| l.weights.iter().copied());
+    let b = net.layers.iter().flat_map(|l| l.bias.iter().copied());
+    (w.collect(), b.collect())
 }
 
-/// `σ_ε` from its trained logarithm.
-fn noise_of(log_noise: Option<&Var>) -> Result<Option<f32>> {
-    log_noise
-        .map(|v| Ok(v.exp()?.to_vec1::<f32>()?[0]))
-        .transpose()
+/// `net` with the flat weights `w` and biases `b` put back into its layers.
+fn unflatten(net: &Network, w: &[f32], b: &[f32]) -> Network {
+    let mut out = net.clone();
+    let (mut wo, mut bo) = (0, 0);
+    for l in &mut out.layers {
+        let (nw, nb) = (l.weights.len(), l.bias.len());
+        l.weights = w[wo..wo + nw].to_vec();
+        l.bias = b[bo..bo + nb].to_vec();
+        wo += nw;
+        bo += nb;
+    }
+    out
+}
+
+/// The trainable `log σ_ε` of a regression network, from its noise; `None` for a classifier.
+fn log_noise_of(net: &Network) -> Option<f32> {
+    net.noise
+        .filter(|_| net.task == Task::Regression)
+        .map(f32::ln)
 }
 
 /// The learning rate of epoch `epoch` (from 1) of `epochs`: `lr · (1 + cos(π (epoch − 1) /
@@ -74,62 +88,32 @@ pub fn train_point(
     rng: &mut Pcg64,
     progress: &Progress,
 ) -> Result<Network> {
-    let dev = &Device::Cpu;
-    let shape = net.shape();
-    let mut layers = Vec::new();
-    let mut masks = Vec::new();
-    for ((o, i), l) in shape.layers().zip(&net.layers) {
-        layers.push((
-            Var::from_slice(&l.weights, (o, i), dev)?,
-            Var::from_slice(&l.bias, o, dev)?,
-        ));
-        masks.push(mask.of(&l.weights, (o, i))?);
-    }
-    let log_noise = log_noise_of(net)?;
-    let draw = || -> Result<Vec<(Tensor, Tensor)>> {
-        layers
-            .iter()
-            .zip(&masks)
-            .map(|((w, b), m)| Ok((w.as_tensor().mul(m)?, b.as_tensor().clone())))
-            .collect()
-    };
-    let mut vars: Vec<Var> = layers
-        .iter()
-        .flat_map(|(w, b)| [w.clone(), b.clone()])
-        .collect();
-    vars.extend(log_noise.clone());
-    let mut opt = adam(vars, s.lr)?;
-    let columns = columns_of(net, data);
-    let rows = data.train.select(&columns);
+    let (weights, bias) = flat(net);
+    let mut point = Point::new(
+        net.shape(),
+        (weights, mask.of(net)),
+        bias,
+        log_noise_of(net),
+        s.lr,
+    );
+    let rows = data.train.select(&columns_of(net, data));
     let l2 = 1.0 / (2.0 * sigma0 * sigma0 * rows.len() as f64);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
     run_epochs(
         rows.len(),
         s,
         rng,
         |epoch, idx, _| {
-            opt.set_learning_rate(annealed(s.lr, epoch, s.epochs));
-            let (x, y) = rows.batch(idx)?;
-            let draw = draw()?;
-            let h = forward(&x, &draw, &shape)?;
-            let mut penalty = Tensor::zeros((), candle::DType::F32, dev)?;
-            for (w, _) in &draw {
-                penalty = (penalty + w.sqr()?.sum_all()?)?;
-            }
-            let loss = (nll(&h, &y, log_noise.as_ref())? + (penalty * l2)?)?;
-            opt.backward_step(&loss)?;
-            Ok(loss.to_scalar::<f32>()?)
+            rows.gather(idx, &mut x, &mut y);
+            point.step(&x, &y, l2, annealed(s.lr, epoch, s.epochs))
         },
         |epoch, loss| {
             progress.set(epoch, format!("loss {loss:.4}"));
             Ok(())
         },
     )?;
-    let mut out = net.clone();
-    for (l, (w, b)) in draw()?.iter().enumerate() {
-        out.layers[l].weights = w.flatten_all()?.to_vec1::<f32>()?;
-        out.layers[l].bias = b.to_vec1::<f32>()?;
-    }
-    out.noise = noise_of(log_noise.as_ref())?;
+    let mut out = unflatten(net, &point.used(), &point.bias);
+    out.noise = point.log_noise.map(f32::exp);
     Ok(out)
 }
 
@@ -137,7 +121,7 @@ pub fn train_point(
 /// exactly 0) and biases under the slab prior `N(0, σ0²)`: Adam on
 /// `mean NLL + KL(q ‖ prior)/n`, one draw `w = μ + softplus(ρ)·ε` per step shared by the batch
 /// (method §2's estimator without the gate), from `μ` = `net`'s weights and `softplus(ρ)` =
-/// 0.0025, the learning rate [`annealed`]. Returns the means as the weights and `s²` as
+/// [`INITIAL_SD`], the learning rate [`annealed`]. Each step is fused ([`Gaussian`]). Returns the means as the weights and `s²` as
 /// their variances; regression learns `σ_ε` too.
 ///
 /// # Errors
@@ -151,74 +135,43 @@ pub fn train_variational(
     rng: &mut Pcg64,
     progress: &Progress,
 ) -> Result<Network> {
-    let dev = &Device::Cpu;
-    let shape = net.shape();
-    let rho0 = (0.0025f64.exp_m1()).ln() as f32;
-    let mut params = Vec::new();
-    let mut masks = Vec::new();
-    for ((o, i), l) in shape.layers().zip(&net.layers) {
-        params.push([
-            Var::from_slice(&l.weights, (o, i), dev)?,
-            Var::from_vec(vec![rho0; o * i], (o, i), dev)?,
-            Var::from_slice(&l.bias, o, dev)?,
-            Var::from_vec(vec![rho0; o], o, dev)?,
-        ]);
-        masks.push(mask.of(&l.weights, (o, i))?);
-    }
-    let log_noise = log_noise_of(net)?;
-    let mut vars: Vec<Var> = params.iter().flatten().cloned().collect();
-    vars.extend(log_noise.clone());
-    let mut opt = adam(vars, s.lr)?;
-    let columns = columns_of(net, data);
-    let rows = data.train.select(&columns);
+    let (mu, bias_mu) = flat(net);
+    let mut gaussian = Gaussian::new(
+        net.shape(),
+        (mu, mask.of(net)),
+        bias_mu,
+        log_noise_of(net),
+        INITIAL_SD,
+        s.lr,
+    );
+    let rows = data.train.select(&columns_of(net, data));
     let n = rows.len() as f64;
-    let kl = || -> Result<Tensor> {
-        let mut total = Tensor::zeros((), candle::DType::F32, dev)?;
-        for ([mu, rho, bmu, brho], m) in params.iter().zip(&masks) {
-            let w = gaussian_kl(&softplus(rho)?, mu.as_tensor(), sigma0)?.mul(m)?;
-            let b = gaussian_kl(&softplus(brho)?, bmu.as_tensor(), sigma0)?;
-            total = (total + w.sum_all()? + b.sum_all()?)?;
-        }
-        Ok(total)
-    };
+    let (mut x, mut y) = (Vec::new(), Vec::new());
     run_epochs(
         rows.len(),
         s,
         rng,
         |epoch, idx, rng| {
-            opt.set_learning_rate(annealed(s.lr, epoch, s.epochs));
-            let (x, y) = rows.batch(idx)?;
-            let mut draw = Vec::new();
-            for ([mu, rho, bmu, brho], m) in params.iter().zip(&masks) {
-                let (o, i) = mu.as_tensor().dims2()?;
-                let eps = Tensor::from_vec(normal(o * i, rng), (o, i), dev)?;
-                let eps_b = Tensor::from_vec(normal(o, rng), o, dev)?;
-                let w = (mu.as_tensor() + softplus(rho)?.mul(&eps)?)?.mul(m)?;
-                let b = (bmu.as_tensor() + softplus(brho)?.mul(&eps_b)?)?;
-                draw.push((w, b));
-            }
-            let h = forward(&x, &draw, &shape)?;
-            let loss = (nll(&h, &y, log_noise.as_ref())? + (kl()? / n)?)?;
-            opt.backward_step(&loss)?;
-            Ok(loss.to_scalar::<f32>()?)
+            rows.gather(idx, &mut x, &mut y);
+            let lr = annealed(s.lr, epoch, s.epochs);
+            gaussian.step(&x, &y, (1.0 / n, sigma0), lr, rng)
         },
         |epoch, loss| {
             progress.set(epoch, format!("loss {loss:.4}"));
             Ok(())
         },
     )?;
-    let mut out = net.clone();
-    for (l, ([mu, rho, bmu, brho], m)) in params.iter().zip(&masks).enumerate() {
-        let host = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
-        let sd = softplus(rho)?.mul(m)?;
-        out.layers[l].weights = host(&mu.as_tensor().mul(m)?)?;
-        out.layers[l].bias = host(bmu.as_tensor())?;
-        out.layers[l].variance = Some(Variance {
-            weights: host(&sd.sqr()?)?,
-            bias: host(&softplus(brho)?.sqr()?)?,
+    let ([w_mean, w_sd], [b_mean, b_sd]) = gaussian.moments();
+    let mut out = unflatten(net, &w_mean, &b_mean);
+    let sq = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| x * x).collect() };
+    let variance = unflatten(net, &sq(&w_sd), &sq(&b_sd));
+    for (l, v) in out.layers.iter_mut().zip(variance.layers) {
+        l.variance = Some(Variance {
+            weights: v.weights,
+            bias: v.bias,
         });
     }
-    out.noise = noise_of(log_noise.as_ref())?;
+    out.noise = gaussian.log_noise.map(f32::exp);
     Ok(out)
 }
 
