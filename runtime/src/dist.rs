@@ -266,6 +266,22 @@ fn dense(
     if n == 0 {
         return;
     }
+    // The first layer two blocks (eight rows) at a time; the rest below.
+    let done = if exact {
+        dense_exact_pairs(w, bias, var, xm, ym, yv)
+    } else {
+        0
+    };
+    let (w, bias, ym, yv) = (
+        w.get(done * n..).unwrap_or_default(),
+        bias.get(done..).unwrap_or_default(),
+        ym.get_mut(done..).unwrap_or_default(),
+        yv.get_mut(done..).unwrap_or_default(),
+    );
+    let var = Variances {
+        weights: var.weights.get(done * n..).unwrap_or_default(),
+        bias: var.bias.get(done..).unwrap_or_default(),
+    };
     let (bc, bt) = bias.as_chunks::<4>();
     let (vbc, vbt) = var.bias.as_chunks::<4>();
     let (ymc, ymt) = ym.as_chunks_mut::<4>();
@@ -347,6 +363,77 @@ fn dense(
         }
         (*om, *ov) = (m, v);
     }
+}
+
+/// Means and variances of the first layer's rows (inputs without variance, so
+/// `m = b + Σ w·a`, `v = vb + Σ V·a²`) two blocks of four at a time: per input, sixteen
+/// multiply-adds into eight means and eight variances held in registers, `a²` computed once
+/// for the eight rows. Returns the rows done (a multiple of eight); the sums run in input
+/// order, as [`dense`]'s.
+fn dense_exact_pairs(
+    w: &[f32],
+    bias: &[f32],
+    var: Variances<'_>,
+    xm: &[f32],
+    ym: &mut [f32],
+    yv: &mut [f32],
+) -> usize {
+    let n = xm.len();
+    let (b8, _) = bias.as_chunks::<8>();
+    let (vb8, _) = var.bias.as_chunks::<8>();
+    let (ym8, _) = ym.as_chunks_mut::<8>();
+    let (yv8, _) = yv.as_chunks_mut::<8>();
+    let pairs = w.chunks_exact(8 * n).zip(var.weights.chunks_exact(8 * n));
+    let mut done = 0;
+    for ((((w, vw), om), ov), (&b, &vb)) in pairs.zip(ym8).zip(yv8).zip(b8.iter().zip(vb8)) {
+        let [
+            mut m0,
+            mut m1,
+            mut m2,
+            mut m3,
+            mut m4,
+            mut m5,
+            mut m6,
+            mut m7,
+        ] = b;
+        let [
+            mut v0,
+            mut v1,
+            mut v2,
+            mut v3,
+            mut v4,
+            mut v5,
+            mut v6,
+            mut v7,
+        ] = vb;
+        let ((wa, wb), (va, vb)) = (w.split_at(4 * n), vw.split_at(4 * n));
+        let inputs = (wa.as_chunks::<4>().0.iter().zip(wb.as_chunks::<4>().0))
+            .zip(va.as_chunks::<4>().0.iter().zip(vb.as_chunks::<4>().0))
+            .zip(xm);
+        for (((w, x), (p, q)), &a) in inputs {
+            let s = a * a;
+            m0 += w[0] * a;
+            m1 += w[1] * a;
+            m2 += w[2] * a;
+            m3 += w[3] * a;
+            m4 += x[0] * a;
+            m5 += x[1] * a;
+            m6 += x[2] * a;
+            m7 += x[3] * a;
+            v0 += p[0] * s;
+            v1 += p[1] * s;
+            v2 += p[2] * s;
+            v3 += p[3] * s;
+            v4 += q[0] * s;
+            v5 += q[1] * s;
+            v6 += q[2] * s;
+            v7 += q[3] * s;
+        }
+        *om = [m0, m1, m2, m3, m4, m5, m6, m7];
+        *ov = [v0, v1, v2, v3, v4, v5, v6, v7];
+        done += 8;
+    }
+    done
 }
 
 /// Means and variances of a sparse layer; `xm`, `xv` are indexed by byte, so never out of

@@ -203,16 +203,18 @@ pub fn sqrt(x: f32) -> f32 {
     libm::sqrtf(x)
 }
 
-/// `1/√v` for normal positive `v`: three Newton steps `y ← y·(3/2 − v·y²/2)` from the
-/// bit-level estimate `0x5f375a86 − bits(v)/2` (within 3.5%; the error squares at each
-/// step). Measured against f64 over normal floats by this module's tests: relative error
-/// ≤ 3e-7. NaN gives NaN; other values outside the domain give some number (never a panic).
+/// `1/√v` for normal positive `v`: two Newton steps `y ← y·(k − v·y²/2)` from the bit-level
+/// estimate `0x5f376a17 − bits(v)/2`, `k = 1.5008727` in the first step and `1.5000006` in the
+/// second (the plain step's `k = 3/2` shifted so that the error, one-sided after a plain
+/// step, is balanced; the three constants minimise the largest error after both steps over
+/// every mantissa of `[1, 4)`, as Walczyk et al. 2021 tune the first step). Measured against
+/// f64 over normal floats by this module's tests: relative error ≤ 7.5e-7. NaN gives NaN;
+/// other values outside the domain give some number (never a panic).
 pub fn rsqrt(v: f32) -> f32 {
     let h = 0.5 * v;
-    let mut y = f32::from_bits(0x5f37_5a86u32.wrapping_sub(v.to_bits() >> 1));
-    y *= 1.5 - h * y * y;
-    y *= 1.5 - h * y * y;
-    y *= 1.5 - h * y * y;
+    let mut y = f32::from_bits(0x5f37_6a17u32.wrapping_sub(v.to_bits() >> 1));
+    y *= 1.500_872_7 - h * y * y;
+    y *= 1.500_000_6 - h * y * y;
     y
 }
 
@@ -515,7 +517,7 @@ mod tests {
             }
             v *= 2.0;
         }
-        assert!(worst <= 3e-7, "rsqrt relative error {worst}");
+        assert!(worst <= 7.5e-7, "rsqrt relative error {worst}");
         assert!(rsqrt(f32::NAN).is_nan() && rsqrt(-f32::NAN).is_nan());
     }
 
