@@ -1,6 +1,7 @@
 //! The variational step of method §2 written out by hand: sampling, forward pass, loss, the
-//! gradient of every parameter and Adam, in one pass over flat host arrays, with candle's
-//! matrix products (gemm, vectorised) as the only tensor operations.
+//! gradient of every parameter and Adam, in one pass over flat host arrays, with matrix
+//! products ([`product`]) as the only tensor operations; the point ([`Point`]) and Gaussian
+//! ([`Gaussian`]) steps of fine-tuning and the posterior share its network pass and Adam.
 //!
 //! The estimator is [`crate::train::step`]'s on [`Bnn`], term for term: one draw of the
 //! gate noise and of ε per weight per step, shared by the batch; the hard straight-through
@@ -203,13 +204,19 @@ impl Params {
         ]
         .into_iter()
         .map(|(p, g)| (p.as_mut_slice(), g.as_slice()));
-        let noise = self
-            .log_noise
-            .as_mut()
-            .zip(g.log_noise.as_ref())
-            .map(|(p, g)| (std::slice::from_mut(p), std::slice::from_ref(g)));
+        let noise = scalar_pair(self.log_noise.as_mut(), g.log_noise.as_ref());
         arrays.chain(noise)
     }
+}
+
+/// A scalar parameter (`log σ_ε`) and its gradient as one-element arrays for
+/// [`Adam::update`], when there is one.
+fn scalar_pair<'a>(
+    p: Option<&'a mut f32>,
+    g: Option<&'a f32>,
+) -> Option<(&'a mut [f32], &'a [f32])> {
+    p.zip(g)
+        .map(|(p, g)| (std::slice::from_mut(p), std::slice::from_ref(g)))
 }
 
 /// A row-major `rows × cols` view of `v`.
@@ -757,11 +764,7 @@ impl Point {
         let loss = self.gradients(x, y, l2)?;
         let (_, g_b, g_log_noise) = self.pass.grads();
         self.adam.set_lr(lr);
-        let noise = self
-            .log_noise
-            .as_mut()
-            .zip(g_log_noise.as_ref())
-            .map(|(p, g)| (std::slice::from_mut(p), std::slice::from_ref(g)));
+        let noise = scalar_pair(self.log_noise.as_mut(), g_log_noise.as_ref());
         let pairs = [
             (self.weights.as_mut_slice(), self.grad.as_slice()),
             (self.bias.as_mut_slice(), g_b),
@@ -883,11 +886,7 @@ impl Gaussian {
         let (_, _, g_log_noise) = self.pass.grads();
         let [g_mu, g_rho, g_bmu, g_brho] = &self.grads;
         self.adam.set_lr(lr);
-        let noise = self
-            .log_noise
-            .as_mut()
-            .zip(g_log_noise.as_ref())
-            .map(|(p, g)| (std::slice::from_mut(p), std::slice::from_ref(g)));
+        let noise = scalar_pair(self.log_noise.as_mut(), g_log_noise.as_ref());
         let pairs = [
             (self.mu.as_mut_slice(), g_mu.as_slice()),
             (self.rho.as_mut_slice(), g_rho.as_slice()),
