@@ -1,6 +1,6 @@
 //! The variational step of method §2 written out by hand: sampling, forward pass, loss, the
 //! gradient of every parameter and Adam, in one pass over flat host arrays, with matrix
-//! products ([`product`]) as the only tensor operations; the point ([`Point`]) and Gaussian
+//! products (`matrixmultiply`'s) as the only tensor operations; the point ([`Point`]) and Gaussian
 //! ([`Gaussian`]) steps of fine-tuning and the posterior share its network pass and Adam.
 //!
 //! The estimator is [`crate::train::step`]'s on [`Bnn`], term for term: one draw of the
