@@ -477,7 +477,7 @@ impl Work {
         let g_w = &g_w[..t];
         for j in 0..t {
             let (mu, xi, s, phi, log_phi) = (mu_all[j], xi_all[j], s[j], phi[j], log_phi[j]);
-            let slab = log_s0 - fm::ln(s) + (s * s + mu * mu) * 0.5 * inv_var0 - 0.5;
+            let slab = gaussian_kl(s, mu, log_s0, inv_var0);
             kl_terms[j] =
                 phi * (log_phi - log_lam) + (1.0 - phi) * (log_phi - xi - log_not_lam) + phi * slab;
             let (g, h) = (g_w[j], gate[j]);
@@ -498,6 +498,13 @@ impl Work {
     }
 }
 
+/// `KL(N(μ, s²) ‖ N(0, σ0²)) = log σ0 − log s + (s² + μ²)/(2σ0²) − ½`, with `log σ0` and
+/// `1/σ0²` given.
+#[inline(always)]
+fn gaussian_kl(s: f32, mu: f32, log_s0: f32, inv_var0: f32) -> f32 {
+    log_s0 - fm::ln(s) + (s * s + mu * mu) * 0.5 * inv_var0 - 0.5
+}
+
 /// The KL of the biases' Gaussians `N(μ_b, s_b²)` (`s_b = softplus(ρ_b)`) from `N(0, σ0²)`,
 /// and, from `g_b = ∂NLL/∂b̃` at `b̃ = μ_b + s_b·ε_b`, the gradients of `NLL + c·KL`:
 /// `∂/∂μ_b = g_b + c·μ_b/σ0²`, `∂/∂ρ_b = (g_b·ε_b + c·(s_b/σ0² − 1/s_b))·sigmoid(ρ_b)`.
@@ -515,7 +522,7 @@ fn bias_kl_grad(
         .zip(g_mu.iter_mut().zip(g_rho.iter_mut()));
     for (((&mu, &rho), (&g, &e)), (g_mu, g_rho)) in all {
         let s = softplus(rho);
-        kl += f64::from(log_s0 - fm::ln(s) + (s * s + mu * mu) * 0.5 * inv_var0 - 0.5);
+        kl += f64::from(gaussian_kl(s, mu, log_s0, inv_var0));
         *g_mu = g + c * mu * inv_var0;
         *g_rho = (g * e + c * (s * inv_var0 - 1.0 / s)) * sigmoid(rho);
     }
@@ -820,6 +827,8 @@ pub struct Gaussian {
     pass: Pass,
     noise: Noise,
     w: Vec<f32>,
+    s: Vec<f32>,
+    ds: Vec<f32>,
     bias: Vec<f32>,
     grads: [Vec<f32>; 4],
 }
@@ -848,6 +857,8 @@ impl Gaussian {
             pass: Pass::default(),
             noise: Noise::default(),
             w: Vec::new(),
+            s: Vec::new(),
+            ds: Vec::new(),
             bias: Vec::new(),
             grads: Default::default(),
         }
@@ -901,11 +912,23 @@ impl Gaussian {
     /// `self.grads` (μ, ρ, bias μ, bias ρ) and the pass's noise gradient.
     fn gradients(&mut self, x: &[f32], y: &[f32], (kl_scale, sigma0): (f64, f64)) -> Result<f64> {
         let eps = &self.noise.eps;
-        self.w.clear();
-        self.w.extend(
-            (self.mu.iter().zip(&self.rho).zip(eps).zip(&self.mask))
-                .map(|(((&mu, &rho), &e), &m)| m * (mu + softplus(rho) * e)),
+        // Per weight, once: s = softplus(ρ), its slope sigmoid(ρ), the sampled weight.
+        let t = self.mu.len();
+        for a in [&mut self.w, &mut self.s, &mut self.ds] {
+            a.resize(t, 0.0);
+        }
+        let all = (self.mu.iter().zip(&self.rho).zip(eps).zip(&self.mask)).zip(
+            self.w
+                .iter_mut()
+                .zip(self.s.iter_mut())
+                .zip(self.ds.iter_mut()),
         );
+        for ((((&mu, &rho), &e), &m), ((w, s), ds)) in all {
+            let er = fm::exp(-rho.abs());
+            *s = rho.max(0.0) + fm::ln_1p(er);
+            *ds = fm::sigmoid_from(rho, er);
+            *w = m * (mu + *s * e);
+        }
         self.bias.clear();
         self.bias.extend(
             (self
@@ -930,15 +953,13 @@ impl Gaussian {
             g.resize(self.bias_mu.len(), 0.0);
         }
         let mut kl = 0f64;
-        let all = (self.mu.iter().zip(&self.rho).zip(&self.mask))
+        let all = (self.mu.iter().zip(&self.s).zip(&self.ds).zip(&self.mask))
             .zip(g_w.iter().zip(eps))
             .zip(g_mu.iter_mut().zip(g_rho.iter_mut()));
-        for ((((&mu, &rho), &m), (&g, &e)), (g_mu, g_rho)) in all {
-            let er = fm::exp(-rho.abs());
-            let s = rho.max(0.0) + fm::ln_1p(er);
-            kl += f64::from(m * (log_s0 - fm::ln(s) + (s * s + mu * mu) * 0.5 * inv_var0 - 0.5));
+        for (((((&mu, &s), &ds), &m), (&g, &e)), (g_mu, g_rho)) in all {
+            kl += f64::from(m * gaussian_kl(s, mu, log_s0, inv_var0));
             *g_mu = m * (g + c * mu * inv_var0);
-            *g_rho = m * (g * e + c * (s * inv_var0 - 1.0 / s)) * fm::sigmoid_from(rho, er);
+            *g_rho = m * (g * e + c * (s * inv_var0 - 1.0 / s)) * ds;
         }
         kl += bias_kl_grad(
             (&self.bias_mu, &self.bias_rho),

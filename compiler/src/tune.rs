@@ -46,18 +46,57 @@ fn flat(net: &Network) -> (Vec<f32>, Vec<f32>) {
     (w.collect(), b.collect())
 }
 
+/// The flat weights `w` and biases `b` cut into `net`'s layers.
+fn per_layer<'a>(
+    net: &'a Network,
+    w: &'a [f32],
+    b: &'a [f32],
+) -> impl Iterator<Item = (&'a [f32], &'a [f32])> + 'a {
+    let (mut wo, mut bo) = (0, 0);
+    net.layers.iter().map(move |l| {
+        let (nw, nb) = (l.weights.len(), l.bias.len());
+        let cut = (&w[wo..wo + nw], &b[bo..bo + nb]);
+        wo += nw;
+        bo += nb;
+        cut
+    })
+}
+
 /// `net` with the flat weights `w` and biases `b` put back into its layers.
 fn unflatten(net: &Network, w: &[f32], b: &[f32]) -> Network {
     let mut out = net.clone();
-    let (mut wo, mut bo) = (0, 0);
-    for l in &mut out.layers {
-        let (nw, nb) = (l.weights.len(), l.bias.len());
-        l.weights = w[wo..wo + nw].to_vec();
-        l.bias = b[bo..bo + nb].to_vec();
-        wo += nw;
-        bo += nb;
+    for (l, (w, b)) in out.layers.iter_mut().zip(per_layer(net, w, b)) {
+        l.weights = w.to_vec();
+        l.bias = b.to_vec();
     }
     out
+}
+
+/// The epoch loop of [`train_point`] and [`train_variational`]: batches of the training rows
+/// (`net`'s input columns), each passed to `step(x, y, lr, rng)` at the [`annealed`] rate.
+fn train_on(
+    net: &Network,
+    data: &Dataset,
+    s: Schedule,
+    rng: &mut Pcg64,
+    progress: &Progress,
+    mut step: impl FnMut(&[f32], &[f32], f64, &mut Pcg64) -> Result<f32>,
+) -> Result<()> {
+    let rows = data.train.select(&columns_of(net, data));
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    run_epochs(
+        rows.len(),
+        s,
+        rng,
+        |epoch, idx, rng| {
+            rows.gather(idx, &mut x, &mut y);
+            step(&x, &y, annealed(s.lr, epoch, s.epochs), rng)
+        },
+        |epoch, loss| {
+            progress.set(epoch, format!("loss {loss:.4}"));
+            Ok(())
+        },
+    )
 }
 
 /// The trainable `log σ_ε` of a regression network, from its noise; `None` for a classifier.
@@ -96,22 +135,10 @@ pub fn train_point(
         log_noise_of(net),
         s.lr,
     );
-    let rows = data.train.select(&columns_of(net, data));
-    let l2 = 1.0 / (2.0 * sigma0 * sigma0 * rows.len() as f64);
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    run_epochs(
-        rows.len(),
-        s,
-        rng,
-        |epoch, idx, _| {
-            rows.gather(idx, &mut x, &mut y);
-            point.step(&x, &y, l2, annealed(s.lr, epoch, s.epochs))
-        },
-        |epoch, loss| {
-            progress.set(epoch, format!("loss {loss:.4}"));
-            Ok(())
-        },
-    )?;
+    let l2 = 1.0 / (2.0 * sigma0 * sigma0 * data.train.len() as f64);
+    train_on(net, data, s, rng, progress, |x, y, lr, _| {
+        point.step(x, y, l2, lr)
+    })?;
     let mut out = unflatten(net, &point.used(), &point.bias);
     out.noise = point.log_noise.map(f32::exp);
     Ok(out)
@@ -121,8 +148,8 @@ pub fn train_point(
 /// exactly 0) and biases under the slab prior `N(0, σ0²)`: Adam on
 /// `mean NLL + KL(q ‖ prior)/n`, one draw `w = μ + softplus(ρ)·ε` per step shared by the batch
 /// (method §2's estimator without the gate), from `μ` = `net`'s weights and `softplus(ρ)` =
-/// [`INITIAL_SD`], the learning rate [`annealed`]. Each step is fused ([`Gaussian`]). Returns the means as the weights and `s²` as
-/// their variances; regression learns `σ_ε` too.
+/// [`INITIAL_SD`], the learning rate [`annealed`], each step fused ([`Gaussian`]). Returns the
+/// means as the weights and `s²` as their variances; regression learns `σ_ε` too.
 ///
 /// # Errors
 /// [`crate::Error::Diverged`] for a non-finite loss; a tensor error.
@@ -144,31 +171,18 @@ pub fn train_variational(
         INITIAL_SD,
         s.lr,
     );
-    let rows = data.train.select(&columns_of(net, data));
-    let n = rows.len() as f64;
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    run_epochs(
-        rows.len(),
-        s,
-        rng,
-        |epoch, idx, rng| {
-            rows.gather(idx, &mut x, &mut y);
-            let lr = annealed(s.lr, epoch, s.epochs);
-            gaussian.step(&x, &y, (1.0 / n, sigma0), lr, rng)
-        },
-        |epoch, loss| {
-            progress.set(epoch, format!("loss {loss:.4}"));
-            Ok(())
-        },
-    )?;
+    let n = data.train.len() as f64;
+    train_on(net, data, s, rng, progress, |x, y, lr, rng| {
+        gaussian.step(x, y, (1.0 / n, sigma0), lr, rng)
+    })?;
     let ([w_mean, w_sd], [b_mean, b_sd]) = gaussian.moments();
     let mut out = unflatten(net, &w_mean, &b_mean);
     let sq = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| x * x).collect() };
-    let variance = unflatten(net, &sq(&w_sd), &sq(&b_sd));
-    for (l, v) in out.layers.iter_mut().zip(variance.layers) {
+    let (w_var, b_var) = (sq(&w_sd), sq(&b_sd));
+    for (l, (w, b)) in out.layers.iter_mut().zip(per_layer(net, &w_var, &b_var)) {
         l.variance = Some(Variance {
-            weights: v.weights,
-            bias: v.bias,
+            weights: w.to_vec(),
+            bias: b.to_vec(),
         });
     }
     out.noise = gaussian.log_noise.map(f32::exp);
