@@ -128,17 +128,8 @@ impl Model<'_> {
                 exp,
                 ..
             } => {
-                let codes = bytemuck::bytes_of_mut(y);
-                let maps = offset.iter().zip(mult).zip(shift).zip(exp);
-                for ((c, v), (((&o, &m), &k), &g)) in
-                    codes.iter_mut().zip(x.iter().take(n)).zip(maps)
-                {
-                    match int8::input_code(*v, o, m, k, g) {
-                        Some(code) => *c = code,
-                        None => unread = true,
-                    }
-                }
-                core::mem::swap(&mut x, &mut y);
+                let read = offset.get(..n).unwrap_or_default();
+                unread = !int8::input_codes(read, mult, shift, exp, x);
             }
             InputMap::F32 { mean, scale } => {
                 for ((v, m), s) in x.iter_mut().zip(mean).zip(scale) {

@@ -7,19 +7,19 @@
 use crate::format::Activation;
 use crate::math::tanh_q;
 
-/// `⌊(s·m + 2^(shift−1)) / 2^shift⌋`, exactly, for `|s| < 2^25` and `shift` in 17..=47.
+/// `⌊(s·m + 2^(shift−1)) / 2^shift⌋`, exactly, for every `s` and `shift` in 17..=47.
 ///
-/// With `s = 2^16·h + l` (`h = s >> 16`, `0 ≤ l < 2^16`), `⌊s·m / 2^16⌋ = h·m + ⌊l·m / 2^16⌋`
-/// (32-bit products), and `⌊(⌊y⌋ + c) / 2^k⌋ = ⌊(y + c) / 2^k⌋` for integer `c`, so rounding
-/// once more by `k = shift − 16` gives the exact result with no 64-bit multiply (which is a
-/// library call on Cortex-M0). Every intermediate is below 2^31 in magnitude.
+/// With `s = 2^16·h + l` (`h = s >> 16`, `0 ≤ l < 2^16`), `y = ⌊s·m / 2^16⌋ = h·m + ⌊l·m /
+/// 2^16⌋` (32-bit products; `|y| < 2^31`), and `⌊(⌊y⌋ + c) / 2^j⌋ = ⌊(y + c) / 2^j⌋` for
+/// integer `c`, so with `k = shift − 16` the result is `⌊(⌊y / 2^(k−1)⌋ + 1) / 2⌋`: two
+/// shifts, no 64-bit multiply (a library call on Cortex-M0) and no addition that can overflow.
+#[inline(always)]
 pub fn requantise(s: i32, m: u16, shift: u8) -> i32 {
-    let k = u32::from(shift).wrapping_sub(16);
     let m = u32::from(m);
     let hi = (s >> 16).wrapping_mul(m as i32);
     let lo = (((s as u32) & 0xFFFF).wrapping_mul(m) >> 16) as i32;
-    let half = 1i32.wrapping_shl(k.wrapping_sub(1));
-    hi.wrapping_add(lo).wrapping_add(half).wrapping_shr(k)
+    let k1 = u32::from(shift).wrapping_sub(17);
+    hi.wrapping_add(lo).wrapping_shr(k1).wrapping_add(1) >> 1
 }
 
 /// The multiplier and shift of a requantisation (`runtime/FORMAT.md`) that scales by the real
@@ -49,6 +49,7 @@ pub fn requantiser(factor: f64) -> Option<(u16, u8)> {
 /// (`(code − 128) · scale`); tanh `128 + tanh_q(r)` with `r` the pre-activation in units of
 /// 2^−10 (`(code − 128) / 127`); sigmoid `127 + tanh_q(r)` with `r` half the pre-activation
 /// in units of 2^−10 (`code / 254`).
+#[inline(always)]
 pub fn code(act: Activation, r: i32) -> u8 {
     let c = match act {
         Activation::Relu => r,
@@ -62,31 +63,73 @@ pub fn code(act: Activation, r: i32) -> u8 {
 /// The 8-bit code of a read input `x` (`runtime/FORMAT.md`, "Integer layers"), from its bits
 /// alone: `X = ±⌊|x|·2^exp⌋` (x's sign; 255 or 0 by sign when `|x|·2^exp ≥ 2^29`), then
 /// `clamp(requantise(X − offset, mult, shift), 0, 255)`. `None` for NaN and ±∞.
-///
-/// `x = ±M·2^(e−150)` with `M` the 24-bit significand (`e` the biased exponent, 1 for
-/// subnormals), so `|x|·2^exp = M·2^p` with `p = e − 150 + exp`: a shift of `M`, exact for
-/// `p ≥ 0` and truncating for `p < 0`. For `p ≤ 5`, `M·2^p < 2^29`.
+#[cfg(test)]
 pub fn input_code(x: f32, offset: i32, mult: u16, shift: u8, exp: i8) -> Option<u8> {
-    let bits = x.to_bits();
-    let e = (bits >> 23) & 0xFF;
-    if e == 0xFF {
-        return None;
-    }
-    let negative = bits >> 31 != 0;
-    let significand = (bits & 0x7F_FFFF) | if e == 0 { 0 } else { 0x80_0000 };
-    let p = e.max(1) as i32 - 150 + i32::from(exp);
-    if p > 5 {
-        return Some(if negative { 0 } else { 255 });
-    }
-    let magnitude = if p >= 0 {
-        significand << p
-    } else {
-        significand.checked_shr(p.unsigned_abs()).unwrap_or(0)
-    } as i32;
-    let v = if negative { -magnitude } else { magnitude };
-    Some(requantise(v.wrapping_sub(offset), mult, shift).clamp(0, 255) as u8)
+    let (d, finite) = input_difference(x.to_bits(), offset, exp);
+    finite.then(|| input_code_of(d, mult, shift))
 }
 
+/// `X − offset` of [`input_code`] for the f32 bits `bits`, or [`SATURATED`] (`i32::MIN` for a
+/// negative `x`) when `|x|·2^exp ≥ 2^29`; and whether `x` is finite.
+///
+/// `x = ±M·2^(e−150)` with `M` the 24-bit significand (`e` the biased exponent, 1 for
+/// subnormals), so `|x|·2^exp = M·2^p` with `p = e − 150 + exp`, and for `p ≤ 5` that is
+/// `⌊(M·2^5) / 2^(5−p)⌋`: one right shift of `M·2^5 < 2^29` (by at most 31, as any shift of
+/// 29 or more gives 0). `|X| < 2^29` and `|offset| ≤ 2^29`, so the difference is never
+/// [`SATURATED`] or `i32::MIN`.
+#[inline(always)]
+fn input_difference(bits: u32, offset: i32, exp: i8) -> (i32, bool) {
+    let e = (bits >> 23) & 0xFF;
+    let significand = (bits & 0x7F_FFFF) | if e == 0 { 0 } else { 0x80_0000 };
+    let sign = (bits as i32) >> 31;
+    let right = 155 - e.max(1) as i32 - i32::from(exp);
+    let d = if right < 0 {
+        SATURATED ^ sign
+    } else {
+        let magnitude = ((significand << 5) >> right.min(31)) as i32;
+        ((magnitude ^ sign) - sign).wrapping_sub(offset)
+    };
+    (d, e != 0xFF)
+}
+
+/// What [`input_difference`] gives for a saturated positive input (`!SATURATED` for a
+/// negative one).
+const SATURATED: i32 = i32::MAX;
+
+/// The code of an input from [`input_difference`].
+#[inline(always)]
+fn input_code_of(d: i32, mult: u16, shift: u8) -> u8 {
+    match d {
+        SATURATED => 255,
+        i32::MIN => 0,
+        _ => requantise(d, mult, shift).clamp(0, 255) as u8,
+    }
+}
+
+/// Replaces the first `n` values of `buf` (the read inputs, as f32) by their 8-bit codes
+/// ([`input_code`]; byte `j` of `buf` gets input `j`'s code), `n` the length of the shortest
+/// map array; `false` when an input is NaN or ±∞ (its code is then meaningless).
+///
+/// Two passes, each with few live values (ARMv6-M has eight low registers): the differences
+/// `X − offset` in place, then their codes as [`codes`] writes them.
+pub fn input_codes(
+    offset: &[i32],
+    mult: &[u16],
+    shift: &[u8],
+    exp: &[i8],
+    buf: &mut [f32; 256],
+) -> bool {
+    let buf: &mut [i32; 256] = bytemuck::cast_mut(buf);
+    let mut finite = true;
+    for (v, (&o, &g)) in buf.iter_mut().zip(offset.iter().zip(exp)) {
+        let (d, f) = input_difference(*v as u32, o, g);
+        *v = d;
+        finite &= f;
+    }
+    let n = offset.len().min(exp.len());
+    pack_codes(mult.get(..n).unwrap_or_default(), shift, buf, input_code_of);
+    finite
+}
 /// The stored map of an input whose code is `clamp(⌊(x − mean)·scale + ½⌋, 0, 255)` in real
 /// arithmetic: `(offset, mult, shift, exp)` of the input code (`runtime/FORMAT.md`). `exp` is
 /// the largest that keeps `|x|·2^exp < 2^28` over the codes' range and the mean (`reach`), so
@@ -135,6 +178,17 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
     let mut blocks = w.chunks_exact(4 * n);
     for ((w, b), o) in blocks.by_ref().zip(bc).zip(oc) {
         let s = block(w, a);
+        // Written out on ARMv7-M, where a loop costs 30 instructions more per block; a loop
+        // on ARMv6-M, whose inlined `block` spills two values more per step otherwise
+        // (board-profile: 24 instructions per four multiply-adds against 21).
+        #[cfg(all(target_arch = "arm", target_feature = "thumb2"))]
+        {
+            o[0] = b[0].wrapping_add(s[0] as i32).wrapping_sub(offset);
+            o[1] = b[1].wrapping_add(s[1] as i32).wrapping_sub(offset);
+            o[2] = b[2].wrapping_add(s[2] as i32).wrapping_sub(offset);
+            o[3] = b[3].wrapping_add(s[3] as i32).wrapping_sub(offset);
+        }
+        #[cfg(not(all(target_arch = "arm", target_feature = "thumb2")))]
         for ((ok, &sk), &bk) in o.iter_mut().zip(&s).zip(b) {
             *ok = bk.wrapping_add(sk as i32).wrapping_sub(offset);
         }
@@ -157,14 +211,30 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
 }
 
 /// `Σ_i u[k,i]·a[i]` for the four rows `k` of one packed block (`4·a.len()` codes: the
-/// four rows' codes of input 0, then of input 1, ...): one input load, then a weight load
-/// and a multiply-add for each of the four rows.
+/// four rows' codes of input 0, then of input 1, ...), `a.len() ≤ 256`.
 ///
-/// Measured against two inputs per step (eight multiply-adds per loop step, board-bench):
-/// that saved 2% on the M0's and 5% on the M4F's 64-128-64-10 but cost 2–5% on 8-50-1 and
-/// on the M3, as the extra live values spill (seven free low registers on ARMv6-M).
+/// On ARMv6-M ([`block_bytes`]), one input load, then a weight load and a multiply-add for
+/// each of the four rows. Measured against two inputs per step (board-bench): that saved 2%
+/// on the M0's 64-128-64-10 but cost 2–5% on 8-50-1, as the extra live values spill (seven
+/// free low registers), and so did two passes of two rows.
+#[cfg(not(all(target_arch = "arm", target_feature = "thumb2")))]
 #[inline(always)]
 fn block(w: &[u8], a: &[u8]) -> [u32; 4] {
+    block_bytes(w, a)
+}
+
+/// [`block`] on ARMv7-M and later (Cortex-M3, M4, M7, M33), two rows per multiply-add: see
+/// [`block_pairs`].
+#[cfg(all(target_arch = "arm", target_feature = "thumb2"))]
+#[inline(never)]
+fn block(w: &[u8], a: &[u8]) -> [u32; 4] {
+    block_pairs(w, a)
+}
+
+/// [`block`], one code at a time (ARMv6-M has no 32×32→64 multiply-add).
+#[cfg_attr(all(target_arch = "arm", target_feature = "thumb2"), allow(dead_code))]
+#[inline(always)]
+fn block_bytes(w: &[u8], a: &[u8]) -> [u32; 4] {
     let mut s = [0u32; 4];
     for (u, &x) in w.as_chunks::<4>().0.iter().zip(a) {
         let x = u32::from(x);
@@ -174,6 +244,29 @@ fn block(w: &[u8], a: &[u8]) -> [u32; 4] {
         s[3] += u32::from(u[3]) * x;
     }
     s
+}
+
+/// [`block`], two rows per 32×32→64-bit multiply-add (`UMLAL`): with the four codes of an
+/// input as the word `u0 + u1·2^8 + u2·2^16 + u3·2^24`, `word & 0xFF0000FF = u0 + u3·2^24`
+/// and `rotr(word, 16) & 0xFF0000FF = u2 + u1·2^24`, so the 64-bit sums are `S0 + S3·2^24`
+/// and `S2 + S1·2^24`. Each row's sum is below `256·255² < 2^24` (at most 256 inputs), so
+/// the low 24 bits hold one row's sum and the bits above the other's, exactly.
+#[cfg_attr(
+    not(all(target_arch = "arm", target_feature = "thumb2")),
+    allow(dead_code)
+)]
+#[inline(always)]
+fn block_pairs(w: &[u8], a: &[u8]) -> [u32; 4] {
+    const MASK: u32 = 0xFF00_00FF;
+    let (mut s03, mut s21) = (0u64, 0u64);
+    for (u, &x) in w.as_chunks::<4>().0.iter().zip(a) {
+        let word = u32::from_le_bytes(*u);
+        let x = u64::from(x);
+        s03 += u64::from(word & MASK) * x;
+        s21 += u64::from(word.rotate_right(16) & MASK) * x;
+    }
+    let low = |s: u64| s as u32 & 0xFF_FFFF;
+    [low(s03), (s21 >> 24) as u32, low(s21), (s03 >> 24) as u32]
 }
 
 /// `out[o] = bias[o] + Σ w·a[col]` over the edges of each row of a sparse integer layer;
@@ -201,18 +294,55 @@ pub fn sparse(
     }
 }
 
-/// Replaces the first `mult.len()` sums of `buf` (as i32) by their 8-bit codes after `act`
-/// (byte `o` of `buf` gets node `o`'s code): `code(act, requantise(s, m, k))`. Byte `o` lies
-/// in sum `⌊o/4⌋ ≤ o`, already read when it is written.
+/// Replaces the first `mult.len()` sums of `buf` by their 8-bit codes after `act`
+/// (byte `o` of `buf` gets node `o`'s code): `code(act, requantise(s, m, k))`.
 pub fn codes(act: Activation, mult: &[u16], shift: &[u8], buf: &mut [i32; 256]) {
-    for (o, (&m, &k)) in mult.iter().zip(shift).enumerate() {
-        let Some(&s) = buf.get(o) else {
+    // One loop per activation, each with `code`'s match folded away.
+    macro_rules! each {
+        ($($a:ident),*) => {
+            match act {
+                $(Activation::$a => pack_codes(mult, shift, buf, |s, m, k| {
+                    code(Activation::$a, requantise(s, m, k))
+                }),)*
+            }
+        };
+    }
+    each!(Relu, Identity, Tanh, Sigmoid);
+}
+
+/// Replaces the first `mult.len()` values `s` of `buf` by the bytes `f(s, m, k)` (`m`, `k`
+/// from `mult`, `shift`), byte `o` of `buf` getting value `o`'s, four at a time: word `j`
+/// gets the codes of values `4j..4j+4`, which are read first, and word `j ≤ 4j` has been read
+/// by then.
+#[inline(always)]
+fn pack_codes(mult: &[u16], shift: &[u8], buf: &mut [i32; 256], f: impl Fn(i32, u16, u8) -> u8) {
+    let (mc, mt) = mult.as_chunks::<4>();
+    let (kc, kt) = shift.as_chunks::<4>();
+    for (j, (m, k)) in mc.iter().zip(kc).enumerate() {
+        let Some(&[s0, s1, s2, s3]) = buf.get(4 * j..4 * j + 4) else {
             return;
         };
-        let c = code(act, requantise(s, m, k));
-        if let Some(b) = bytemuck::bytes_of_mut(buf).get_mut(o) {
-            *b = c;
+        let c = [
+            f(s0, m[0], k[0]),
+            f(s1, m[1], k[1]),
+            f(s2, m[2], k[2]),
+            f(s3, m[3], k[3]),
+        ];
+        if let Some(w) = buf.get_mut(j) {
+            *w = i32::from_ne_bytes(c);
         }
+    }
+    let j = mc.len().min(kc.len());
+    let mut c = [0u8; 4];
+    for (t, (&m, &k)) in mt.iter().zip(kt).enumerate() {
+        if let Some(&s) = buf.get(4 * j + t) {
+            c[t] = f(s, m, k);
+        }
+    }
+    if !mt.is_empty()
+        && let Some(w) = buf.get_mut(j)
+    {
+        *w = i32::from_ne_bytes(c);
     }
 }
 
@@ -317,6 +447,69 @@ mod tests {
             ),
             (0, 254)
         );
+    }
+
+    #[test]
+    fn codes_pack_each_node_in_its_byte_for_every_width() {
+        let acts = [
+            Activation::Relu,
+            Activation::Identity,
+            Activation::Tanh,
+            Activation::Sigmoid,
+        ];
+        for width in (1..=13).chain([64, 255, 256]) {
+            let sums: Vec<i32> = bytes(width as u64, 4 * width)
+                .collect::<Vec<u8>>()
+                .chunks_exact(4)
+                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) >> 6)
+                .collect();
+            let mult: Vec<u16> = bytes(3, width).map(|b| u16::from(b) * 251).collect();
+            let shift: Vec<u8> = bytes(4, width).map(|b| 17 + b % 31).collect();
+            for act in acts {
+                let mut buf = [0i32; 256];
+                buf[..width].copy_from_slice(&sums);
+                codes(act, &mult, &shift, &mut buf);
+                let got = &bytemuck::bytes_of(&buf)[..width];
+                for o in 0..width {
+                    let want = code(act, requantise(sums[o], mult[o], shift[o]));
+                    assert_eq!(got[o], want, "{act:?}, node {o} of {width}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn input_codes_equal_each_inputs_code_and_flag_non_finite_inputs() {
+        let xs: Vec<f32> = [
+            0.0, -0.0, 1e-40, -1e-40, 0.3, -0.3, 1.0, 2.5, -2.5, 1e6, -1e6, 3e38, -3e38, 7.25,
+        ]
+        .into_iter()
+        .chain(bytes(8, 40).map(|b| f32::from(b) / 17.0 - 5.0))
+        .collect();
+        let n = xs.len();
+        let offset: Vec<i32> = (0..n as i32).map(|j| (j - 20) * 1_000_003).collect();
+        let mult: Vec<u16> = bytes(9, n).map(|b| 256 * u16::from(b) + 7).collect();
+        let shift: Vec<u8> = bytes(10, n).map(|b| 17 + b % 31).collect();
+        let exp: Vec<i8> = bytes(11, n).map(|b| (b % 40) as i8 - 10).collect();
+        for bad in [
+            None,
+            Some(f32::NAN),
+            Some(f32::INFINITY),
+            Some(f32::NEG_INFINITY),
+        ] {
+            let mut buf = [0f32; 256];
+            buf[..n].copy_from_slice(&xs);
+            if let Some(b) = bad {
+                buf[n / 2] = b;
+            }
+            let finite = input_codes(&offset, &mult, &shift, &exp, &mut buf);
+            assert_eq!(finite, bad.is_none());
+            let got = &bytemuck::bytes_of(&buf)[..n];
+            for j in (0..n).filter(|&j| bad.is_none() || j != n / 2) {
+                let want = input_code(xs[j], offset[j], mult[j], shift[j], exp[j]);
+                assert_eq!(Some(got[j]), want, "input {j}: {}", xs[j]);
+            }
+        }
     }
 
     /// The input code as the format defines it, in i64 from the f32's value.
@@ -441,7 +634,7 @@ mod tests {
 
     #[test]
     fn a_block_sums_its_four_rows() {
-        for &n in &WIDTHS {
+        for &n in WIDTHS.iter().chain(&[255, 256]) {
             let w: Vec<u8> = bytes(n as u64, 4 * n).collect();
             let a: Vec<u8> = bytes(n as u64 + 50, n).collect();
             let want: Vec<u32> = (0..4)
@@ -451,9 +644,16 @@ mod tests {
                         .sum()
                 })
                 .collect();
-            assert_eq!(block(&w, &a).to_vec(), want, "{n} inputs");
+            assert_eq!(block_bytes(&w, &a).to_vec(), want, "{n} inputs");
+            assert_eq!(block_pairs(&w, &a).to_vec(), want, "{n} inputs, in pairs");
             let (w, a) = (vec![255; 4 * n], vec![255; n]);
-            assert_eq!(block(&w, &a), [65025 * n as u32; 4], "extremes, {n} inputs");
+            let extremes = [65025 * n as u32; 4];
+            assert_eq!(block_bytes(&w, &a), extremes, "extremes, {n} inputs");
+            assert_eq!(
+                block_pairs(&w, &a),
+                extremes,
+                "extremes, {n} inputs, in pairs"
+            );
         }
     }
 
