@@ -270,11 +270,7 @@ fn block_pairs<const TWO: bool>(w: &[u8], a: &[u8]) -> [u32; 4] {
         s21 += u64::from(word.rotate_right(16) & MASK) * x;
     };
     let (w4, _) = w.as_chunks::<4>();
-    if !TWO {
-        for (u, &x) in w4.iter().zip(a) {
-            step(u, x);
-        }
-    } else {
+    if TWO {
         let (wc, wt) = w4.as_chunks::<2>();
         let (ac, at) = a.as_chunks::<2>();
         for ([u0, u1], x) in wc.iter().zip(ac) {
@@ -282,6 +278,10 @@ fn block_pairs<const TWO: bool>(w: &[u8], a: &[u8]) -> [u32; 4] {
             step(u1, x[1]);
         }
         if let (Some(u), Some(&x)) = (wt.first(), at.first()) {
+            step(u, x);
+        }
+    } else {
+        for (u, &x) in w4.iter().zip(a) {
             step(u, x);
         }
     }
