@@ -331,38 +331,17 @@ pub fn codes(act: Activation, mult: &[u16], shift: &[u8], buf: &mut [i32; 256]) 
 }
 
 /// Replaces the first `mult.len()` values `s` of `buf` by the bytes `f(s, m, k)` (`m`, `k`
-/// from `mult`, `shift`), byte `o` of `buf` getting value `o`'s, four at a time: word `j`
-/// gets the codes of values `4j..4j+4`, which are read first, and word `j ≤ 4j` has been read
-/// by then.
+/// from `mult`, `shift`), byte `o` of `buf` getting value `o`'s: byte `o` lies in value
+/// `⌊o/4⌋ ≤ o`, already read when it is written.
 #[inline(always)]
 fn pack_codes(mult: &[u16], shift: &[u8], buf: &mut [i32; 256], f: impl Fn(i32, u16, u8) -> u8) {
-    let (mc, mt) = mult.as_chunks::<4>();
-    let (kc, kt) = shift.as_chunks::<4>();
-    for (j, (m, k)) in mc.iter().zip(kc).enumerate() {
-        let Some(&[s0, s1, s2, s3]) = buf.get(4 * j..4 * j + 4) else {
+    for (o, (&m, &k)) in mult.iter().zip(shift).enumerate() {
+        let Some(&s) = buf.get(o) else {
             return;
         };
-        let c = [
-            f(s0, m[0], k[0]),
-            f(s1, m[1], k[1]),
-            f(s2, m[2], k[2]),
-            f(s3, m[3], k[3]),
-        ];
-        if let Some(w) = buf.get_mut(j) {
-            *w = i32::from_ne_bytes(c);
+        if let Some(b) = bytemuck::bytes_of_mut(buf).get_mut(o) {
+            *b = f(s, m, k);
         }
-    }
-    let j = mc.len().min(kc.len());
-    let mut c = [0u8; 4];
-    for (t, (&m, &k)) in mt.iter().zip(kt).enumerate() {
-        if let Some(&s) = buf.get(4 * j + t) {
-            c[t] = f(s, m, k);
-        }
-    }
-    if !mt.is_empty()
-        && let Some(w) = buf.get_mut(j)
-    {
-        *w = i32::from_ne_bytes(c);
     }
 }
 
