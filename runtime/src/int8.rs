@@ -177,20 +177,17 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
     let (oc, ot) = out.as_chunks_mut::<4>();
     let mut blocks = w.chunks_exact(4 * n);
     for ((w, b), o) in blocks.by_ref().zip(bc).zip(oc) {
-        let s = block(w, a);
-        // Written out on ARMv7-M, where a loop costs 30 instructions more per block; a loop
-        // on ARMv6-M, whose inlined `block` spills two values more per step otherwise
-        // (board-profile: 24 instructions per four multiply-adds against 21).
         #[cfg(all(target_arch = "arm", target_feature = "thumb2"))]
-        {
-            o[0] = b[0].wrapping_add(s[0] as i32).wrapping_sub(offset);
-            o[1] = b[1].wrapping_add(s[1] as i32).wrapping_sub(offset);
-            o[2] = b[2].wrapping_add(s[2] as i32).wrapping_sub(offset);
-            o[3] = b[3].wrapping_add(s[3] as i32).wrapping_sub(offset);
-        }
+        block(w, a, b, offset, o);
         #[cfg(not(all(target_arch = "arm", target_feature = "thumb2")))]
-        for ((ok, &sk), &bk) in o.iter_mut().zip(&s).zip(b) {
-            *ok = bk.wrapping_add(sk as i32).wrapping_sub(offset);
+        {
+            // A loop: written out, it leaves the inlined block fewer registers, and its loop
+            // spills two values more per step (board-profile: 24 instructions per four
+            // multiply-adds against 21).
+            let s = block(w, a);
+            for ((ok, &sk), &bk) in o.iter_mut().zip(&s).zip(b) {
+                *ok = bk.wrapping_add(sk as i32).wrapping_sub(offset);
+            }
         }
     }
     let (ac, at) = a.as_chunks::<4>();
@@ -224,11 +221,17 @@ fn block(w: &[u8], a: &[u8]) -> [u32; 4] {
 }
 
 /// [`block`] on ARMv7-M and later (Cortex-M3, M4, M7, M33), two rows per multiply-add: see
-/// [`block_pairs`].
+/// [`block_pairs`]. A function of its own, so that its loop gets the registers whatever
+/// `dense` keeps live, and it writes the outputs itself (returned, the sums go through the
+/// stack).
 #[cfg(all(target_arch = "arm", target_feature = "thumb2"))]
 #[inline(never)]
-fn block(w: &[u8], a: &[u8]) -> [u32; 4] {
-    block_pairs::<{ !cfg!(target_feature = "dsp") }>(w, a)
+fn block(w: &[u8], a: &[u8], b: &[i32; 4], offset: i32, o: &mut [i32; 4]) {
+    let s = block_pairs::<{ !cfg!(target_feature = "dsp") }>(w, a);
+    o[0] = b[0].wrapping_add(s[0] as i32).wrapping_sub(offset);
+    o[1] = b[1].wrapping_add(s[1] as i32).wrapping_sub(offset);
+    o[2] = b[2].wrapping_add(s[2] as i32).wrapping_sub(offset);
+    o[3] = b[3].wrapping_add(s[3] as i32).wrapping_sub(offset);
 }
 
 /// [`block`], one code at a time (ARMv6-M has no 32×32→64 multiply-add).
