@@ -176,6 +176,10 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
     if n == 0 {
         return;
     }
+    #[cfg(all(target_arch = "arm", target_feature = "thumb2"))]
+    let total = code_sum(a);
+    // ARMv6-M has no unaligned word loads, and the words are not known to be aligned.
+    #[cfg(not(all(target_arch = "arm", target_feature = "thumb2")))]
     let total: u32 = a.iter().map(|&v| u32::from(v)).sum();
     let offset = (total << 7) as i32;
     let (bc, bt) = bias.as_chunks::<4>();
@@ -210,6 +214,25 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
         }
         *o = b.wrapping_add(s as i32).wrapping_sub(offset);
     }
+}
+
+/// `Σ a`, four codes per word: `w & 0x00FF00FF` and `(w >> 8) & 0x00FF00FF` each hold two
+/// codes in 16-bit halves, and 64 words (256 codes) sum to at most `64·2·255 < 2^16` per half.
+#[cfg_attr(
+    not(all(target_arch = "arm", target_feature = "thumb2")),
+    allow(dead_code)
+)]
+#[inline(always)]
+fn code_sum(a: &[u8]) -> u32 {
+    const MASK: u32 = 0x00FF_00FF;
+    let (ac, at) = a.as_chunks::<4>();
+    let mut halves = 0u32;
+    for c in ac.iter().take(64) {
+        let w = u32::from_le_bytes(*c);
+        halves += (w & MASK) + ((w >> 8) & MASK);
+    }
+    let tail: u32 = at.iter().map(|&v| u32::from(v)).sum();
+    (halves & 0xFFFF) + (halves >> 16) + tail
 }
 
 /// `Σ_i u[k,i]·a[i]` for the four rows `k` of one packed block (`4·a.len()` codes: the
@@ -686,6 +709,16 @@ mod tests {
                 extremes,
                 "extremes {n}, pairs, two"
             );
+        }
+    }
+
+    #[test]
+    fn code_sums_by_words_equal_sums_by_bytes() {
+        for n in (0..=33).chain([255, 256]) {
+            for a in [bytes(n as u64, n).collect::<Vec<u8>>(), vec![255; n]] {
+                let want: u32 = a.iter().map(|&v| u32::from(v)).sum();
+                assert_eq!(code_sum(&a), want, "{n} codes");
+            }
         }
     }
 
