@@ -24,11 +24,12 @@ use crate::plan::{Settings, candidates};
 use crate::posterior::{
     POSTERIORS, calibrate, centred_at, moments, monte_carlo_ll, probit_softmax, slab_moments,
 };
-use crate::quantise::{Quantised, quantise_on};
+use crate::quantise::{Quantised, Rounding, quantise_on};
 use crate::report::{
     AllMetrics, DistVerify, Int8Report, ModelMetrics, PosteriorCandidate, Report, SplitLl,
     SplitMetrics, UncertaintyReport, Verify, ram_estimate,
 };
+use crate::rounding::DAMPINGS;
 use crate::select::{Selection, select};
 use crate::spec::{Rule, Spec};
 use crate::train::Schedule;
@@ -653,6 +654,9 @@ pub struct Int8Difference {
     /// The tolerance it was held to: [`INT8_TOLERANCE`], or less for regression
     /// ([`INT8_RELATIVE_TOLERANCE`]).
     pub tolerance: f64,
+    /// How its weights were rounded: to the nearest code, or refitted with one of
+    /// [`DAMPINGS`], whichever is nearest f32.
+    pub rounding: Rounding,
 }
 
 /// The rows the verify steps compare on: the validation rows, or the training rows when
@@ -700,7 +704,7 @@ pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8
     } else {
         INT8_TOLERANCE
     };
-    let difference = |q: &Quantised| {
+    let difference = |q: &Quantised, rounding: Rounding| {
         let got = q.outputs(table);
         let (mut sum, mut max) = (0.0f64, 0.0f64);
         for (&a, &b) in f32_out.iter().zip(&got) {
@@ -713,16 +717,24 @@ pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8
             rms,
             max,
             tolerance,
+            rounding,
         }
     };
     let all = net.layers.len();
     let mut best = f64::INFINITY;
     for layers in (all.saturating_sub(1).max(1)..=all).rev() {
-        let q = quantise_on(net, data, layers);
-        if q.layers.is_empty() {
-            continue;
+        let mut nearest: Option<(Quantised, Int8Difference)> = None;
+        for rounding in std::iter::once(Rounding::Nearest).chain(DAMPINGS.map(Rounding::Refit)) {
+            let q = quantise_on(net, data, layers, rounding);
+            if q.layers.is_empty() {
+                break;
+            }
+            let d = difference(&q, rounding);
+            if nearest.as_ref().is_none_or(|(_, n)| d.rms < n.rms) {
+                nearest = Some((q, d));
+            }
         }
-        let d = difference(&q);
+        let Some((q, d)) = nearest else { continue };
         if d.rms <= tolerance {
             return Ok((q, d));
         }
@@ -771,6 +783,10 @@ pub fn verify_int8(
         rms_difference: difference.rms,
         max_difference: difference.max,
         tolerance: difference.tolerance,
+        damping: match difference.rounding {
+            Rounding::Nearest => None,
+            Rounding::Refit(d) => Some(d),
+        },
         relative_to: output_unit(data).2.into(),
     })
 }

@@ -31,6 +31,7 @@ pub mod plan;
 pub mod posterior;
 pub mod quantise;
 pub mod report;
+pub mod rounding;
 pub mod select;
 pub mod simulate;
 pub mod spec;

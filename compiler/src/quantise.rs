@@ -5,14 +5,18 @@
 //! Per node (output row) `o` of a layer whose inputs `i` arrive as codes `a_i` of real value
 //! `(a_i − z_i)·s_i`: the weights `w_oi·s_i` (input scales folded in) get one symmetric scale
 //! `σ_o = max_i |w_oi·s_i| / 127` (at least `|b_o| / 2^23`, so the bias fits), codes
-//! `q_oi = round(w_oi·s_i / σ_o)`, and the sum `S_o = B_o + Σ_i q_oi·a_i` with
-//! `B_o = round(b_o / σ_o) − Σ_i q_oi·z_i` is the pre-activation in units of `σ_o`. The
+//! `q_oi = round(w_oi·s_i / σ_o)` ([`Rounding::Nearest`]; [`Rounding::Refit`] first fits
+//! the weights to the codes the layer reads and rounds them with error feedback,
+//! [`crate::rounding`]), and the sum `S_o = B_o + Σ_i q_oi·a_i` with
+//! `B_o = round(b_o / σ_o − Σ_i q_oi·z_i)` is the pre-activation in units of `σ_o`. The
 //! node's own output scale is calibrated on the training rows (relu: its largest value / 255;
 //! identity: its largest magnitude / 127 around code 128; tanh and sigmoid fixed by the
 //! format), so every node uses its own full 8-bit range; the next layer folds these scales
 //! into its weights as above. Inputs are calibrated the same way, per input, on their
-//! training range, and that map, with the standardisation, becomes each input's integer code
-//! map ([`InputCodes`]). A classifier's output layer requantises to logits in units of 2^−8
+//! training range (its least value at code 0, so an input's zero `z_i` is real; an input
+//! whose values lie on a lattice of at most 256 points gets a step on which each is a code),
+//! and that map, with the standardisation, becomes each input's integer code map
+//! ([`InputCodes`]). A classifier's output layer requantises to logits in units of 2^−8
 //! for the format's integer softmax; when a node's logits need a coarser step, the output
 //! layer stays f32 and the layer before it dequantises.
 
@@ -21,6 +25,7 @@ use spikeslab_runtime::{self as rt, Activation, Task};
 use crate::data::Table;
 use crate::dataset::Dataset;
 use crate::network::{Layer, Network};
+use crate::rounding::Refit;
 use crate::tune::columns_of;
 
 /// How an integer layer's sums leave it.
@@ -78,6 +83,27 @@ impl QLayer {
     pub fn edges(&self) -> usize {
         self.codes.iter().filter(|&&c| c != 0).count()
     }
+
+    /// The exact sums `S_o = B_o + Σ_i q_oi·a_i` for input codes `a`.
+    fn sums(&self, a: &[i64]) -> Vec<i64> {
+        self.bias
+            .iter()
+            .zip(self.codes.chunks(a.len().max(1)))
+            .map(|(&b, row)| {
+                let dot: i64 = row.iter().zip(a).map(|(&q, &a)| i64::from(q) * a).sum();
+                i64::from(b) + dot
+            })
+            .collect()
+    }
+}
+
+/// The next layer's codes from a layer's sums: `r = ⌊(S·m + 2^(k−1)) / 2^k⌋`, then the
+/// activation's code.
+fn requantised(act: Activation, mult: &[u16], shift: &[u8], sums: &[i64]) -> Vec<i64> {
+    sums.iter()
+        .zip(mult.iter().zip(shift))
+        .map(|(&s, (&m, &k))| code_of(act, (s * i64::from(m) + (1i64 << (k - 1))) >> k))
+        .collect()
 }
 
 /// The stored map from each read input to its 8-bit code (`runtime/FORMAT.md`), one entry
@@ -187,20 +213,7 @@ impl Quantised {
         let classifier = net.task == Task::Classification;
         for (index, l) in self.layers.iter().enumerate() {
             let output = index + 1 == net.layers.len();
-            let n = codes.len();
-            let sums: Vec<i64> = l
-                .bias
-                .iter()
-                .zip(l.codes.chunks(n.max(1)))
-                .map(|(&b, row)| {
-                    i64::from(b)
-                        + row
-                            .iter()
-                            .zip(&codes)
-                            .map(|(&q, &a)| i64::from(q) * a)
-                            .sum::<i64>()
-                })
-                .collect();
+            let sums = l.sums(&codes);
             match &l.rescale {
                 Rescale::Requantise { mult, shift } if output && classifier => {
                     let r: Vec<i64> = sums
@@ -211,14 +224,7 @@ impl Quantised {
                     return softmax_q(&r);
                 }
                 Rescale::Requantise { mult, shift } => {
-                    codes = sums
-                        .iter()
-                        .zip(mult.iter().zip(shift))
-                        .map(|(&s, (&m, &k))| {
-                            let r = (s * i64::from(m) + (1i64 << (k - 1))) >> k;
-                            code_of(l.activation, r)
-                        })
-                        .collect();
+                    codes = requantised(l.activation, mult, shift, &sums);
                 }
                 Rescale::Dequantise(scale) => {
                     z = sums
@@ -304,34 +310,74 @@ fn softmax_q(r: &[i64]) -> Vec<f32> {
     e.iter().map(|&v| v as f32 * inv).collect()
 }
 
-/// Real value of one code step and the zero code of a layer's outputs, for the next layer.
+/// Real value of one code step and the code of real 0 of a layer's outputs, for the next
+/// layer (an input's zero need not be a whole code: the layer's sum offsets fold it in).
 #[derive(Clone, Debug)]
 struct Codes {
     scale: Vec<f64>,
-    zero: Vec<i64>,
+    zero: Vec<f64>,
+}
+
+/// The finest step `(hi − lo) / K`, `K ≤ 255`, on whose grid from `lo` every one of
+/// `values` lies (within 10^−3 of a step): an input that takes a few values on a lattice
+/// (a switch, a setting, a coarse reading) is then coded exactly. `None` when there is no
+/// such grid, or more than 256 distinct values.
+fn lattice(values: impl Iterator<Item = f64>, lo: f64, hi: f64) -> Option<f64> {
+    let mut distinct: Vec<f64> = Vec::new();
+    for v in values {
+        if !distinct.contains(&v) {
+            if distinct.len() == 256 {
+                return None;
+            }
+            distinct.push(v);
+        }
+    }
+    (1..=255u32).rev().find_map(|k| {
+        let step = (hi - lo) / f64::from(k);
+        let on = |v: &f64| {
+            let n = (v - lo) / step;
+            (n - n.round()).abs() < 1e-3
+        };
+        (step > 0.0 && distinct.iter().all(on)).then_some(step)
+    })
+}
+
+/// How a layer's real weights become codes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rounding {
+    /// Each weight to its nearest code.
+    Nearest,
+    /// Refitted to the codes the layer reads, then rounded with error feedback, with this
+    /// damping ([`crate::rounding`]).
+    Refit(f64),
 }
 
 /// Quantises at most the first `layers` layers of `net`, calibrated on `data`'s training rows
 /// ([`quantise`]).
-pub fn quantise_on(net: &Network, data: &Dataset, layers: usize) -> Quantised {
+pub fn quantise_on(net: &Network, data: &Dataset, layers: usize, rounding: Rounding) -> Quantised {
     let rows = data.train.select(&columns_of(net, data));
-    quantise(net, &rows.x, layers)
+    quantise(net, &rows.x, layers, rounding)
 }
 
 /// Quantises at most the first `layers` layers of `net` (module docs), calibrated on `rows`:
 /// standardised values of its inputs, row-major. Layers stay integer up to the first whose
 /// requantisation cannot be represented (a tanh or sigmoid layer after sums too coarse for
-/// its 2^−10 input step): that layer dequantises, and the rest stay f32.
-pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
+/// its 2^−10 input step): that layer dequantises, and the rest stay f32. With
+/// [`Rounding::Refit`] each layer's weights are fitted to the codes its inputs take on
+/// `rows` in the integer layers before it, so it makes up for their rounding as it can.
+pub fn quantise(net: &Network, rows: &[f32], layers: usize, rounding: Rounding) -> Quantised {
     let int_layers = layers.clamp(1, net.layers.len());
     let n = net.inputs.len();
     let count = rows.len() / n.max(1);
-    // The f32 network's activations on the training rows, layer by layer, in f64.
+    // The f32 network's activations (and, per layer, pre-activations: the refit's
+    // targets) on the training rows, layer by layer, in f64.
     let mut acts: Vec<Vec<f64>> = vec![rows.iter().map(|&v| f64::from(v)).collect()];
+    let mut pres: Vec<Vec<f64>> = Vec::new();
     for l in &net.layers {
         let prev = acts.last().map(Vec::as_slice).unwrap_or_default();
         let width_in = prev.len() / count.max(1);
         let mut out = Vec::with_capacity(count * l.width());
+        let mut pre = Vec::with_capacity(count * l.width());
         for x in prev.chunks(width_in.max(1)) {
             for (row, &b) in l.weights.chunks(width_in.max(1)).zip(&l.bias) {
                 let s = f64::from(b)
@@ -340,10 +386,12 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
                         .zip(x)
                         .map(|(&w, &v)| f64::from(w) * v)
                         .sum::<f64>();
+                pre.push(s);
                 out.push(f64::from(crate::network::act_host(s as f32, l.activation)));
             }
         }
         acts.push(out);
+        pres.push(pre);
     }
     let range = |values: &[f64], width: usize, j: usize| {
         values
@@ -364,18 +412,28 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
             f64::from(net.input_mean[j]),
             1.0 / f64::from(net.input_std[j]),
         );
-        // code = (x − m)·k / s + zero: the raw value's map, mean and scale folded; the step
-        // s doubles until the format holds the map (only for inputs far from zero).
-        let mut s = ((hi - lo) / 255.0).max(1e-6);
-        let mut zero = (-lo / s).round().clamp(0.0, 255.0);
-        while !input_codes.push(m - zero * s / k, k / s) {
+        // code = (x − m)·k / s + zero: the raw value's map, mean and scale folded, the
+        // training range on codes 0 to 255 (or on a lattice's points); the step s doubles
+        // until the format holds the map (only for inputs far from zero).
+        let column = acts[0].iter().skip(j).step_by(n.max(1)).copied();
+        let mut s = lattice(column, lo, hi).unwrap_or(((hi - lo) / 255.0).max(1e-6));
+        while !input_codes.push(m + lo / k, k / s) {
             s *= 2.0;
-            zero = (-lo / s).round().clamp(0.0, 255.0);
         }
         input.scale.push(s);
-        input.zero.push(zero as i64);
+        input.zero.push(-lo / s);
     }
     let mut codes = input;
+    // The training rows as the integer layers see them: each layer's input codes.
+    let mut seen: Vec<i64> = rows
+        .chunks(n.max(1))
+        .flat_map(|row| {
+            row.iter().enumerate().map(|(j, &v)| {
+                let raw = v * net.input_std[j] + net.input_mean[j];
+                input_codes.code(j, raw).unwrap_or(0)
+            })
+        })
+        .collect();
     let mut layers: Vec<QLayer> = Vec::new();
     let mut previous_sigma: Vec<f64> = Vec::new();
     for (l, layer) in net.layers.iter().enumerate().take(int_layers) {
@@ -393,19 +451,39 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
         };
         let mut sigma = Vec::with_capacity(width);
         let mut real_bias = Vec::with_capacity(width);
+        let centred: Vec<f64> = seen
+            .chunks(in_width.max(1))
+            .flat_map(|a| a.iter().zip(&codes.zero).map(|(&a, &z)| a as f64 - z))
+            .collect();
+        let mut refit = match rounding {
+            Rounding::Nearest => None,
+            Rounding::Refit(d) => Some(Refit::new(&centred, &codes.scale, d)),
+        };
         for (o, (row, &b)) in layer
             .weights
             .chunks(in_width.max(1))
             .zip(&layer.bias)
             .enumerate()
         {
-            let eff: Vec<f64> = row
+            let keep: Vec<usize> = (0..in_width).filter(|&i| row[i] != 0.0).collect();
+            let start: Vec<f64> = keep
                 .iter()
-                .zip(&codes.scale)
-                .map(|(&w, &s)| f64::from(w) * s)
+                .map(|&i| f64::from(row[i]) * codes.scale[i])
+                .chain([f64::from(b)])
                 .collect();
-            let max = eff.iter().fold(0f64, |m, v| m.max(v.abs()));
-            let bias_floor = f64::from(b).abs() / f64::from(1u32 << 23);
+            let target: Vec<f64> = pres[l]
+                .iter()
+                .skip(o)
+                .step_by(width.max(1))
+                .copied()
+                .collect();
+            let fitted = refit.as_mut().and_then(|r| r.fit(&keep, &start, &target));
+            let w = fitted.as_deref().unwrap_or(&start);
+            let (max, b) = (
+                w[..keep.len()].iter().fold(0f64, |m, v| m.max(v.abs())),
+                w[keep.len()],
+            );
+            let bias_floor = b.abs() / f64::from(1u32 << 23);
             // With a posterior, a code's sd stays within 2^20 steps (only a row whose
             // weights are all near 0 meets this floor).
             let sd_floor = layer.variance.as_ref().map_or(0.0, |v| {
@@ -416,19 +494,25 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
                     / f64::from(1u32 << 20)
             });
             let sg = (max / 127.0).max(bias_floor).max(sd_floor).max(1e-30);
-            let row_codes: Vec<i8> = eff
-                .iter()
-                .map(|v| (v / sg).round().clamp(-127.0, 127.0) as i8)
-                .collect();
-            let folded: i64 = row_codes
+            let rounded = refit.as_mut().and_then(|r| r.round(&keep, w.to_vec(), sg));
+            let (kept_codes, b) = rounded.unwrap_or_else(|| {
+                let plain = w[..keep.len()].iter();
+                let plain = plain.map(|v| (v / sg).round().clamp(-127.0, 127.0) as i8);
+                (plain.collect(), b)
+            });
+            let mut row_codes = vec![0i8; in_width];
+            for (&i, &c) in keep.iter().zip(&kept_codes) {
+                row_codes[i] = c;
+            }
+            let folded: f64 = row_codes
                 .iter()
                 .zip(&codes.zero)
-                .map(|(&c, &z)| i64::from(c) * z)
+                .map(|(&c, &z)| f64::from(c) * z)
                 .sum();
-            let bound = i64::from(rt::MAX_INT8_BIAS);
-            let bias = ((f64::from(b) / sg).round() as i64 - folded).clamp(-bound, bound);
+            let bound = f64::from(rt::MAX_INT8_BIAS);
+            let bias = (b / sg - folded).round().clamp(-bound, bound);
             q.bias.push(bias as i32);
-            real_bias.push(((bias + folded) as f64 * sg) as f32);
+            real_bias.push(((bias + folded) * sg) as f32);
             q.codes.extend(row_codes);
             sigma.push(sg);
         }
@@ -443,17 +527,17 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
             };
             let (lo, hi) = range(&acts[l + 1], width, o);
             let (target, scale, zero) = match layer.activation {
-                _ if logits => (1.0 / 256.0, 0.0, 0),
+                _ if logits => (1.0 / 256.0, 0.0, 0.0),
                 Activation::Relu => {
                     let s = (hi / 255.0).max(sg * 2.5);
-                    (s, s, 0)
+                    (s, s, 0.0)
                 }
                 Activation::Identity => {
                     let s = (lo.abs().max(hi) / 127.0).max(sg * 2.5);
-                    (s, s, 128)
+                    (s, s, 128.0)
                 }
-                Activation::Tanh => (1.0 / 1024.0, 1.0 / 127.0, 128),
-                Activation::Sigmoid => (1.0 / 512.0, 1.0 / 254.0, 0),
+                Activation::Tanh => (1.0 / 1024.0, 1.0 / 127.0, 128.0),
+                Activation::Sigmoid => (1.0 / 512.0, 1.0 / 254.0, 0.0),
             };
             match rt::requantiser(sg / target) {
                 Some((m, k)) => {
@@ -497,6 +581,13 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize) -> Quantised {
         layers.push(q);
         if stop {
             break;
+        }
+        if let Some(Rescale::Requantise { mult, shift }) = layers.last().map(|q| &q.rescale) {
+            let q = &layers[layers.len() - 1];
+            seen = seen
+                .chunks(in_width.max(1))
+                .flat_map(|a| requantised(q.activation, mult, shift, &q.sums(a)))
+                .collect();
         }
         codes = next;
         previous_sigma = sigma;
@@ -555,7 +646,7 @@ mod tests {
     #[test]
     fn a_classifier_gets_integer_logits_and_probabilities_near_f32() {
         let net = classifier(1.0);
-        let q = quantise(&net, &rows(), 2);
+        let q = quantise(&net, &rows(), 2, Rounding::Refit(0.01));
         assert_eq!(q.layers.len(), 2);
         assert!(matches!(q.layers[1].rescale, Rescale::Requantise { .. }));
         for row in rows().chunks(3) {
@@ -575,10 +666,44 @@ mod tests {
 
     #[test]
     fn logits_too_coarse_for_their_step_keep_the_output_layer_in_f32() {
-        let q = quantise(&classifier(1e4), &rows(), 2);
+        let q = quantise(&classifier(1e4), &rows(), 2, Rounding::Refit(0.01));
         assert_eq!(q.layers.len(), 1, "only the hidden layer stays integer");
         assert!(matches!(q.layers[0].rescale, Rescale::Dequantise(_)));
         assert_eq!(q.rest().len(), 1);
+    }
+
+    #[test]
+    fn inputs_on_a_lattice_get_exact_codes() {
+        let glazing = [0.0, 0.1, 0.25, 0.4].into_iter().cycle().take(40);
+        // On steps of 0.05: 8 of them, so 248 of 0.4/248.
+        assert_eq!(lattice(glazing, 0.0, 0.4), Some(0.4 / 248.0));
+        // From −3 on steps of 0.5: 14 of them, so 252.
+        let v = [-3.0, 2.5, 4.0, -1.5];
+        let step = lattice(v.into_iter(), -3.0, 4.0).unwrap();
+        assert!((step - 7.0 / 252.0).abs() < 1e-15, "{step}");
+        let spread = (0..100).map(|i| f64::from(i).sqrt());
+        assert_eq!(lattice(spread, 0.0, 99f64.sqrt()), None);
+        let many = (0..300).map(f64::from);
+        assert_eq!(lattice(many, 0.0, 299.0), None, "more than 256 values");
+
+        // Through the integer input map: every training value of a lattice input is coded
+        // exactly on its grid point, from the raw f32.
+        let mut net = fixture();
+        net.input_mean = vec![0.2, 5.0, 0.0];
+        net.input_std = vec![0.15, 2.0, 1.0];
+        let raw = [0.0f32, 0.1, 0.25, 0.4];
+        let rows: Vec<f32> = (0..40)
+            .flat_map(|i| {
+                let x = (raw[i % 4] - 0.2) / 0.15;
+                [x, ((i % 7) as f32 - 3.0) / 3.0, 0.0]
+            })
+            .collect();
+        let q = quantise(&net, &rows, 2, Rounding::Refit(0.01));
+        let codes: Vec<i64> = raw
+            .iter()
+            .map(|&x| q.input_codes.code(0, x).unwrap())
+            .collect();
+        assert_eq!(codes, [0, 62, 155, 248]);
     }
 
     #[test]

@@ -187,6 +187,9 @@ pub struct Int8Report {
     pub max_difference: f64,
     /// Allowed root-mean-square difference.
     pub tolerance: f64,
+    /// The damping of the weights' refit to the integer inputs, chosen on the verify rows
+    /// (`None`: every weight rounded to its nearest code).
+    pub damping: Option<f64>,
     /// Unit of the differences.
     pub relative_to: String,
 }
@@ -594,7 +597,7 @@ impl Report {
         if let (Some(q), Some(m)) = (&self.int8, &self.metrics.int8) {
             s.push_str(&format!("  emitted int8 model: {}\n", describe(m)));
             s.push_str(&format!(
-                "  int8: {} of {} layers in integers; blob {} bytes against {} in f32 ({}); runtime equal to the integer reference bit for bit on {} rows; difference from f32 rms {:.1e}, max {:.1e} (tolerance {:.1e} rms, in {})\n",
+                "  int8: {} of {} layers in integers; blob {} bytes against {} in f32 ({}); runtime equal to the integer reference bit for bit on {} rows; difference from f32 rms {:.1e}, max {:.1e} (tolerance {:.1e} rms, in {}){}\n",
                 q.integer_layers,
                 q.layers,
                 q.blob_bytes,
@@ -607,7 +610,11 @@ impl Report {
                 q.rms_difference,
                 q.max_difference,
                 q.tolerance,
-                q.relative_to
+                q.relative_to,
+                q.damping.map_or(
+                    "; weights rounded to their nearest codes (nearer f32 than a refit)".into(),
+                    |d| format!("; weights refitted to the integer inputs, δ = {d:.0e}")
+                )
             ));
         }
         let emitted = if self.int8.is_some() {

@@ -7,7 +7,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::{BlobBytes, Info, Packing, encode, encode_quantised};
 use spikeslab_compiler::network::{Layer, Network, Variance};
-use spikeslab_compiler::quantise::{Quantised, quantise};
+use spikeslab_compiler::quantise::{Quantised, Rounding, quantise};
 use spikeslab_runtime::{Activation, Task};
 
 /// Shape of a random network.
@@ -188,7 +188,7 @@ pub fn int8(net: &Network, seed: u64) -> Quantised {
                 .map(|(&i, (&m, &s))| (r[i] - m) / s)
         })
         .collect();
-    quantise(net, &standardised, net.layers.len())
+    quantise(net, &standardised, net.layers.len(), Rounding::Refit(0.01))
 }
 
 /// Random raw feature vectors, entries uniform in `[−3, 3]`.
