@@ -71,10 +71,11 @@ impl Stored {
 }
 
 /// An integer layer's codes as the blob stores them; with a posterior, its arrays one after
-/// another, the codes' variances in the codes' order ([`rt::Int8Posterior`]).
+/// another: the f32 ones, the variance table, then the 4-bit variance codes in the weight
+/// codes' order, eight a word ([`rt::Int8Posterior::with_table`]), and the stored weights.
 struct StoredQ {
     codes: StoredCodes,
-    posterior: Option<Vec<f32>>,
+    posterior: Option<(Vec<f32>, usize)>,
 }
 
 enum StoredCodes {
@@ -109,13 +110,11 @@ impl StoredQ {
                     Rescale::Requantise { mult, shift } => rt::Rescale::Requantise { mult, shift },
                     Rescale::Dequantise(scale) => rt::Rescale::Dequantise(scale),
                 },
-                posterior: l
-                    .posterior
-                    .as_ref()
-                    .zip(self.posterior.as_deref())
-                    .and_then(|(p, values)| {
-                        rt::Int8Posterior::new(values, l.width(), p.unit.len())
-                    }),
+                posterior: l.posterior.as_ref().zip(self.posterior.as_ref()).and_then(
+                    |(p, (values, stored))| {
+                        rt::Int8Posterior::with_table(values, l.width(), p.unit.len(), *stored)
+                    },
+                ),
             }),
         }
     }
@@ -124,24 +123,38 @@ impl StoredQ {
 /// Bytes of an integer layer stored sparse and dense, its code variances included.
 fn sizes_q(layer: &QLayer, in_width: usize) -> (usize, usize) {
     let nnz = layer.edges();
-    let per_variance = if layer.posterior.is_some() { 4 } else { 0 };
+    // The 4-bit variance codes (the table costs both the same).
+    let codes = |n: usize| {
+        if layer.posterior.is_some() {
+            4 * n.div_ceil(8)
+        } else {
+            0
+        }
+    };
     (
-        (2 * layer.width()).next_multiple_of(4) + 2 * nnz.next_multiple_of(4) + per_variance * nnz,
-        (layer.width() * in_width).next_multiple_of(4) + per_variance * layer.codes.len(),
+        (2 * layer.width()).next_multiple_of(4) + 2 * nnz.next_multiple_of(4) + codes(nnz),
+        (layer.width() * in_width).next_multiple_of(4) + codes(layer.codes.len()),
     )
 }
 
 fn store_q(layer: &QLayer, in_width: usize, packing: Packing) -> StoredQ {
     let width = layer.width();
     let (sparse, dense) = sizes_q(layer, in_width);
-    let var = layer.posterior.as_ref().map(|p| &p.code_variance);
-    let posterior = |variance: Vec<f32>| {
+    let var = layer.posterior.as_ref().map(|p| &p.code);
+    let posterior = |variance: Vec<u8>| {
         layer.posterior.as_ref().map(|p| {
-            [&p.bias, &p.scale, &p.unit, &p.bias_variance, &variance]
+            let words = variance.chunks(8).map(|c| {
+                let bits =
+                    (c.iter().enumerate()).fold(0u32, |w, (j, &v)| w | u32::from(v) << (4 * j));
+                f32::from_bits(bits)
+            });
+            let values = [&p.bias, &p.scale, &p.unit, &p.bias_variance, &p.table]
                 .into_iter()
                 .flatten()
                 .copied()
-                .collect()
+                .chain(words)
+                .collect();
+            (values, variance.len())
         })
     };
     if packing == Packing::Smaller && sparse < dense && in_width <= rt::MAX_WIDTH {
@@ -172,7 +185,7 @@ fn store_q(layer: &QLayer, in_width: usize, packing: Packing) -> StoredQ {
             packed[rt::dense_index(k / in_width, k % in_width, width, in_width)] =
                 (i16::from(v) + 128) as u8;
         }
-        let mut variance = vec![0.0; var.map_or(0, Vec::len)];
+        let mut variance = vec![0u8; var.map_or(0, Vec::len)];
         for (k, &x) in var.into_iter().flatten().enumerate() {
             variance[rt::dense_index(k / in_width, k % in_width, width, in_width)] = x;
         }

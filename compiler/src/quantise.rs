@@ -69,8 +69,75 @@ pub struct QPosterior {
     pub unit: Vec<f32>,
     /// The biases' posterior variances.
     pub bias_variance: Vec<f32>,
-    /// Row-major `out × in` variances of the codes (0 where an edge is pruned).
+    /// Row-major `out × in` variances of the codes (0 where an edge is pruned), each one of
+    /// `table`'s.
     pub code_variance: Vec<f32>,
+    /// The layer's 16 variances ([`rt::VarianceFormat::Table4`]).
+    pub table: Vec<f32>,
+    /// Row-major `out × in`: the entry of `table` that is each code's variance.
+    pub code: Vec<u8>,
+}
+
+/// A layer's variances as 4-bit codes into a table of [`rt::TABLE4`]: the positive ones
+/// clustered in the log domain (Lloyd's algorithm from their quantiles, each entry the
+/// geometric mean of its cluster), 0 kept exact in an entry of its own when it occurs.
+/// Returns the table and each value's entry.
+pub fn table4(values: &[f32]) -> (Vec<f32>, Vec<u8>) {
+    let zero = values.iter().any(|&v| v <= 0.0);
+    let mut logs: Vec<f64> = values
+        .iter()
+        .filter(|&&v| v > 0.0)
+        .map(|&v| f64::from(v).ln())
+        .collect();
+    logs.sort_by(f64::total_cmp);
+    logs.dedup();
+    let levels = (rt::TABLE4 - usize::from(zero)).min(logs.len());
+    let mut centres: Vec<f64> = (0..levels)
+        .map(|i| logs[(2 * i + 1) * logs.len() / (2 * levels)])
+        .collect();
+    let nearest = |centres: &[f64], x: f64| {
+        let above = centres.partition_point(|&c| c < x);
+        match (above.checked_sub(1), centres.get(above)) {
+            (Some(below), Some(&c)) if c - x < x - centres[below] => above,
+            (Some(below), _) => below,
+            (None, _) => 0,
+        }
+    };
+    let all: Vec<f64> = values
+        .iter()
+        .filter(|&&v| v > 0.0)
+        .map(|&v| f64::from(v).ln())
+        .collect();
+    for _ in 0..50 {
+        let mut sum = vec![(0.0, 0usize); levels];
+        for &x in &all {
+            let c = &mut sum[nearest(&centres, x)];
+            *c = (c.0 + x, c.1 + 1);
+        }
+        let next: Vec<f64> = (sum.iter().zip(&centres))
+            .map(|(&(s, n), &c)| if n == 0 { c } else { s / n as f64 })
+            .collect();
+        if next == centres {
+            break;
+        }
+        centres = next;
+    }
+    let offset = usize::from(zero);
+    let mut table = vec![0.0f32; rt::TABLE4];
+    for (t, &c) in table[offset..].iter_mut().zip(&centres) {
+        *t = c.exp() as f32;
+    }
+    let codes = values
+        .iter()
+        .map(|&v| {
+            if v > 0.0 {
+                (offset + nearest(&centres, f64::from(v).ln())) as u8
+            } else {
+                0
+            }
+        })
+        .collect();
+    (table, codes)
 }
 
 impl QLayer {
@@ -563,12 +630,8 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize, rounding: Rounding) 
             Some((mult, shift)) => Rescale::Requantise { mult, shift },
             None => Rescale::Dequantise(sigma.iter().map(|&s| s as f32).collect()),
         };
-        q.posterior = layer.variance.as_ref().map(|v| QPosterior {
-            bias: real_bias.clone(),
-            scale: sigma.iter().map(|&s| s as f32).collect(),
-            unit: codes.scale.iter().map(|&s| (1.0 / s) as f32).collect(),
-            bias_variance: v.bias.clone(),
-            code_variance: v
+        q.posterior = layer.variance.as_ref().map(|v| {
+            let exact: Vec<f32> = v
                 .weights
                 .iter()
                 .enumerate()
@@ -576,7 +639,17 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize, rounding: Rounding) 
                     let r = codes.scale[k % in_width.max(1)] / sigma[k / in_width.max(1)];
                     (f64::from(var) * r * r) as f32
                 })
-                .collect(),
+                .collect();
+            let (table, code) = table4(&exact);
+            QPosterior {
+                bias: real_bias.clone(),
+                scale: sigma.iter().map(|&s| s as f32).collect(),
+                unit: codes.scale.iter().map(|&s| (1.0 / s) as f32).collect(),
+                bias_variance: v.bias.clone(),
+                code_variance: code.iter().map(|&c| table[usize::from(c)]).collect(),
+                table,
+                code,
+            }
         });
         layers.push(q);
         if stop {
@@ -670,6 +743,29 @@ mod tests {
         assert_eq!(q.layers.len(), 1, "only the hidden layer stays integer");
         assert!(matches!(q.layers[0].rescale, Rescale::Dequantise(_)));
         assert_eq!(q.rest().len(), 1);
+    }
+
+    #[test]
+    fn table4_keeps_zero_and_few_values_exact_and_spreads_its_levels() {
+        let few = [0.0, 2.5, 1e-3, 0.0, 7.0, 2.5];
+        let (table, code) = table4(&few);
+        assert_eq!(table.len(), rt::TABLE4);
+        for (&v, &c) in few.iter().zip(&code) {
+            let t = table[usize::from(c)];
+            assert!((t - v).abs() <= 1e-6 * v, "{v} coded as {t}");
+        }
+        assert_eq!(code[0], 0);
+        // 1,000 values over six decades: 16 levels (no zero), each value within half a level
+        // spacing, ln(10^6)/16/2 ≈ 0.43, of its entry in the log domain.
+        let spread: Vec<f32> = (0..1000)
+            .map(|i| 10f32.powf(-6.0 * (i as f32 * 0.618_034).fract()))
+            .collect();
+        let (table, code) = table4(&spread);
+        assert!(table.iter().all(|&t| t > 0.0), "{table:?}");
+        let worst = (spread.iter().zip(&code))
+            .map(|(&v, &c)| (table[usize::from(c)].ln() - v.ln()).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 0.5, "{worst}");
     }
 
     #[test]

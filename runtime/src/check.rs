@@ -2,7 +2,7 @@
 //! number it was not built for.
 
 use crate::format::{Activation, MAX_WIDTH, Names, Task, name_at};
-use crate::model::{InputMap, Int8, Int8Weights, Params, Parts, Rescale, Weights};
+use crate::model::{CodeVariances, InputMap, Int8, Int8Weights, Params, Parts, Rescale, Weights};
 use crate::{Error, Result};
 
 /// Checks everything [`crate::Model::from_bytes`] promises about `p`, whose views all point
@@ -118,12 +118,15 @@ fn int8(q: &Int8<'_>, in_width: usize, layer: u8, at: &impl Fn(*const u8) -> u32
         Rescale::Dequantise(scale) => finite(scale, at)?,
     }
     if let Some(p) = q.posterior {
-        let v = p.variance();
         finite(p.bias(), at)?;
         finite(p.scale(), at)?;
         finite(p.unit(), at)?;
-        variances(v.bias, at)?;
-        variances(v.weights, at)?;
+        variances(p.bias_variance(), at)?;
+        match p.weight_variance() {
+            CodeVariances::F32(v) => variances(v, at)?,
+            // Every code indexes the table: only its entries need checking.
+            CodeVariances::Table4 { table, .. } => variances(table, at)?,
+        }
     }
     Ok(())
 }

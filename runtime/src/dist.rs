@@ -501,7 +501,8 @@ fn int8(
         xm.get(..n).unwrap_or_default(),
         xv.get(..n).unwrap_or_default(),
     );
-    let (var, bias, scale) = (p.variance(), p.bias(), p.scale());
+    let (var, bias_var) = (p.weight_variance(), p.bias_variance());
+    let (bias, scale) = (p.bias(), p.scale());
     let width = ym.len();
     let mut start = 0;
     // Node by node, one loop for both storages: this path is the slow one on FPU-less cores
@@ -521,11 +522,11 @@ fn int8(
             Int8Weights::Dense(codes) => {
                 for i in 0..n {
                     let k = dense_index(o, i, width, n);
-                    let (u, vw) = (codes.get(k), var.weights.get(k));
+                    let (u, vw) = (codes.get(k), var.get(k));
                     edge(
                         i,
                         f32::from(u.copied().unwrap_or(128)) - 128.0,
-                        vw.copied().unwrap_or_default(),
+                        vw.unwrap_or_default(),
                     );
                 }
             }
@@ -537,13 +538,9 @@ fn int8(
                 let end = start + row_len.get(o).map_or(0, |&l| usize::from(l));
                 let slice = |len: usize| start.min(len)..end.min(len);
                 let edges = (cols.get(slice(cols.len())).unwrap_or_default().iter())
-                    .zip(values.get(slice(values.len())).unwrap_or_default())
-                    .zip(
-                        var.weights
-                            .get(slice(var.weights.len()))
-                            .unwrap_or_default(),
-                    );
-                for ((&c, &w), &vw) in edges {
+                    .zip(values.get(slice(values.len())).unwrap_or_default());
+                for (k, (&c, &w)) in (start..).zip(edges) {
+                    let vw = var.get(k).unwrap_or_default();
                     edge(usize::from(c), f32::from(w), vw);
                 }
                 start = end;
@@ -551,7 +548,7 @@ fn int8(
         }
         let (b, vb, s) = (
             bias.get(o).copied().unwrap_or_default(),
-            var.bias.get(o).copied().unwrap_or_default(),
+            bias_var.get(o).copied().unwrap_or_default(),
             scale.get(o).copied().unwrap_or_default(),
         );
         (*om, *ov) = (b + s * sm, vb + s * s * sv);

@@ -3,9 +3,10 @@
 use postcard::ser_flavors::Size;
 
 use crate::arena::Writer;
-use crate::format::{ARENA_ALIGN, NumberFormat, Task};
+use crate::format::{ARENA_ALIGN, NumberFormat, Task, VarianceFormat};
 use crate::model::{
-    CRC, InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, Weights, requantised,
+    CRC, InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, TABLE4, Weights,
+    requantised,
 };
 use crate::{Error, Result};
 
@@ -266,8 +267,12 @@ impl Layer<'_> {
                     Rescale::Dequantise(scale) => !requantised && scale.len() == width,
                 };
                 let posterior = q.posterior.is_none_or(|p| {
-                    p.unit().len() == in_width
-                        && p.values().len() == 3 * width + in_width + self.weight_count()
+                    let f32s = 3 * width + in_width;
+                    let weights = match p.format() {
+                        VarianceFormat::Table4 => TABLE4 + self.weight_count().div_ceil(8),
+                        _ => self.weight_count(),
+                    };
+                    p.unit().len() == in_width && p.values().len() == f32s + weights
                 });
                 shape && rescale && posterior
             }

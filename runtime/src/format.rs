@@ -1,4 +1,4 @@
-//! The wire types of a model blob (format v6) and the runtime's fixed capacities.
+//! The wire types of a model blob (format v7) and the runtime's fixed capacities.
 //!
 //! A blob is `postcard(Header) ‖ crc32_le(postcard(Header))`. The header carries the structure
 //! and the metadata; its last field, `data`, is an arena of little-endian numbers that the
@@ -12,7 +12,7 @@ use crate::Error;
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"SSNN";
 /// The format version this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 6;
+pub const FORMAT_VERSION: u16 = 7;
 /// Most layers a model may have (hidden layers plus the output layer).
 pub const MAX_LAYERS: usize = 8;
 /// Widest layer, including the kept inputs: the size of each of the two activation buffers.
@@ -86,6 +86,9 @@ pub enum VarianceFormat {
     /// One f32 variance per stored weight (in the weights' order) and per bias; an integer
     /// layer also stores its weights' real scale (`runtime/FORMAT.md`).
     F32,
+    /// Integer layers only: as [`VarianceFormat::F32`], but each weight's variance is a
+    /// 4-bit code into a table of 16 f32 variances per layer.
+    Table4,
 }
 
 /// Shape of one layer in the header.

@@ -98,23 +98,61 @@ pub struct Int8<'a> {
 /// real inputs, and node `o`'s pre-activation mean is `bias[o] + scale[o] · Σ_i w[o,i] ·
 /// unit[i] · m[i]`.
 ///
-/// The five arrays are consecutive in the blob, and this view keeps them as one slice (two
-/// words and two lengths, so that every layer of a [`Model`] stays small in RAM).
+/// The arrays are consecutive in the blob, and this view keeps them as one slice (two words
+/// and two lengths, so that every layer of a [`Model`] stays small in RAM).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Int8Posterior<'a> {
     values: &'a [f32],
     width: u16,
+    /// The inputs, and in [`TABLE_FLAG`] whether the weights' variances are 4-bit codes.
     inputs: u16,
 }
+
+/// The bit of [`Int8Posterior`]'s input count that marks [`VarianceFormat::Table4`] (inputs
+/// are at most 256).
+const TABLE_FLAG: u16 = 1 << 15;
+
+/// How an integer layer stores its weights' variances (in squared code steps).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CodeVariances<'a> {
+    /// One f32 per stored weight.
+    F32(&'a [f32]),
+    /// A 4-bit code per stored weight into a table of 16 variances: eight codes a 32-bit
+    /// word (stored as the f32 of those bits), weight `k`'s in bits `4·(k mod 8)` up of word
+    /// `⌊k/8⌋`.
+    Table4 {
+        /// The variances the codes stand for.
+        table: &'a [f32],
+        /// The words of codes.
+        words: &'a [f32],
+    },
+}
+
+impl CodeVariances<'_> {
+    /// The variance of stored weight `k` (`None` past the end).
+    #[inline]
+    pub fn get(&self, k: usize) -> Option<f32> {
+        match *self {
+            Self::F32(v) => v.get(k).copied(),
+            Self::Table4 { table, words } => {
+                let word = words.get(k / 8)?.to_bits();
+                table.get(((word >> (4 * (k % 8))) & 15) as usize).copied()
+            }
+        }
+    }
+}
+
+/// Entries of a [`VarianceFormat::Table4`] layer's table.
+pub const TABLE4: usize = 16;
 
 impl<'a> Int8Posterior<'a> {
     /// The posterior of a layer of `width` nodes on `inputs` inputs from its arrays one after
     /// another: bias means (`width`), scales (`width`), units (`inputs`), bias variances
     /// (`width`), then one variance per stored weight (the rest). `None` when `values` is
-    /// shorter than `3·width + inputs` or a count exceeds 65,535.
+    /// shorter than `3·width + inputs` or `width` exceeds 65,535 or `inputs` 32,767.
     pub fn new(values: &'a [f32], width: usize, inputs: usize) -> Option<Self> {
         let width = u16::try_from(width).ok()?;
-        let inputs = u16::try_from(inputs).ok()?;
+        let inputs = u16::try_from(inputs).ok().filter(|&n| n < TABLE_FLAG)?;
         (values.len() >= 3 * usize::from(width) + usize::from(inputs)).then_some(Self {
             values,
             width,
@@ -122,11 +160,43 @@ impl<'a> Int8Posterior<'a> {
         })
     }
 
+    /// As [`Int8Posterior::new`], the weights' variances ([`VarianceFormat::Table4`]) being
+    /// [`TABLE4`] variances and then the words of `stored` 4-bit codes
+    /// ([`CodeVariances::Table4`]). `None` unless `values` holds exactly
+    /// `3·width + inputs + 16 + ⌈stored/8⌉`.
+    pub fn with_table(
+        values: &'a [f32],
+        width: usize,
+        inputs: usize,
+        stored: usize,
+    ) -> Option<Self> {
+        let p = Self::new(values, width, inputs)?;
+        let len = 3 * width + inputs + TABLE4 + stored.div_ceil(8);
+        (values.len() == len).then_some(Self {
+            inputs: p.inputs | TABLE_FLAG,
+            ..p
+        })
+    }
+
+    /// How the weights' variances are stored.
+    pub fn format(&self) -> VarianceFormat {
+        if self.inputs & TABLE_FLAG != 0 {
+            VarianceFormat::Table4
+        } else {
+            VarianceFormat::F32
+        }
+    }
+
+    fn inputs(&self) -> usize {
+        usize::from(self.inputs & !TABLE_FLAG)
+    }
+
     fn part(&self, from: usize, len: usize) -> &'a [f32] {
         self.values.get(from..from + len).unwrap_or_default()
     }
 
-    /// The five arrays, one after another, as stored.
+    /// The arrays, one after another, as stored (the words of 4-bit codes as the f32s of
+    /// their bits).
     pub fn values(&self) -> &'a [f32] {
         self.values
     }
@@ -145,18 +215,27 @@ impl<'a> Int8Posterior<'a> {
     /// Real value of one code step of each input (of the standardised input for the first
     /// layer, of the previous layer's output otherwise).
     pub fn unit(&self) -> &'a [f32] {
-        self.part(2 * usize::from(self.width), usize::from(self.inputs))
+        self.part(2 * usize::from(self.width), self.inputs())
     }
 
-    /// Variances: of each bias, in the pre-activation's units; of each stored weight, in
-    /// squared code steps (the variance of `w[o,i]`, so that of the real weight is
-    /// `(scale[o] · unit[i])²` times it), in the order of the weights.
-    pub fn variance(&self) -> Variances<'a> {
+    /// Variance of each bias, in the pre-activation's units.
+    pub fn bias_variance(&self) -> &'a [f32] {
         let w = usize::from(self.width);
-        let start = 2 * w + usize::from(self.inputs);
-        Variances {
-            bias: self.part(start, w),
-            weights: self.values.get(start + w..).unwrap_or_default(),
+        self.part(2 * w + self.inputs(), w)
+    }
+
+    /// Variance of each stored weight, in squared code steps (the variance of `w[o,i]`, so
+    /// that of the real weight is `(scale[o] · unit[i])²` times it), in the order of the
+    /// weights.
+    pub fn weight_variance(&self) -> CodeVariances<'a> {
+        let start = 3 * usize::from(self.width) + self.inputs();
+        let rest = self.values.get(start..).unwrap_or_default();
+        match self.format() {
+            VarianceFormat::Table4 => {
+                let (table, words) = rest.split_at(TABLE4.min(rest.len()));
+                CodeVariances::Table4 { table, words }
+            }
+            _ => CodeVariances::F32(rest),
         }
     }
 }
@@ -234,10 +313,10 @@ impl Layer<'_> {
         match self.params {
             Params::F32 {
                 variance: Some(_), ..
-            }
-            | Params::Int8(Int8 {
-                posterior: Some(_), ..
-            }) => VarianceFormat::F32,
+            } => VarianceFormat::F32,
+            Params::Int8(Int8 {
+                posterior: Some(p), ..
+            }) => p.format(),
             _ => VarianceFormat::None,
         }
     }
@@ -554,8 +633,12 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                 Some(edges)
             }
         };
-        let first = h.layers.first().map(|l| l.variance);
-        if Some(spec.variance) != first {
+        // Variances in every layer or none (as f32, or as 4-bit codes on an int8 layer).
+        let none = |v: VarianceFormat| v == VarianceFormat::None;
+        if h.layers
+            .first()
+            .is_some_and(|l| none(l.variance) != none(spec.variance))
+        {
             return Err(Error::Format { layer });
         }
         let params = match spec.format {
@@ -575,6 +658,7 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                         bias: r.f32s(width)?,
                         weights: r.f32s(weights.len())?,
                     }),
+                    VarianceFormat::Table4 => return Err(Error::Format { layer }),
                 };
                 Params::F32 {
                     bias,
@@ -620,6 +704,13 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                             .ok_or(Error::Length)?;
                         Some(
                             Int8Posterior::new(r.f32s(len)?, width, in_width)
+                                .ok_or(Error::Capacity)?,
+                        )
+                    }
+                    VarianceFormat::Table4 => {
+                        let len = 3 * width + in_width + TABLE4 + stored.div_ceil(8);
+                        Some(
+                            Int8Posterior::with_table(r.f32s(len)?, width, in_width, stored)
                                 .ok_or(Error::Capacity)?,
                         )
                     }
@@ -671,6 +762,35 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table4_codes_are_nibbles_of_little_endian_words() {
+        // A 2-node layer on 1 input: bias means, scales, units, bias variances (7 values),
+        // the 16-entry table (entry j = j + 0.5), then 10 codes in two words.
+        let codes = [3u32, 15, 0, 7, 1, 2, 9, 4, 12, 5];
+        let mut words = [0u32; 2];
+        for (k, &c) in codes.iter().enumerate() {
+            words[k / 8] |= c << (4 * (k % 8));
+        }
+        let mut values = [0.0f32; 7 + TABLE4 + 2];
+        for (j, t) in values[7..7 + TABLE4].iter_mut().enumerate() {
+            *t = j as f32 + 0.5;
+        }
+        values[7 + TABLE4] = f32::from_bits(words[0]);
+        values[8 + TABLE4] = f32::from_bits(words[1]);
+        assert!(Int8Posterior::with_table(&values[..values.len() - 1], 2, 1, 10).is_none());
+        let p = Int8Posterior::with_table(&values, 2, 1, 10).unwrap();
+        assert_eq!(p.format(), VarianceFormat::Table4);
+        assert_eq!(p.unit().len(), 1);
+        assert_eq!(p.bias_variance(), &values[5..7]);
+        let v = p.weight_variance();
+        for (k, &c) in codes.iter().enumerate() {
+            assert_eq!(v.get(k), Some(c as f32 + 0.5), "weight {k}");
+        }
+        // Word 1's bytes as stored: weights 8 and 9 in the first byte, low nibble first.
+        assert_eq!(words[1].to_le_bytes()[0], 0x5C);
+        assert_eq!(v.get(16), None);
+    }
 
     #[test]
     fn crc_is_crc32_iso_hdlc() {
