@@ -78,6 +78,7 @@ pub fn describe(model: &Model<'_>, bytes: usize) -> Value {
                 "format": format!("{:?}", layer.format()).to_lowercase(),
                 "storage": if matches!(layer.params, Params::F32 { weights: Weights::Dense(_), .. } | Params::Int8(Int8 { weights: Int8Weights::Dense(_), .. })) { "dense" } else { "sparse" },
                 "weights": layer.weight_count(),
+                "variances": format!("{:?}", layer.variance_format()).to_lowercase(),
                 "node_pips": pips,
             });
             in_width = width;
@@ -164,9 +165,14 @@ fn text(v: &Value) -> String {
         .iter()
         .enumerate()
     {
+        let variances = match layer["variances"].as_str() {
+            Some("f32") => ", variances f32",
+            Some("table4") => ", variances as 4-bit codes into 16",
+            _ => "",
+        };
         let _ = writeln!(
             s,
-            "  {l}: {} -> {} {}, {} weights stored {} {}",
+            "  {l}: {} -> {} {}, {} weights stored {} {}{variances}",
             layer["inputs"],
             layer["nodes"],
             layer["activation"].as_str().unwrap_or(""),
