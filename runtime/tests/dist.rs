@@ -7,7 +7,7 @@ mod support;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
-use spikeslab_runtime::{Activation, Error, Prediction, Task};
+use spikeslab_runtime::{Activation, Error, Prediction, Task, VarianceFormat};
 use support::{Net, Shape, Store, random_inputs};
 
 fn shape(task: Task, widths: &[usize], density: f64, activation: Activation) -> Shape {
@@ -242,6 +242,37 @@ fn an_integer_model_gives_the_moments_of_its_dequantised_weights() {
                             assert!(g.epistemic > 0.0);
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn four_bit_variance_codes_read_as_the_values_they_stand_for() {
+    for task in [Task::Regression, Task::Classification] {
+        for (density, store) in [(1.0, Store::Dense), (0.3, Store::Smaller)] {
+            for k in [1, 2, 3] {
+                let out = if task == Task::Classification { 3 } else { 1 };
+                let s = shape(task, &[9, 5, out], density, Activation::Relu);
+                let net = Net::random(&s, 3, store).int8(k).with_variances(0.3, 5);
+                let coded = net.clone().with_table4(true);
+                let plain = net.with_table4(false);
+                let (coded, plain) = (coded.blob().unwrap(), plain.blob().unwrap());
+                let (coded, plain) = (coded.model().unwrap(), plain.model().unwrap());
+                assert!(
+                    coded
+                        .layers()
+                        .iter()
+                        .take(k)
+                        .all(|l| l.variance_format() == VarianceFormat::Table4)
+                );
+                for x in random_inputs(9, 20, &mut Pcg64::seed_from_u64(k as u64)) {
+                    let mut got = vec![Prediction::default(); out];
+                    let mut want = vec![Prediction::default(); out];
+                    coded.predict_dist(&x, &mut got).unwrap();
+                    plain.predict_dist(&x, &mut want).unwrap();
+                    assert_eq!(got, want, "{task:?} density {density}, {k} int8 layers");
                 }
             }
         }

@@ -60,14 +60,15 @@ fn seeds() -> Vec<Aligned> {
                 .unwrap()
         })
         .collect();
-    // and each with posterior variances, f32 and with integer layers
+    // and each with posterior variances, f32 and with integer layers (their variances as
+    // f32 and as 4-bit codes)
     blobs.extend(archs.iter().zip(int8).enumerate().flat_map(|(i, (a, k))| {
-        [0, k].map(|k| {
-            Net::random(a, i as u64, Store::Smaller)
+        [(0, false), (k, false), (k, true)].map(|(k, table4)| {
+            let net = Net::random(a, i as u64, Store::Smaller)
                 .int8(k)
-                .with_variances(0.2, i as u64)
-                .blob()
-                .unwrap()
+                .with_variances(0.2, i as u64);
+            let net = if table4 { net.with_table4(true) } else { net };
+            net.blob().unwrap()
         })
     }));
     blobs

@@ -108,6 +108,35 @@ pub struct OwnedQPosterior {
     pub width: usize,
     /// Inputs.
     pub inputs: usize,
+    /// Whether the code variances after the head are `table4` (16 entries, then the words
+    /// of the codes), with this many stored weights, dense and sparse.
+    pub table4: Option<(usize, usize)>,
+}
+
+/// `head` then `vars` as `table4`: 16 variances spread evenly from 0 to the largest, then
+/// each variance's nearest entry, eight 4-bit codes a word; or, without `codes`, `head`
+/// then each variance replaced by its entry (f32 variances of the same values).
+fn table4(head: &[f32], vars: &[f32], codes: bool) -> Vec<f32> {
+    let hi = vars.iter().copied().fold(0.0f32, f32::max);
+    let table: Vec<f32> = (0..16).map(|j| hi * j as f32 / 15.0).collect();
+    let code = |v: f32| {
+        (0..16)
+            .min_by(|&a, &b| (table[a] - v).abs().total_cmp(&(table[b] - v).abs()))
+            .unwrap_or(0) as u32
+    };
+    if !codes {
+        let values = vars.iter().map(|&v| table[code(v) as usize]);
+        return head.iter().copied().chain(values).collect();
+    }
+    let words = vars.chunks(8).map(|c| {
+        let bits = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |w, (j, &v)| w | code(v) << (4 * j));
+        f32::from_bits(bits)
+    });
+    let out: Vec<f32> = head.iter().chain(&table).copied().chain(words).collect();
+    out
 }
 
 impl Owned {
@@ -207,7 +236,14 @@ impl Owned {
                 },
                 posterior: q.posterior.as_ref().map(|p| {
                     let values = if self.sparse { &p.sparse } else { &p.dense };
-                    Int8Posterior::new(values, p.width, p.inputs).expect("its own arrays")
+                    match p.table4 {
+                        None => Int8Posterior::new(values, p.width, p.inputs),
+                        Some((dense, sparse)) => {
+                            let stored = if self.sparse { sparse } else { dense };
+                            Int8Posterior::with_table(values, p.width, p.inputs, stored)
+                        }
+                    }
+                    .expect("its own arrays")
                 }),
             }),
         };
@@ -294,7 +330,21 @@ impl Owned {
             sparse: [&head[..], &var_values].concat(),
             width,
             inputs: n,
+            table4: None,
         });
+    }
+
+    /// The integer layer's code variances as `table4` (with `codes`), or as f32 of the
+    /// table's values.
+    fn posterior_table4(&mut self, codes: bool) {
+        let Some(p) = self.int8.as_mut().and_then(|q| q.posterior.as_mut()) else {
+            return;
+        };
+        let head = 3 * p.width + p.inputs;
+        let stored = (p.dense.len() - head, p.sparse.len() - head);
+        p.dense = table4(&p.dense[..head], &p.dense[head..], codes);
+        p.sparse = table4(&p.sparse[..head], &p.sparse[head..], codes);
+        p.table4 = codes.then_some(stored);
     }
 
     /// The f32 layer whose weights are the integer layer's codes in real units.
@@ -525,6 +575,15 @@ impl Net {
             let bias = l.bias.iter().map(|_| (spread / 4.0).powi(2)).collect();
             l.set_variance(rows, bias);
             l.attach_posterior();
+        }
+        self
+    }
+
+    /// The same model with its integer layers' code variances as 4-bit codes (`table4`),
+    /// or, without `codes`, as f32 of the values those codes stand for.
+    pub fn with_table4(mut self, codes: bool) -> Self {
+        for l in &mut self.layers {
+            l.posterior_table4(codes);
         }
         self
     }
