@@ -16,9 +16,9 @@
 //!    weights where the rows do not decide them (collinear inputs).
 //! 2. **Error feedback** (the optimal-brain-quantiser update, as GPTQ does it): weights are
 //!    rounded one at a time, and each rounding error `(e_j − q_j)/R_jj` is taken up by the
-//!    weights not yet rounded through row `j` of `R`, the upper Cholesky factor of
-//!    `H`, damped as above, inverted; the intercept, last and never rounded, takes up the rest. This
-//!    minimises `‖U·(e − q)‖²` greedily, instead of `‖e − q‖²`.
+//!    weights not yet rounded through row `j` of `R`, the upper Cholesky factor of the
+//!    inverse of `H` damped as above; the intercept, last and never rounded, takes up the
+//!    rest. This minimises `‖U·(e − q)‖²` greedily, instead of `‖e − q‖²`.
 //!
 //! Pruned edges stay pruned: a node's fit and rounding use only its kept inputs.
 
@@ -42,8 +42,8 @@ pub struct Refit<'a> {
     factors: HashMap<Vec<usize>, Factor>,
 }
 
-/// For one kept set `S` (the intercept appended): `(H_S + δ·diag H_S)⁻¹` and its upper
-/// Cholesky factor `R` (`R^T·R` = that inverse), row-major `m × m`.
+/// For one kept set `S` (the intercept appended): `(H_S + D_S)⁻¹`, `D` the damping's
+/// diagonal, and its upper Cholesky factor `R` (`Rᵀ·R` = that inverse), row-major `m × m`.
 struct Factor {
     inverse: Vec<f64>,
     upper: Vec<f64>,
