@@ -682,9 +682,10 @@ fn output_unit(data: &Dataset) -> (f64, f64, &'static str) {
 
 /// The integer network for `net`: every layer in int8 when its outputs stay within the
 /// tolerance (RMS) of the f32 network's on the verify rows, else the output layer kept in f32
-/// when that is within it; with its difference from f32. The tolerance is
-/// [`INT8_TOLERANCE`], and for regression at most [`INT8_RELATIVE_TOLERANCE`] times the f32
-/// network's own RMSE on those rows.
+/// when that is within it; with its difference from f32. Each is rounded to the nearest
+/// codes and refitted at each of [`DAMPINGS`] ([`Rounding`]), and the one nearest f32 on
+/// those rows is kept. The tolerance is [`INT8_TOLERANCE`], and for regression at most
+/// [`INT8_RELATIVE_TOLERANCE`] times the f32 network's own RMSE on those rows.
 ///
 /// # Errors
 /// [`Error::Int8`] when neither is.
