@@ -99,13 +99,22 @@ pub struct Int8<'a> {
 /// unit[i] · m[i]`.
 ///
 /// The arrays are consecutive in the blob, and this view keeps them as one slice (two words
-/// and two lengths, so that every layer of a [`Model`] stays small in RAM).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// and two lengths, so that every layer of a [`Model`] stays small in RAM). Two are equal
+/// when their arrays are equal bit for bit (the words of 4-bit codes are not numbers).
+#[derive(Clone, Copy, Debug)]
 pub struct Int8Posterior<'a> {
     values: &'a [f32],
     width: u16,
     /// The inputs, and in [`TABLE_FLAG`] whether the weights' variances are 4-bit codes.
     inputs: u16,
+}
+
+impl PartialEq for Int8Posterior<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.width, self.inputs) == (other.width, other.inputs)
+            && self.values.len() == other.values.len()
+            && (self.values.iter().zip(other.values)).all(|(a, b)| a.to_bits() == b.to_bits())
+    }
 }
 
 /// The bit of [`Int8Posterior`]'s input count that marks [`VarianceFormat::Table4`] (inputs

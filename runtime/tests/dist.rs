@@ -256,10 +256,10 @@ fn four_bit_variance_codes_read_as_the_values_they_stand_for() {
                 let out = if task == Task::Classification { 3 } else { 1 };
                 let s = shape(task, &[9, 5, out], density, Activation::Relu);
                 let net = Net::random(&s, 3, store).int8(k).with_variances(0.3, 5);
-                let coded = net.clone().with_table4(true);
-                let plain = net.with_table4(false);
-                let (coded, plain) = (coded.blob().unwrap(), plain.blob().unwrap());
+                let (coded_net, plain) = (net.clone().with_table4(true), net.with_table4(false));
+                let (coded, plain) = (coded_net.blob().unwrap(), plain.blob().unwrap());
                 let (coded, plain) = (coded.model().unwrap(), plain.model().unwrap());
+                assert_eq!(coded.parts(), &coded_net.parts(), "round trip");
                 assert!(
                     coded
                         .layers()
