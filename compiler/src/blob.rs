@@ -143,11 +143,7 @@ fn store_q(layer: &QLayer, in_width: usize, packing: Packing) -> StoredQ {
     let var = layer.posterior.as_ref().map(|p| &p.code);
     let posterior = |variance: Vec<u8>| {
         layer.posterior.as_ref().map(|p| {
-            let words = variance.chunks(8).map(|c| {
-                let bits =
-                    (c.iter().enumerate()).fold(0u32, |w, (j, &v)| w | u32::from(v) << (4 * j));
-                f32::from_bits(bits)
-            });
+            let words = variance.chunks(8).map(rt::table4_word);
             let values = [&p.bias, &p.scale, &p.unit, &p.bias_variance, &p.table]
                 .into_iter()
                 .flatten()

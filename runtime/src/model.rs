@@ -154,6 +154,15 @@ impl CodeVariances<'_> {
 /// Entries of a [`VarianceFormat::Table4`] layer's table.
 pub const TABLE4: usize = 16;
 
+/// The word of [`CodeVariances::Table4`] that holds up to eight 4-bit `codes` (the first in
+/// the lowest bits; codes past eight, and bits above each code's four, are ignored), as the
+/// f32 of its bits.
+pub fn table4_word(codes: &[u8]) -> f32 {
+    let bits = (codes.iter().take(8).enumerate())
+        .fold(0u32, |w, (j, &c)| w | u32::from(c & 15) << (4 * j));
+    f32::from_bits(bits)
+}
+
 impl<'a> Int8Posterior<'a> {
     /// The posterior of a layer of `width` nodes on `inputs` inputs from its arrays one after
     /// another: bias means (`width`), scales (`width`), units (`inputs`), bias variances
@@ -781,6 +790,9 @@ mod tests {
         for (k, &c) in codes.iter().enumerate() {
             words[k / 8] |= c << (4 * (k % 8));
         }
+        let bytes = codes.map(|c| c as u8);
+        assert_eq!(table4_word(&bytes[..8]).to_bits(), words[0]);
+        assert_eq!(table4_word(&bytes[8..]).to_bits(), words[1]);
         let mut values = [0.0f32; 7 + TABLE4 + 2];
         for (j, t) in values[7..7 + TABLE4].iter_mut().enumerate() {
             *t = j as f32 + 0.5;
