@@ -24,7 +24,7 @@ use crate::plan::{Settings, candidates};
 use crate::posterior::{
     POSTERIORS, calibrate, centred_at, moments, monte_carlo_ll, probit_softmax, slab_moments,
 };
-use crate::quantise::{Quantised, Rounding, quantise_on};
+use crate::quantise::{Quantised, Rounding, quantise};
 use crate::report::{
     AllMetrics, DistVerify, Int8Report, ModelMetrics, PosteriorCandidate, Report, SplitLl,
     SplitMetrics, UncertaintyReport, Verify, ram_estimate,
@@ -34,7 +34,7 @@ use crate::select::{Selection, select};
 use crate::spec::{Rule, Spec};
 use crate::train::Schedule;
 use crate::train::{Bars, Fit, fit};
-use crate::tune::{Mask, finetune, train_variational};
+use crate::tune::{Mask, columns_of, finetune, train_variational};
 use crate::{Error, Result};
 
 /// Switches of one compile that are not part of the model.
@@ -368,7 +368,7 @@ pub const VERIFY_DIST_TOLERANCE: f64 = 1e-3;
 pub fn verify_dist(data: &Dataset, net: &Network, blob: &BlobBytes) -> Result<Option<DistVerify>> {
     let model = blob.model()?;
     let (rows, table) = verify_rows(data);
-    let rows = rows.select(&crate::tune::columns_of(net, data));
+    let rows = rows.select(&columns_of(net, data));
     let k = model.outputs();
     let (mean, scale, unit) = output_unit(data);
     let mut out = vec![rt::Prediction::default(); k];
@@ -723,10 +723,12 @@ pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8
     };
     let all = net.layers.len();
     let mut best = f64::INFINITY;
+    // Calibrated on the training rows, the same for every candidate.
+    let calibration = data.train.select(&columns_of(net, data));
     for layers in (all.saturating_sub(1).max(1)..=all).rev() {
         let mut nearest: Option<(Quantised, Int8Difference)> = None;
         for rounding in std::iter::once(Rounding::Nearest).chain(DAMPINGS.map(Rounding::Refit)) {
-            let q = quantise_on(net, data, layers, rounding);
+            let q = quantise(net, &calibration.x, layers, rounding);
             if q.layers.is_empty() {
                 break;
             }

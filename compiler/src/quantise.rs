@@ -23,10 +23,8 @@
 use spikeslab_runtime::{self as rt, Activation, Task};
 
 use crate::data::Table;
-use crate::dataset::Dataset;
 use crate::network::{Layer, Network};
 use crate::rounding::Refit;
-use crate::tune::columns_of;
 
 /// How an integer layer's sums leave it.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,11 +82,12 @@ pub struct QPosterior {
 /// Returns the table and each value's entry.
 pub fn table4(values: &[f32]) -> (Vec<f32>, Vec<u8>) {
     let zero = values.iter().any(|&v| v <= 0.0);
-    let mut logs: Vec<f64> = values
+    let all: Vec<f64> = values
         .iter()
         .filter(|&&v| v > 0.0)
         .map(|&v| f64::from(v).ln())
         .collect();
+    let mut logs = all.clone();
     logs.sort_by(f64::total_cmp);
     logs.dedup();
     let levels = (rt::TABLE4 - usize::from(zero)).min(logs.len());
@@ -103,11 +102,6 @@ pub fn table4(values: &[f32]) -> (Vec<f32>, Vec<u8>) {
             (None, _) => 0,
         }
     };
-    let all: Vec<f64> = values
-        .iter()
-        .filter(|&&v| v > 0.0)
-        .map(|&v| f64::from(v).ln())
-        .collect();
     for _ in 0..50 {
         let mut sum = vec![(0.0, 0usize); levels];
         for &x in &all {
@@ -127,11 +121,15 @@ pub fn table4(values: &[f32]) -> (Vec<f32>, Vec<u8>) {
     for (t, &c) in table[offset..].iter_mut().zip(&centres) {
         *t = c.exp() as f32;
     }
+    // `all` holds the logs of the positive values, in their order.
+    let mut positive = all.iter();
     let codes = values
         .iter()
         .map(|&v| {
             if v > 0.0 {
-                (offset + nearest(&centres, f64::from(v).ln())) as u8
+                positive
+                    .next()
+                    .map_or(0, |&x| (offset + nearest(&centres, x)) as u8)
             } else {
                 0
             }
@@ -417,13 +415,6 @@ pub enum Rounding {
     /// Refitted to the codes the layer reads, then rounded with error feedback, with this
     /// damping ([`crate::rounding`]).
     Refit(f64),
-}
-
-/// Quantises at most the first `layers` layers of `net`, calibrated on `data`'s training rows
-/// ([`quantise`]).
-pub fn quantise_on(net: &Network, data: &Dataset, layers: usize, rounding: Rounding) -> Quantised {
-    let rows = data.train.select(&columns_of(net, data));
-    quantise(net, &rows.x, layers, rounding)
 }
 
 /// Quantises at most the first `layers` layers of `net` (module docs), calibrated on `rows`:
