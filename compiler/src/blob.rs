@@ -62,7 +62,13 @@ impl Stored {
                 variance: variance.as_deref().zip(l.variance.as_ref()).map(|(w, v)| {
                     rt::Variances {
                         bias: &v.bias,
-                        weights: w,
+                        weights: match v.table {
+                            Some(_) => {
+                                let (table, words) = w.split_at(rt::TABLE4.min(w.len()));
+                                rt::CodeVariances::Table4 { table, words }
+                            }
+                            None => rt::CodeVariances::F32(w),
+                        },
                     }
                 }),
             },
@@ -196,18 +202,41 @@ fn store_q(layer: &QLayer, in_width: usize, packing: Packing) -> StoredQ {
 fn sizes(layer: &Layer, in_width: usize) -> (usize, usize) {
     let width = layer.width();
     let nnz = layer.edges();
-    // Variances: one more f32 per stored weight.
-    let per_weight = if layer.variance.is_some() { 8 } else { 4 };
+    // Variances: one more f32 per stored weight, or a 4-bit code (the table costs both the
+    // same).
+    let variances = |n: usize| match &layer.variance {
+        None => 0,
+        Some(v) if v.table.is_some() => 4 * n.div_ceil(8),
+        Some(_) => 4 * n,
+    };
     (
-        (2 * width).next_multiple_of(4) + nnz.next_multiple_of(4) + per_weight * nnz,
-        per_weight * width * in_width,
+        (2 * width).next_multiple_of(4) + nnz.next_multiple_of(4) + 4 * nnz + variances(nnz),
+        4 * width * in_width + variances(width * in_width),
     )
+}
+
+/// A layer's weight variances in stored order as the blob keeps them: as they are, or, for
+/// a layer with a table ([`crate::network::Variance::table`]), the table and then the words
+/// of each value's 4-bit code.
+fn stored_variances(values: Vec<f32>, table: Option<&[f32]>) -> Vec<f32> {
+    let Some(table) = table else {
+        return values;
+    };
+    let code = |v: &f32| {
+        let at = table.iter().position(|t| t.to_bits() == v.to_bits());
+        at.unwrap_or_else(|| unreachable!("a coded layer's variances are its table's entries"))
+            as u8
+    };
+    let codes: Vec<u8> = values.iter().map(code).collect();
+    let words = codes.chunks(8).map(rt::table4_word);
+    table.iter().copied().chain(words).collect()
 }
 
 fn store(layer: &Layer, in_width: usize, packing: Packing) -> Stored {
     let width = layer.width();
     let (sparse, dense) = sizes(layer, in_width);
     let var = layer.variance.as_ref().map(|v| &v.weights);
+    let table = layer.variance.as_ref().and_then(|v| v.table.as_deref());
     if packing == Packing::Smaller && sparse < dense && in_width <= rt::MAX_WIDTH {
         let mut row_len = Vec::with_capacity(width);
         let (mut cols, mut values, mut variance) = (Vec::new(), Vec::new(), Vec::new());
@@ -226,7 +255,7 @@ fn store(layer: &Layer, in_width: usize, packing: Packing) -> Stored {
             row_len,
             cols,
             values,
-            variance: var.map(|_| variance),
+            variance: var.map(|_| stored_variances(variance, table)),
         }
     } else {
         let pack = |src: &[f32]| {
@@ -238,7 +267,7 @@ fn store(layer: &Layer, in_width: usize, packing: Packing) -> Stored {
         };
         Stored::Dense {
             weights: pack(&layer.weights),
-            variance: var.map(|v| pack(v)),
+            variance: var.map(|v| stored_variances(pack(v), table)),
         }
     }
 }

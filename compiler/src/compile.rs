@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::network::Network;
 use crate::plan::{Settings, candidates};
 use crate::posterior::{
-    POSTERIORS, calibrate, centred_at, moments, monte_carlo_ll, probit_softmax, slab_moments,
+    POSTERIORS, calibrate, centred_at, coded, moments, monte_carlo_ll, probit_softmax, slab_moments,
 };
 use crate::quantise::{Quantised, Rounding, quantise};
 use crate::report::{
@@ -31,7 +31,7 @@ use crate::report::{
 };
 use crate::rounding::DAMPINGS;
 use crate::select::{Selection, select};
-use crate::spec::{Rule, Spec};
+use crate::spec::{Rule, Spec, Variances};
 use crate::train::Schedule;
 use crate::train::{Bars, Fit, fit};
 use crate::tune::{Mask, columns_of, finetune, train_variational};
@@ -136,7 +136,8 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
         .outcome
         .unwrap_or_else(|_| unreachable!("the chosen candidate succeeded"));
     let (chosen, uncertainty) = if spec.network.uncertainty {
-        let (t, u) = posterior_stage(&data, &settings, chosen, &bars)?;
+        let codes = spec.network.variances == Variances::Table4;
+        let (t, u) = posterior_stage(&data, &settings, chosen, codes, &bars)?;
         (t, Some(u))
     } else {
         (chosen, None)
@@ -233,7 +234,8 @@ pub const PREDICTIVE_DRAWS: usize = 100;
 /// The uncertainty stage: the posteriors of the kept weights ([`crate::posterior`]), the
 /// variational one trained from the chosen network and the spike-and-slab one of its
 /// selection, scored by their moment-propagated validation log-likelihood; the better one
-/// becomes the candidate's network (with its validation metrics).
+/// becomes the candidate's network (with its validation metrics), its f32 layers' weight
+/// variances as 4-bit codes with `codes` ([`coded`]).
 ///
 /// # Errors
 /// A training or tensor error.
@@ -241,6 +243,7 @@ fn posterior_stage(
     data: &Dataset,
     s: &Settings,
     chosen: Trained,
+    codes: bool,
     bars: &Bars,
 ) -> Result<(Trained, UncertaintyReport)> {
     let mask = if s.finetune == crate::spec::Finetune::Nodes {
@@ -308,6 +311,7 @@ fn posterior_stage(
     let (name, network, _, calibration) = candidates.into_iter().nth(best).unwrap_or_else(|| {
         unreachable!("the variational and slab candidates are always there");
     });
+    let network = if codes { coded(&network) } else { network };
     let monte_carlo = SplitLl {
         validation: monte_carlo_ll(&network, data, Part::Validation, PREDICTIVE_DRAWS, &mut rng)?,
         test: monte_carlo_ll(&network, data, Part::Test, PREDICTIVE_DRAWS, &mut rng)?,

@@ -84,6 +84,9 @@ pub struct Variance {
     pub weights: Vec<f32>,
     /// Per bias.
     pub bias: Vec<f32>,
+    /// When set, every weight's variance is one of these [`spikeslab_runtime::TABLE4`] entries, and the
+    /// blob stores it as a 4-bit code (`table4`, [`crate::posterior::coded`]).
+    pub table: Option<Vec<f32>>,
 }
 
 impl Layer {

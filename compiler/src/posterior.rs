@@ -215,6 +215,7 @@ pub fn monte_carlo_ll(
             let zero = Variance {
                 weights: vec![0.0; l.weights.len()],
                 bias: vec![0.0; l.bias.len()],
+                table: None,
             };
             let v = l.variance.as_ref().unwrap_or(&zero);
             w.extend(
@@ -340,12 +341,34 @@ pub fn tempered(net: &Network, variance: f64, noise: f64) -> Network {
     let mut net = net.clone();
     for l in &mut net.layers {
         if let Some(v) = &mut l.variance {
-            for x in v.weights.iter_mut().chain(v.bias.iter_mut()) {
+            let table = v.table.iter_mut().flatten();
+            for x in v.weights.iter_mut().chain(v.bias.iter_mut()).chain(table) {
                 *x = (f64::from(*x) * variance) as f32;
             }
         }
     }
     net.noise = net.noise.map(|s| (f64::from(s) * noise) as f32);
+    net
+}
+
+/// `net` with each layer's weight variances as 4-bit codes (`table4`) where that is smaller
+/// than an f32 each (more than 18 kept weights: the table is 64 bytes): every variance
+/// replaced by its entry of the layer's table ([`crate::quantise::table4`]: the positive
+/// ones clustered in the log domain, 0 exact), the table kept beside. What the moments of
+/// the result are is what the blob's `predict_dist` computes.
+pub fn coded(net: &Network) -> Network {
+    let mut net = net.clone();
+    for l in &mut net.layers {
+        let n = l.edges();
+        if 4 * n <= 4 * spikeslab_runtime::TABLE4 + 4 * n.div_ceil(8) {
+            continue;
+        }
+        if let Some(v) = &mut l.variance {
+            let (table, codes) = crate::quantise::table4(&v.weights);
+            v.weights = codes.iter().map(|&c| table[usize::from(c)]).collect();
+            v.table = Some(table);
+        }
+    }
     net
 }
 
@@ -412,7 +435,11 @@ pub fn slab_moments(fit: &Fit, selection: &Selection) -> Network {
             .iter()
             .map(|&ro| post.bias_s[b_off + ro].powi(2))
             .collect();
-        layer.variance = Some(Variance { weights, bias });
+        layer.variance = Some(Variance {
+            weights,
+            bias,
+            table: None,
+        });
         w_off += o * i;
         b_off += o;
     }
@@ -449,6 +476,7 @@ mod tests {
             l.variance = Some(Variance {
                 weights: vec![0.5; l.weights.len()],
                 bias: vec![0.25; l.bias.len()],
+                table: None,
             });
         }
         let t = tempered(&net, 4.0, 1.1);
@@ -472,6 +500,7 @@ mod tests {
             l.variance = Some(Variance {
                 weights: vec![0.0; l.weights.len()],
                 bias: vec![0.0; l.bias.len()],
+                table: None,
             });
         }
         let z = [0.5f32, -1.0, 2.0];

@@ -256,6 +256,7 @@ impl Quantised {
                     .map(|k| (f64::from(p.code_variance[k]) * real(k / n, k % n).powi(2)) as f32)
                     .collect(),
                 bias: p.bias_variance.clone(),
+                table: None,
             });
         }
         Some(net)

@@ -25,6 +25,9 @@
 //! int8 = false                        # true: 8-bit weights and activations (FPU-less cores)
 //! uncertainty = false                 # true: store the weights' posterior variances, so the
 //!                                     # runtime's predict_dist gives a mean ± sd
+//! variances = "f32"                   # with uncertainty, how f32 layers store them: "f32",
+//!                                     # or "table4" (a 4-bit code each into 16 per layer;
+//!                                     # int8 layers always do)
 //!
 //! [prior]
 //! sigma0 = 1.3
@@ -236,6 +239,20 @@ pub struct NetworkSpec {
     /// Whether the emitted network carries the posterior variances of its weights
     /// ([`crate::posterior`]) for the runtime's predictive distribution.
     pub uncertainty: bool,
+    /// How its f32 layers store their weights' variances (an int8 layer's are always
+    /// [`Variances::Table4`]).
+    pub variances: Variances,
+}
+
+/// How an f32 layer stores the posterior variances of its weights.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variances {
+    /// One f32 each.
+    #[default]
+    F32,
+    /// A 4-bit code each into a table of 16 per layer ([`crate::posterior::coded`]).
+    Table4,
 }
 
 /// The spike-and-slab prior.
@@ -501,6 +518,7 @@ mod file {
         activation: Option<String>,
         int8: Option<bool>,
         uncertainty: Option<bool>,
+        variances: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -775,6 +793,11 @@ mod file {
             };
             let int8 = self.network.int8.unwrap_or(false);
             let uncertainty = self.network.uncertainty.unwrap_or(false);
+            let variances = match self.network.variances.as_deref() {
+                None | Some("f32") => Variances::F32,
+                Some("table4") => Variances::Table4,
+                Some(v) => return bad("network.variances", format!("{v:?}"), "f32 or table4"),
+            };
             let name = self.name.unwrap_or_else(|| stem.into());
             if let Err(expected) = check_name(&name) {
                 return bad("name", format!("{name:?}"), expected);
@@ -791,6 +814,7 @@ mod file {
                     activation,
                     int8,
                     uncertainty,
+                    variances,
                 },
                 prior: PriorSpec {
                     sigma0,
@@ -899,6 +923,10 @@ mod tests {
             (
                 "[data]\nsimulate = \"e3\"\n[network]\nactivation = \"gelu\"",
                 "network.activation",
+            ),
+            (
+                "[data]\nsimulate = \"e3\"\n[network]\nvariances = \"f16\"",
+                "network.variances",
             ),
             (
                 "[data]\nsimulate = \"e3\"\n[train]\nepochs = 0",

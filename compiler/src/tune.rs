@@ -183,6 +183,7 @@ pub fn train_variational(
         l.variance = Some(Variance {
             weights: w.to_vec(),
             bias: b.to_vec(),
+            table: None,
         });
     }
     out.noise = gaussian.log_noise.map(f32::exp);

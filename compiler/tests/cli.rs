@@ -90,8 +90,30 @@ fn int8_uncertainty_end_to_end() {
     uncertainty_with(&csv, &["--uncertainty", "--int8"]);
 }
 
-fn uncertainty_with(csv: &str, flags: &[&str]) {
+/// As [`uncertainty_end_to_end`] with the f32 layers' variances as 4-bit codes
+/// (`--variances table4`): verified the same way, and a smaller blob than with an f32 each.
+#[test]
+fn table4_uncertainty_end_to_end() {
+    let csv = csv_text(400);
+    let c = uncertainty_with(&csv, &["--uncertainty", "--variances", "table4"]);
+    assert!(
+        c.compile(&["--uncertainty", "-o", "f.postcard"])
+            .status
+            .success()
+    );
+    let (coded, plain) = (
+        std::fs::metadata(c.path("m.postcard")).unwrap().len(),
+        std::fs::metadata(c.path("f.postcard")).unwrap().len(),
+    );
+    assert!(
+        coded < plain,
+        "{coded} bytes with 4-bit codes, {plain} with f32"
+    );
+}
+
+fn uncertainty_with(csv: &str, flags: &[&str]) -> Case {
     let int8 = flags.contains(&"--int8");
+    let table4 = flags.contains(&"table4");
     let c = Case::new(csv, "");
     let out = c.compile(flags);
     assert!(
@@ -160,7 +182,7 @@ fn uncertainty_with(csv: &str, flags: &[&str]) {
     let text = String::from_utf8_lossy(&inspect.stdout);
     assert!(text.contains("posterior variances: yes"), "{text}");
     assert_eq!(text.contains("int8"), int8, "{text}");
-    let stored = if int8 {
+    let stored = if int8 || table4 {
         "variances as 4-bit codes into 16"
     } else {
         "variances f32"
@@ -199,6 +221,7 @@ fn uncertainty_with(csv: &str, flags: &[&str]) {
         far > 3.0 * near,
         "epistemic sd {near} inside, {far} far outside"
     );
+    c
 }
 
 #[test]

@@ -55,7 +55,7 @@ void spikeslab_panic_hook(void);
  * The blob format version this library reads; blobs of another version are refused with
  * `SPIKESLAB_STATUS_VERSION` (recompile them).
  */
-#define SPIKESLAB_FORMAT_VERSION 7
+#define SPIKESLAB_FORMAT_VERSION 8
 
 /**
  * Most layers (hidden and output) of a model.

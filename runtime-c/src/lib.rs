@@ -32,7 +32,7 @@ pub const SPIKESLAB_VERSION_MINOR: u32 = 1;
 pub const SPIKESLAB_VERSION_PATCH: u32 = 0;
 /// The blob format version this library reads; blobs of another version are refused with
 /// `SPIKESLAB_STATUS_VERSION` (recompile them).
-pub const SPIKESLAB_FORMAT_VERSION: u32 = 7;
+pub const SPIKESLAB_FORMAT_VERSION: u32 = 8;
 /// Most layers (hidden and output) of a model.
 pub const SPIKESLAB_MAX_LAYERS: u32 = 8;
 /// Most nodes in one layer, and so most read inputs and outputs.

@@ -51,7 +51,7 @@ pub fn check(p: &Parts<'_>, blob: &[u8]) -> Result<()> {
             } => {
                 if let Some(v) = variance {
                     variances(v.bias, &at)?;
-                    variances(v.weights, &at)?;
+                    code_variances(v.weights, &at)?;
                 }
                 finite(bias, &at)?;
                 match weights {
@@ -122,13 +122,18 @@ fn int8(q: &Int8<'_>, in_width: usize, layer: u8, at: &impl Fn(*const u8) -> u32
         finite(p.scale(), at)?;
         finite(p.unit(), at)?;
         variances(p.bias_variance(), at)?;
-        match p.weight_variance() {
-            CodeVariances::F32(v) => variances(v, at)?,
-            // Every code indexes the table: only its entries need checking.
-            CodeVariances::Table4 { table, .. } => variances(table, at)?,
-        }
+        code_variances(p.weight_variance(), at)?;
     }
     Ok(())
+}
+
+/// As [`variances`]; every 4-bit code indexes its table, so only the table's entries need
+/// checking.
+fn code_variances(v: CodeVariances<'_>, at: &impl Fn(*const u8) -> u32) -> Result<()> {
+    match v {
+        CodeVariances::F32(v) => variances(v, at),
+        CodeVariances::Table4 { table, .. } => variances(table, at),
+    }
 }
 
 /// Every variance finite and non-negative (else `NonFinite` at the first that is not).

@@ -20,7 +20,8 @@ use crate::eval::Buf;
 use crate::format::{Activation, MAX_WIDTH, Task};
 use crate::math::{exp, relu_moments, rsqrt, sigmoid_moments, tanh_moments};
 use crate::model::{
-    InputMap, Int8, Int8Posterior, Int8Weights, Layer, Model, Params, Variances, Weights,
+    CodeVariances, InputMap, Int8, Int8Posterior, Int8Weights, Layer, Model, Params, TABLE4,
+    Variances, Weights,
 };
 use crate::{Error, Result};
 
@@ -203,21 +204,34 @@ impl Layer<'_> {
             ym.get_mut(..width).unwrap_or_default(),
             yv.get_mut(..width).unwrap_or_default(),
         );
+        let (xmn, xvn) = (
+            xm.get(..n).unwrap_or_default(),
+            xv.get(..n).unwrap_or_default(),
+        );
         match self.params {
             Params::F32 {
                 bias,
                 weights: Weights::Dense(w),
-                variance: Some(var),
-            } => dense(
-                w,
+                variance:
+                    Some(Variances {
+                        bias: vb,
+                        weights: CodeVariances::F32(vw),
+                    }),
+            } => dense(w, bias, vb, vw, xmn, xvn, exact, ym, yv),
+            Params::F32 {
                 bias,
-                var,
-                xm.get(..n).unwrap_or_default(),
-                xv.get(..n).unwrap_or_default(),
-                exact,
-                ym,
-                yv,
-            ),
+                weights: Weights::Dense(w),
+                variance:
+                    Some(Variances {
+                        bias: vb,
+                        weights: var @ CodeVariances::Table4 { table, words },
+                    }),
+            } => {
+                if let Some(table) = table.first_chunk::<TABLE4>() {
+                    let v = (vb, var, table, words);
+                    dense_table4(w, bias, v, xmn, xvn, exact, ym, yv);
+                }
+            }
             Params::F32 {
                 bias,
                 weights:
@@ -255,7 +269,8 @@ impl Layer<'_> {
 fn dense(
     w: &[f32],
     bias: &[f32],
-    var: Variances<'_>,
+    vb: &[f32],
+    vw: &[f32],
     xm: &[f32],
     xv: &[f32],
     exact: bool,
@@ -268,7 +283,7 @@ fn dense(
     }
     // The first layer two blocks (eight rows) at a time; the rest below.
     let done = if exact {
-        dense_exact_pairs(w, bias, var, xm, ym, yv)
+        dense_exact_pairs(w, bias, vb, vw, xm, ym, yv)
     } else {
         0
     };
@@ -278,15 +293,15 @@ fn dense(
         ym.get_mut(done..).unwrap_or_default(),
         yv.get_mut(done..).unwrap_or_default(),
     );
-    let var = Variances {
-        weights: var.weights.get(done * n..).unwrap_or_default(),
-        bias: var.bias.get(done..).unwrap_or_default(),
-    };
+    let (vw, vb) = (
+        vw.get(done * n..).unwrap_or_default(),
+        vb.get(done..).unwrap_or_default(),
+    );
     let (bc, bt) = bias.as_chunks::<4>();
-    let (vbc, vbt) = var.bias.as_chunks::<4>();
+    let (vbc, vbt) = vb.as_chunks::<4>();
     let (ymc, ymt) = ym.as_chunks_mut::<4>();
     let (yvc, yvt) = yv.as_chunks_mut::<4>();
-    let mut blocks = w.chunks_exact(4 * n).zip(var.weights.chunks_exact(4 * n));
+    let mut blocks = w.chunks_exact(4 * n).zip(vw.chunks_exact(4 * n));
     for ((((block, om), ov), &b), &vb) in blocks.by_ref().zip(ymc).zip(yvc).zip(bc).zip(vbc) {
         let [mut m0, mut m1, mut m2, mut m3] = b;
         let [mut v0, mut v1, mut v2, mut v3] = vb;
@@ -353,7 +368,7 @@ fn dense(
         .get(rest..)
         .unwrap_or_default()
         .chunks_exact(n)
-        .zip(var.weights.get(rest..).unwrap_or_default().chunks_exact(n));
+        .zip(vw.get(rest..).unwrap_or_default().chunks_exact(n));
     for ((((row, om), ov), &b), &vb) in rows.zip(ymt).zip(yvt).zip(bt).zip(vbt) {
         let (mut m, mut v) = (b, vb);
         for (((&w, &vw), &a), &c) in row.0.iter().zip(row.1).zip(xm).zip(xv) {
@@ -373,17 +388,18 @@ fn dense(
 fn dense_exact_pairs(
     w: &[f32],
     bias: &[f32],
-    var: Variances<'_>,
+    vb: &[f32],
+    vw: &[f32],
     xm: &[f32],
     ym: &mut [f32],
     yv: &mut [f32],
 ) -> usize {
     let n = xm.len();
     let (b8, _) = bias.as_chunks::<8>();
-    let (vb8, _) = var.bias.as_chunks::<8>();
+    let (vb8, _) = vb.as_chunks::<8>();
     let (ym8, _) = ym.as_chunks_mut::<8>();
     let (yv8, _) = yv.as_chunks_mut::<8>();
-    let pairs = w.chunks_exact(8 * n).zip(var.weights.chunks_exact(8 * n));
+    let pairs = w.chunks_exact(8 * n).zip(vw.chunks_exact(8 * n));
     let mut done = 0;
     for ((((w, vw), om), ov), (&b, &vb)) in pairs.zip(ym8).zip(yv8).zip(b8.iter().zip(vb8)) {
         let [
@@ -454,22 +470,129 @@ fn sparse(
     let rows = ym.iter_mut().zip(yv.iter_mut()).zip(row_len);
     for (((om, ov), &len), (&b, &vb)) in rows.zip(bias.iter().zip(var.bias)) {
         let end = start + usize::from(len);
-        let (Some(c), Some(w), Some(vw)) = (
-            cols.get(start..end),
-            values.get(start..end),
-            var.weights.get(start..end),
-        ) else {
+        let (Some(c), Some(w)) = (cols.get(start..end), values.get(start..end)) else {
             return;
         };
+        let edges = c.iter().zip(w);
+        (*om, *ov) = match var.weights {
+            CodeVariances::F32(vw) => {
+                let Some(vw) = vw.get(start..end) else {
+                    return;
+                };
+                sparse_row(edges.zip(vw.iter().copied()), b, vb, xm, xv)
+            }
+            table4 => {
+                let vw = (start..end).map(|k| table4.get(k).unwrap_or_default());
+                sparse_row(edges.zip(vw), b, vb, xm, xv)
+            }
+        };
+        start = end;
+    }
+}
+
+/// Mean and variance of one sparse row from its edges (column, weight, weight variance),
+/// its bias `b` and the bias variance `vb`.
+#[inline(always)]
+fn sparse_row<'a>(
+    edges: impl Iterator<Item = ((&'a u8, &'a f32), f32)>,
+    b: f32,
+    vb: f32,
+    xm: &Buf,
+    xv: &Buf,
+) -> (f32, f32) {
+    let (mut m, mut v) = (b, vb);
+    for ((&ci, &wi), vi) in edges {
+        let (a, cv) = (xm[usize::from(ci)], xv[usize::from(ci)]);
+        m += wi * a;
+        v += vi * (a * a + cv);
+        v += wi * wi * cv;
+    }
+    (m, v)
+}
+
+/// As [`dense`], each weight's variance a 4-bit code into `table`
+/// ([`CodeVariances::Table4`]; `var` the same codes, for the last `width mod 4` rows): one
+/// block of four rows at a time, the four codes of an input in a block half a word. The sums
+/// run in [`dense`]'s order, so that for the same variances the results are its bit for bit.
+#[allow(clippy::too_many_arguments)]
+fn dense_table4(
+    w: &[f32],
+    bias: &[f32],
+    (vb, var, table, words): (&[f32], CodeVariances<'_>, &[f32; TABLE4], &[f32]),
+    xm: &[f32],
+    xv: &[f32],
+    exact: bool,
+    ym: &mut [f32],
+    yv: &mut [f32],
+) {
+    let n = xm.len();
+    if n == 0 {
+        return;
+    }
+    // The variances of stored weights 4q to 4q + 3.
+    let quad = |q: usize| {
+        let h = words
+            .get(q / 2)
+            .map_or(0, |w| w.to_bits() >> (16 * (q % 2)));
+        [0, 4, 8, 12].map(|j| table[((h >> j) & 15) as usize])
+    };
+    let (bc, bt) = bias.as_chunks::<4>();
+    let (vbc, vbt) = vb.as_chunks::<4>();
+    let (ymc, ymt) = ym.as_chunks_mut::<4>();
+    let (yvc, yvt) = yv.as_chunks_mut::<4>();
+    let mut q = 0;
+    let blocks = w.chunks_exact(4 * n).zip(ymc).zip(yvc).zip(bc).zip(vbc);
+    for ((((block, om), ov), &b), &vb) in blocks {
+        let [mut m0, mut m1, mut m2, mut m3] = b;
+        let [mut v0, mut v1, mut v2, mut v3] = vb;
+        let (wc, _) = block.as_chunks::<4>();
+        if exact {
+            for (w, &a) in wc.iter().zip(xm) {
+                let (vw, s) = (quad(q), a * a);
+                q += 1;
+                m0 += w[0] * a;
+                m1 += w[1] * a;
+                m2 += w[2] * a;
+                m3 += w[3] * a;
+                v0 += vw[0] * s;
+                v1 += vw[1] * s;
+                v2 += vw[2] * s;
+                v3 += vw[3] * s;
+            }
+        } else {
+            for ((w, &a), &c) in wc.iter().zip(xm).zip(xv) {
+                let (vw, s) = (quad(q), a * a + c);
+                q += 1;
+                m0 += w[0] * a;
+                m1 += w[1] * a;
+                m2 += w[2] * a;
+                m3 += w[3] * a;
+                v0 += vw[0] * s;
+                v0 += w[0] * w[0] * c;
+                v1 += vw[1] * s;
+                v1 += w[1] * w[1] * c;
+                v2 += vw[2] * s;
+                v2 += w[2] * w[2] * c;
+                v3 += vw[3] * s;
+                v3 += w[3] * w[3] * c;
+            }
+        }
+        (*om, *ov) = ([m0, m1, m2, m3], [v0, v1, v2, v3]);
+    }
+    let rest = w.len() - w.len() % (4 * n);
+    let rows = w.get(rest..).unwrap_or_default().chunks_exact(n);
+    for (r, (((row, om), ov), (&b, &vb))) in
+        rows.zip(ymt).zip(yvt).zip(bt.iter().zip(vbt)).enumerate()
+    {
         let (mut m, mut v) = (b, vb);
-        for ((&ci, &wi), &vi) in c.iter().zip(w).zip(vw) {
-            let (a, cv) = (xm[usize::from(ci)], xv[usize::from(ci)]);
-            m += wi * a;
-            v += vi * (a * a + cv);
-            v += wi * wi * cv;
+        let k = rest + r * n;
+        for (i, ((&w, &a), &c)) in row.iter().zip(xm).zip(xv).enumerate() {
+            let vw = var.get(k + i).unwrap_or_default();
+            m += w * a;
+            v += vw * (a * a + c);
+            v += w * w * c;
         }
         (*om, *ov) = (m, v);
-        start = end;
     }
 }
 
@@ -608,8 +731,23 @@ mod tests {
         for &width in &WIDTHS {
             for &n in &WIDTHS {
                 let w: [f32; 17 * 17] = core::array::from_fn(|_| r.next(-1.0, 2.0));
-                let vw: [f32; 17 * 17] = core::array::from_fn(|_| r.next(0.0, 0.1));
+                // Each weight's variance one of 16, so that the 4-bit codes hold them too.
+                let table: [f32; TABLE4] = core::array::from_fn(|_| r.next(0.0, 0.1));
+                let codes: [u8; 17 * 17] = core::array::from_fn(|_| r.next(0.0, 16.0) as u8);
+                let vw = codes.map(|c| table[usize::from(c)]);
                 let (w, vw) = (&w[..width * n], &vw[..width * n]);
+                let words = |codes: &[u8]| -> [f32; 37] {
+                    let mut words = [0.0; 37];
+                    for (word, c) in words.iter_mut().zip(codes.chunks(8)) {
+                        *word = crate::table4_word(c);
+                    }
+                    words
+                };
+                let dense_words = words(&codes[..width * n]);
+                let coded = CodeVariances::Table4 {
+                    table: &table,
+                    words: &dense_words[..(width * n).div_ceil(8)],
+                };
                 let b: [f32; 17] = core::array::from_fn(|_| r.next(-1.0, 2.0));
                 let vb: [f32; 17] = core::array::from_fn(|_| r.next(0.0, 0.1));
                 let (mut xm, mut xv) = ([0.0; MAX_WIDTH], [0.0; MAX_WIDTH]);
@@ -617,30 +755,52 @@ mod tests {
                     xm[i] = r.next(-2.0, 4.0);
                     xv[i] = r.next(0.0, 0.5);
                 }
-                let var = Variances {
-                    bias: &vb[..width],
-                    weights: vw,
-                };
+                let vb = &vb[..width];
                 let (mut ym, mut yv) = ([f32::NAN; 17], [f32::NAN; 17]);
+                let (xm_n, xv_n) = (&xm[..n], &xv[..n]);
                 dense(
                     w,
                     &b[..width],
-                    var,
-                    &xm[..n],
-                    &xv[..n],
+                    vb,
+                    vw,
+                    xm_n,
+                    xv_n,
                     false,
                     &mut ym[..width],
                     &mut yv[..width],
                 );
+                let same = |(m, v): &([f32; 17], [f32; 17]), (n, u): &([f32; 17], [f32; 17])| {
+                    m.map(f32::to_bits) == n.map(f32::to_bits)
+                        && v.map(f32::to_bits) == u.map(f32::to_bits)
+                };
+                // The same variances as 4-bit codes: the same bits.
+                let four = |x: &[f32], exact: bool| {
+                    let (mut m, mut v) = ([f32::NAN; 17], [f32::NAN; 17]);
+                    let var = (vb, coded, &table, &dense_words[..]);
+                    dense_table4(
+                        w,
+                        &b[..width],
+                        var,
+                        &xm[..n],
+                        x,
+                        exact,
+                        &mut m[..width],
+                        &mut v[..width],
+                    );
+                    (m, v)
+                };
+                assert!(same(&(ym, yv), &four(xv_n, false)), "table4, {width}x{n}");
                 // Inputs without variance: the first layer's form gives the same bits.
                 let zero = [0.0; MAX_WIDTH];
                 let (mut em, mut ev, mut gm, mut gv) = ([0.0; 17], [0.0; 17], [0.0; 17], [0.0; 17]);
+                let zero_n = &zero[..n];
                 dense(
                     w,
                     &b[..width],
-                    var,
-                    &xm[..n],
-                    &zero[..n],
+                    vb,
+                    vw,
+                    xm_n,
+                    zero_n,
                     true,
                     &mut em[..width],
                     &mut ev[..width],
@@ -648,44 +808,61 @@ mod tests {
                 dense(
                     w,
                     &b[..width],
-                    var,
-                    &xm[..n],
-                    &zero[..n],
+                    vb,
+                    vw,
+                    xm_n,
+                    zero_n,
                     false,
                     &mut gm[..width],
                     &mut gv[..width],
                 );
                 assert_eq!(em.map(f32::to_bits), gm.map(f32::to_bits));
                 assert_eq!(ev.map(f32::to_bits), gv.map(f32::to_bits));
+                let (mut em4, mut ev4) = four(zero_n, true);
+                em4[width..].fill(0.0);
+                ev4[width..].fill(0.0);
+                assert!(same(&(em, ev), &(em4, ev4)), "table4, exact, {width}x{n}");
                 // The same layer stored sparse, every edge kept, row by row.
-                let (mut row_len, mut cols, mut vals, mut vvals) =
-                    ([0u16; 17], [0u8; 289], [0f32; 289], [0f32; 289]);
+                let (mut row_len, mut cols, mut vals, mut vvals, mut vcodes) =
+                    ([0u16; 17], [0u8; 289], [0f32; 289], [0f32; 289], [0u8; 289]);
                 let mut e = 0;
                 for (o, len) in row_len[..width].iter_mut().enumerate() {
                     for i in 0..n {
                         let k = dense_index(o, i, width, n);
-                        (cols[e], vals[e], vvals[e]) = (i as u8, w[k], vw[k]);
+                        (cols[e], vals[e], vvals[e], vcodes[e]) = (i as u8, w[k], vw[k], codes[k]);
                         *len += 1;
                         e += 1;
                     }
                 }
-                let (mut sm, mut sv) = ([0.0; 17], [0.0; 17]);
-                sparse(
-                    &row_len[..width],
-                    &cols[..e],
-                    &vals[..e],
-                    &b[..width],
-                    Variances {
-                        bias: &vb[..width],
-                        weights: &vvals[..e],
-                    },
-                    &xm,
-                    &xv,
-                    &mut sm[..width],
-                    &mut sv[..width],
+                let sparse_words = words(&vcodes[..e]);
+                let sparse_with = |weights: CodeVariances<'_>| {
+                    let (mut m, mut v) = ([0.0; 17], [0.0; 17]);
+                    let var = Variances { bias: vb, weights };
+                    let (row_len, cols, vals) = (&row_len[..width], &cols[..e], &vals[..e]);
+                    sparse(
+                        row_len,
+                        cols,
+                        vals,
+                        &b[..width],
+                        var,
+                        &xm,
+                        &xv,
+                        &mut m[..width],
+                        &mut v[..width],
+                    );
+                    (m, v)
+                };
+                let (sm, sv) = sparse_with(CodeVariances::F32(&vvals[..e]));
+                let table4 = CodeVariances::Table4 {
+                    table: &table,
+                    words: &sparse_words[..e.div_ceil(8)],
+                };
+                assert!(
+                    same(&(sm, sv), &sparse_with(table4)),
+                    "sparse table4, {width}x{n}"
                 );
                 for o in 0..width {
-                    let (m, v) = naive(w, vw, &b[..width], &vb[..width], &xm[..n], &xv[..n], o);
+                    let (m, v) = naive(w, vw, &b[..width], vb, &xm[..n], &xv[..n], o);
                     let tol = 1e-5 * (1.0 + m.abs().max(v));
                     assert!(
                         (f64::from(ym[o]) - m).abs() < tol && (f64::from(yv[o]) - v).abs() < tol,

@@ -5,8 +5,8 @@ use postcard::ser_flavors::Size;
 use crate::arena::Writer;
 use crate::format::{ARENA_ALIGN, NumberFormat, Task, VarianceFormat};
 use crate::model::{
-    CRC, InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, TABLE4, Weights,
-    requantised,
+    CRC, CodeVariances, InputMap, Int8, Int8Weights, Layer, Model, Params, Parts, Rescale, TABLE4,
+    Weights, requantised,
 };
 use crate::{Error, Result};
 
@@ -177,7 +177,13 @@ impl Parts<'_> {
                     }
                     if let Some(v) = variance {
                         w.f32s(v.bias)?;
-                        w.f32s(v.weights)?;
+                        match v.weights {
+                            CodeVariances::F32(v) => w.f32s(v)?,
+                            CodeVariances::Table4 { table, words } => {
+                                w.f32s(table)?;
+                                w.f32s(words)?;
+                            }
+                        }
                     }
                 }
                 Params::Int8(Int8 {
@@ -233,7 +239,7 @@ impl Layer<'_> {
             variance: Some(v),
             ..
         } = self.params
-            && (v.bias.len() != width || v.weights.len() != weights.len())
+            && (v.bias.len() != width || !v.weights.holds(weights.len()))
         {
             return false;
         }

@@ -1,4 +1,4 @@
-//! The wire types of a model blob (format v7) and the runtime's fixed capacities.
+//! The wire types of a model blob (format v8) and the runtime's fixed capacities.
 //!
 //! A blob is `postcard(Header) ‖ crc32_le(postcard(Header))`. The header carries the structure
 //! and the metadata; its last field, `data`, is an arena of little-endian numbers that the
@@ -12,7 +12,7 @@ use crate::Error;
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"SSNN";
 /// The format version this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 7;
+pub const FORMAT_VERSION: u16 = 8;
 /// Most layers a model may have (hidden layers plus the output layer).
 pub const MAX_LAYERS: usize = 8;
 /// Widest layer, including the kept inputs: the size of each of the two activation buffers.

@@ -121,8 +121,8 @@ impl PartialEq for Int8Posterior<'_> {
 /// are at most 256).
 const TABLE_FLAG: u16 = 1 << 15;
 
-/// How an integer layer stores its weights' variances (in squared code steps).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How a layer stores its weights' variances (an integer layer's in squared code steps).
+#[derive(Clone, Copy, Debug)]
 pub enum CodeVariances<'a> {
     /// One f32 per stored weight.
     F32(&'a [f32]),
@@ -137,7 +137,43 @@ pub enum CodeVariances<'a> {
     },
 }
 
+/// Equal when the variances are equal as numbers and the words of codes bit for bit (they
+/// are not numbers: a NaN pattern would compare unequal).
+impl PartialEq for CodeVariances<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let bits = |a: &[f32], b: &[f32]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        };
+        match (self, other) {
+            (Self::F32(a), Self::F32(b)) => a == b,
+            (Self::Table4 { table, words }, Self::Table4 { table: t, words: w }) => {
+                table == t && bits(words, w)
+            }
+            _ => false,
+        }
+    }
+}
+
 impl CodeVariances<'_> {
+    /// Whether these are the variances of `stored` weights: that many f32s, or a full table
+    /// and `⌈stored/8⌉` words of codes.
+    pub fn holds(&self, stored: usize) -> bool {
+        match *self {
+            Self::F32(v) => v.len() == stored,
+            Self::Table4 { table, words } => {
+                table.len() == TABLE4 && words.len() == stored.div_ceil(8)
+            }
+        }
+    }
+
+    /// How they are stored.
+    pub fn format(&self) -> VarianceFormat {
+        match self {
+            Self::F32(_) => VarianceFormat::F32,
+            Self::Table4 { .. } => VarianceFormat::Table4,
+        }
+    }
+
     /// The variance of stored weight `k` (`None` past the end).
     #[inline]
     pub fn get(&self, k: usize) -> Option<f32> {
@@ -265,8 +301,9 @@ pub struct Variances<'a> {
     /// Variance of each bias.
     pub bias: &'a [f32],
     /// Variance of each stored weight, in the order of the weights (packed as
-    /// [`Weights::Dense`], or as the sparse `values`).
-    pub weights: &'a [f32],
+    /// [`Weights::Dense`], or as the sparse `values`): one f32 each, or a 4-bit code each
+    /// into a table of 16.
+    pub weights: CodeVariances<'a>,
 }
 
 /// A layer's parameters, in its number format.
@@ -330,8 +367,8 @@ impl Layer<'_> {
     pub fn variance_format(&self) -> VarianceFormat {
         match self.params {
             Params::F32 {
-                variance: Some(_), ..
-            } => VarianceFormat::F32,
+                variance: Some(v), ..
+            } => v.weights.format(),
             Params::Int8(Int8 {
                 posterior: Some(p), ..
             }) => p.format(),
@@ -651,7 +688,7 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                 Some(edges)
             }
         };
-        // Variances in every layer or none (as f32, or as 4-bit codes on an int8 layer).
+        // Variances in every layer or none (as f32, or as 4-bit codes into a table).
         let none = |v: VarianceFormat| v == VarianceFormat::None;
         if h.layers
             .first()
@@ -674,9 +711,15 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                     VarianceFormat::None => None,
                     VarianceFormat::F32 => Some(Variances {
                         bias: r.f32s(width)?,
-                        weights: r.f32s(weights.len())?,
+                        weights: CodeVariances::F32(r.f32s(weights.len())?),
                     }),
-                    VarianceFormat::Table4 => return Err(Error::Format { layer }),
+                    VarianceFormat::Table4 => Some(Variances {
+                        bias: r.f32s(width)?,
+                        weights: CodeVariances::Table4 {
+                            table: r.f32s(TABLE4)?,
+                            words: r.f32s(weights.len().div_ceil(8))?,
+                        },
+                    }),
                 };
                 Params::F32 {
                     bias,

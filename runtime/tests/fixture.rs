@@ -13,7 +13,7 @@ use spikeslab_runtime::{
 static BLOB: Aligned<[u8; 80]> = Aligned([
     // header
     b'S', b'S', b'N', b'N', // magic
-    0x07,                   // version 7
+    0x08,                   // version 8
     0x00,                   // task: regression
     0x02,                   // features D = 2
     0x01,                   // inputs n = 1
@@ -42,7 +42,7 @@ static BLOB: Aligned<[u8; 80]> = Aligned([
     0x00, 0x00, 0x20, 0x41, // output mean 10.0
     0x00, 0x00, 0x80, 0x40, // output scale 4.0
     0x00, 0x00, 0x00, 0x3F, // noise sd 0.5
-    0x5E, 0x23, 0x98, 0x34, // CRC-32/ISO-HDLC of the 76 bytes above
+    0x57, 0x1A, 0x47, 0xB8, // CRC-32/ISO-HDLC of the 76 bytes above
 ]);
 
 fn parts() -> Parts<'static> {

@@ -7,6 +7,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::{BlobBytes, Info, Packing, encode, encode_quantised};
 use spikeslab_compiler::network::{Layer, Network, Variance};
+use spikeslab_compiler::posterior::coded;
 use spikeslab_compiler::quantise::{Quantised, Rounding, quantise};
 use spikeslab_runtime::{Activation, Task};
 
@@ -129,7 +130,11 @@ pub fn with_variances(net: &Network, spread: f32, seed: u64) -> Network {
             })
             .collect();
         let bias = vec![(spread / 4.0).powi(2); l.bias.len()];
-        l.variance = Some(Variance { weights, bias });
+        l.variance = Some(Variance {
+            weights,
+            bias,
+            table: None,
+        });
     }
     net
 }
@@ -332,8 +337,8 @@ pub fn read_rows(bytes: &[u8], features: usize) -> Vec<Vec<f32>> {
 /// The board fixtures, written into `dir` as `<name>.postcard` with their `.inputs` (five
 /// random rows): classification with tanh (sparse first layer), regression with sigmoid
 /// (dense), a dense relu classifier with a width that is not a multiple of four; each in
-/// f32, in 8-bit integers, and both with posterior variances. With each, the lines a board
-/// must print for it ([`expected_lines`]).
+/// f32, in 8-bit integers, and both with posterior variances (the classifiers' f32 ones as
+/// 4-bit codes). With each, the lines a board must print for it ([`expected_lines`]).
 ///
 /// # Panics
 /// When a fixture cannot be encoded or written.
@@ -370,6 +375,10 @@ pub fn fixture_models(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<Str
         let q = int8(&net, i as u64);
         let dist = with_variances(&net, 0.3, i as u64);
         let int8_dist = int8(&dist, i as u64);
+        // The sparse tanh classifier and the relu one (width 18: blocks and rows) store their
+        // f32 layers' variances as 4-bit codes; the sigmoid regressor (widths 16, 8: pairs
+        // of blocks) as f32.
+        let dist = if i == 1 { dist } else { coded(&dist) };
         let rows = random_inputs(arch.features, 5, &mut Pcg64::seed_from_u64(i as u64));
         let bytes: Vec<u8> = rows
             .iter()

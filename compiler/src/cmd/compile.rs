@@ -57,6 +57,10 @@ pub struct Cmd {
     /// runtime's `predict_dist` (mean ± sd).
     #[arg(long)]
     pub uncertainty: bool,
+    /// `network.variances`: how f32 layers store the weights' variances, `f32` or `table4`
+    /// (a 4-bit code each into a table of 16 per layer).
+    #[arg(long)]
+    pub variances: Option<String>,
     /// `train.epochs`.
     #[arg(long)]
     pub epochs: Option<i64>,
@@ -122,6 +126,7 @@ impl Cmd {
                 "network.uncertainty",
                 self.uncertainty.then_some(Value::Boolean(true)),
             ),
+            ("network.variances", text(&self.variances)),
             ("train.epochs", int(self.epochs)),
             ("train.batch", int(self.batch)),
             ("train.learning_rate", self.learning_rate.map(Value::Float)),

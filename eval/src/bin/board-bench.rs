@@ -257,7 +257,10 @@ fn c_api(models: &[Model]) {
 /// they add.
 fn predictive(dir: &std::path::Path, models: &[Model]) {
     let posterior = |label: &'static str, name: &str, arch: &Arch, point: &Model| {
-        let net = with_variances(&random_network(arch, 7), 0.3, 7);
+        let mut net = with_variances(&random_network(arch, 7), 0.3, 7);
+        if name.contains("table4") {
+            net = spikeslab_compiler::posterior::coded(&net);
+        }
         let blob = if name.contains("int8") {
             spikeslab_tests::int8(&net, 3).to_blob()
         } else {
@@ -309,6 +312,24 @@ fn predictive(dir: &std::path::Path, models: &[Model]) {
             posterior(
                 "64-128-64-10 classifier, dense",
                 "c64-dense-dist",
+                &Arch::classifier_64_128_64_10(1.0),
+                &models[2],
+            ),
+        ),
+        (
+            &models[1],
+            posterior(
+                "8-50-1 regressor, dense, variances in 4 bits",
+                "r8-50-1-dist-table4",
+                &regressor,
+                &models[1],
+            ),
+        ),
+        (
+            &models[2],
+            posterior(
+                "64-128-64-10 classifier, dense, variances in 4 bits",
+                "c64-dense-dist-table4",
                 &Arch::classifier_64_128_64_10(1.0),
                 &models[2],
             ),

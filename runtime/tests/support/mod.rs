@@ -6,9 +6,9 @@
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 use spikeslab_runtime::{
-    Activation, InputMap, Int8, Int8Posterior, Int8Weights, Layer, MAX_INT8_BIAS, MAX_LAYERS, Meta,
-    Metric, Model, Names, Params, Parts, Rescale, Task, Text, Variances, Weights, dense_index,
-    heapless, input_coder, requantiser,
+    Activation, CodeVariances, InputMap, Int8, Int8Posterior, Int8Weights, Layer, MAX_INT8_BIAS,
+    MAX_LAYERS, Meta, Metric, Model, Names, Params, Parts, Rescale, Task, Text, Variances, Weights,
+    dense_index, heapless, input_coder, requantiser,
 };
 
 /// Shape of a random model.
@@ -70,6 +70,8 @@ pub struct OwnedVar {
     pub bias: Vec<f32>,
     packed: Vec<f32>,
     values: Vec<f32>,
+    /// As `table4` (table, then words of codes), dense and sparse.
+    table4: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 /// An integer layer's arrays, owned; its sparsity pattern is its f32 layer's.
@@ -194,6 +196,7 @@ impl Owned {
             bias,
             packed,
             values,
+            table4: None,
         });
     }
 
@@ -212,7 +215,14 @@ impl Owned {
                 },
                 variance: self.variance.as_ref().map(|v| Variances {
                     bias: &v.bias,
-                    weights: if self.sparse { &v.values } else { &v.packed },
+                    weights: match &v.table4 {
+                        None => CodeVariances::F32(if self.sparse { &v.values } else { &v.packed }),
+                        Some((dense, sparse)) => {
+                            let (table, words) =
+                                if self.sparse { sparse } else { dense }.split_at(16);
+                            CodeVariances::Table4 { table, words }
+                        }
+                    },
                 }),
             },
             Some(q) => Params::Int8(Int8 {
@@ -337,6 +347,15 @@ impl Owned {
     /// The integer layer's code variances as `table4` (with `codes`), or as f32 of the
     /// table's values.
     fn posterior_table4(&mut self, codes: bool) {
+        if let (None, Some(v)) = (&self.int8, self.variance.as_mut()) {
+            if codes {
+                v.table4 = Some((table4(&[], &v.packed, true), table4(&[], &v.values, true)));
+            } else {
+                (v.packed, v.values) =
+                    (table4(&[], &v.packed, false), table4(&[], &v.values, false));
+            }
+            return;
+        }
         let Some(p) = self.int8.as_mut().and_then(|q| q.posterior.as_mut()) else {
             return;
         };
@@ -579,8 +598,9 @@ impl Net {
         self
     }
 
-    /// The same model with its integer layers' code variances as 4-bit codes (`table4`),
-    /// or, without `codes`, as f32 of the values those codes stand for.
+    /// The same model with its weights' variances (an integer layer's code variances) as
+    /// 4-bit codes (`table4`), or, without `codes`, as f32 of the values those codes stand
+    /// for.
     pub fn with_table4(mut self, codes: bool) -> Self {
         for l in &mut self.layers {
             l.posterior_table4(codes);
