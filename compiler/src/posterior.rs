@@ -253,34 +253,6 @@ pub fn monte_carlo_ll(
     Ok(Some(total / n.max(1) as f64))
 }
 
-/// `net` with every weight's and bias's sd rounded to one of `2^bits` levels spaced evenly
-/// in log2 between the layer's smallest and largest positive sd (zeros stay zero): what a
-/// blob storing a `bits`-bit log-sd code per parameter and two f32 per layer would give.
-pub fn quantised_sd(net: &Network, bits: u32) -> Network {
-    let mut net = net.clone();
-    let levels = f64::from((1u32 << bits) - 1);
-    for l in &mut net.layers {
-        let Some(v) = &mut l.variance else { continue };
-        let logs = v
-            .weights
-            .iter()
-            .chain(&v.bias)
-            .filter(|&&x| x > 0.0)
-            .map(|&x| 0.5 * f64::from(x).log2());
-        let (lo, hi) = logs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-            (a.min(x), b.max(x))
-        });
-        let step = if hi > lo { (hi - lo) / levels } else { 1.0 };
-        for x in v.weights.iter_mut().chain(v.bias.iter_mut()) {
-            if *x > 0.0 {
-                let code = ((0.5 * f64::from(*x).log2() - lo) / step).round();
-                *x = (2f64.powf(2.0 * (lo + code * step))) as f32;
-            }
-        }
-    }
-    net
-}
-
 /// The names of the posteriors the compiler tries, in its order (the report's
 /// `UncertaintyReport::posterior` is one of them): variational, slab, MAP-centred.
 pub const POSTERIORS: [&str; 3] = ["variational", "slab", "map"];

@@ -240,8 +240,13 @@ impl Layer<'_> {
                         cols,
                         values,
                     },
-                variance: Some(var),
-            } => sparse(row_len, cols, values, bias, var, xm, xv, ym, yv),
+                variance: Some(Variances { bias: vb, weights }),
+            } => match weights {
+                CodeVariances::F32(vw) => {
+                    sparse(row_len, cols, values, bias, (vb, vw), xm, xv, ym, yv);
+                }
+                coded => sparse_table4(row_len, cols, values, bias, (vb, coded), xm, xv, ym, yv),
+            },
             Params::Int8(
                 q @ Int8 {
                     posterior: Some(p), ..
@@ -460,7 +465,7 @@ fn sparse(
     cols: &[u8],
     values: &[f32],
     bias: &[f32],
-    var: Variances<'_>,
+    (vb, vw): (&[f32], &[f32]),
     xm: &Buf,
     xv: &Buf,
     ym: &mut [f32],
@@ -468,46 +473,59 @@ fn sparse(
 ) {
     let mut start = 0;
     let rows = ym.iter_mut().zip(yv.iter_mut()).zip(row_len);
-    for (((om, ov), &len), (&b, &vb)) in rows.zip(bias.iter().zip(var.bias)) {
+    for (((om, ov), &len), (&b, &vb)) in rows.zip(bias.iter().zip(vb)) {
         let end = start + usize::from(len);
-        let (Some(c), Some(w)) = (cols.get(start..end), values.get(start..end)) else {
+        let (Some(c), Some(w), Some(vw)) = (
+            cols.get(start..end),
+            values.get(start..end),
+            vw.get(start..end),
+        ) else {
             return;
         };
-        let edges = c.iter().zip(w);
-        (*om, *ov) = match var.weights {
-            CodeVariances::F32(vw) => {
-                let Some(vw) = vw.get(start..end) else {
-                    return;
-                };
-                sparse_row(edges.zip(vw.iter().copied()), b, vb, xm, xv)
-            }
-            table4 => {
-                let vw = (start..end).map(|k| table4.get(k).unwrap_or_default());
-                sparse_row(edges.zip(vw), b, vb, xm, xv)
-            }
-        };
+        let (mut m, mut v) = (b, vb);
+        for ((&ci, &wi), &vi) in c.iter().zip(w).zip(vw) {
+            let (a, cv) = (xm[usize::from(ci)], xv[usize::from(ci)]);
+            m += wi * a;
+            v += vi * (a * a + cv);
+            v += wi * wi * cv;
+        }
+        (*om, *ov) = (m, v);
         start = end;
     }
 }
 
-/// Mean and variance of one sparse row from its edges (column, weight, weight variance),
-/// its bias `b` and the bias variance `vb`.
-#[inline(always)]
-fn sparse_row<'a>(
-    edges: impl Iterator<Item = ((&'a u8, &'a f32), f32)>,
-    b: f32,
-    vb: f32,
+/// As [`sparse`], each weight's variance a 4-bit code (`var`, [`CodeVariances::Table4`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn sparse_table4(
+    row_len: &[u16],
+    cols: &[u8],
+    values: &[f32],
+    bias: &[f32],
+    (vb, var): (&[f32], CodeVariances<'_>),
     xm: &Buf,
     xv: &Buf,
-) -> (f32, f32) {
-    let (mut m, mut v) = (b, vb);
-    for ((&ci, &wi), vi) in edges {
-        let (a, cv) = (xm[usize::from(ci)], xv[usize::from(ci)]);
-        m += wi * a;
-        v += vi * (a * a + cv);
-        v += wi * wi * cv;
+    ym: &mut [f32],
+    yv: &mut [f32],
+) {
+    let mut start = 0;
+    let rows = ym.iter_mut().zip(yv.iter_mut()).zip(row_len);
+    for (((om, ov), &len), (&b, &vb)) in rows.zip(bias.iter().zip(vb)) {
+        let end = start + usize::from(len);
+        let (Some(c), Some(w)) = (cols.get(start..end), values.get(start..end)) else {
+            return;
+        };
+        let (mut m, mut v) = (b, vb);
+        for (k, (&ci, &wi)) in (start..).zip(c.iter().zip(w)) {
+            let (a, cv) = (xm[usize::from(ci)], xv[usize::from(ci)]);
+            let vi = var.get(k).unwrap_or_default();
+            m += wi * a;
+            v += vi * (a * a + cv);
+            v += wi * wi * cv;
+        }
+        (*om, *ov) = (m, v);
+        start = end;
     }
-    (m, v)
 }
 
 /// As [`dense`], each weight's variance a 4-bit code into `table`
@@ -515,6 +533,7 @@ fn sparse_row<'a>(
 /// block of four rows at a time, the four codes of an input in a block half a word. The sums
 /// run in [`dense`]'s order, so that for the same variances the results are its bit for bit.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 fn dense_table4(
     w: &[f32],
     bias: &[f32],
@@ -529,12 +548,23 @@ fn dense_table4(
     if n == 0 {
         return;
     }
-    // The variances of stored weights 4q to 4q + 3.
-    let quad = |q: usize| {
-        let h = words
-            .get(q / 2)
-            .map_or(0, |w| w.to_bits() >> (16 * (q % 2)));
-        [0, 4, 8, 12].map(|j| table[((h >> j) & 15) as usize])
+    // The variances of the next four stored weights, quad q (weights 4q to 4q + 3): half of
+    // word q/2, read when q is even (written out: as a map over the four shifts, the loop
+    // stays a loop through the stack).
+    let mut word = 0u32;
+    let mut quad = |q: usize| {
+        let h = if q.is_multiple_of(2) {
+            word = words.get(q / 2).map_or(0, |w| w.to_bits());
+            word
+        } else {
+            word >> 16
+        };
+        [
+            table[(h & 15) as usize],
+            table[((h >> 4) & 15) as usize],
+            table[((h >> 8) & 15) as usize],
+            table[((h >> 12) & 15) as usize],
+        ]
     };
     let (bc, bt) = bias.as_chunks::<4>();
     let (vbc, vbt) = vb.as_chunks::<4>();
@@ -835,27 +865,21 @@ mod tests {
                     }
                 }
                 let sparse_words = words(&vcodes[..e]);
-                let sparse_with = |weights: CodeVariances<'_>| {
-                    let (mut m, mut v) = ([0.0; 17], [0.0; 17]);
-                    let var = Variances { bias: vb, weights };
-                    let (row_len, cols, vals) = (&row_len[..width], &cols[..e], &vals[..e]);
-                    sparse(
-                        row_len,
-                        cols,
-                        vals,
-                        &b[..width],
-                        var,
-                        &xm,
-                        &xv,
-                        &mut m[..width],
-                        &mut v[..width],
-                    );
-                    (m, v)
-                };
-                let (sm, sv) = sparse_with(CodeVariances::F32(&vvals[..e]));
+                let (row_len, cols, vals) = (&row_len[..width], &cols[..e], &vals[..e]);
+                let (mut sm, mut sv) = ([0.0; 17], [0.0; 17]);
+                let var = (vb, &vvals[..e]);
+                let (m, v) = (&mut sm[..width], &mut sv[..width]);
+                sparse(row_len, cols, vals, &b[..width], var, &xm, &xv, m, v);
                 let table4 = CodeVariances::Table4 {
                     table: &table,
                     words: &sparse_words[..e.div_ceil(8)],
+                };
+                let sparse_with = |weights: CodeVariances<'_>| {
+                    let (mut m, mut v) = ([0.0; 17], [0.0; 17]);
+                    let var = (vb, weights);
+                    let (om, ov) = (&mut m[..width], &mut v[..width]);
+                    sparse_table4(row_len, cols, vals, &b[..width], var, &xm, &xv, om, ov);
+                    (m, v)
                 };
                 assert!(
                     same(&(sm, sv), &sparse_with(table4)),

@@ -14,8 +14,9 @@
 use cortex_m_semihosting::{debug, hprintln};
 use spikeslab_runtime::{DistScratch, Error, MAX_WIDTH, Model, Prediction, Scratch};
 
-/// Largest raw feature vector the boards accept.
-pub const MAX_FEATURES: usize = 1024;
+/// Largest raw feature vector the boards accept (1 KiB of stack: the microbit's 16 KiB hold
+/// it, `Scratch`, and `predict_dist`'s `DistScratch` and frames beside it).
+pub const MAX_FEATURES: usize = 256;
 
 /// First instruction of the measured region.
 #[allow(unsafe_code)]

@@ -288,12 +288,15 @@ pub struct UncertaintyRecord {
     pub chosen: [usize; 3],
     /// Blob bytes with and without the variances.
     pub blob_bytes: (Stat, Stat),
+    /// Test LL with the weights' variances as 4-bit codes (`network.variances = "table4"`),
+    /// minus the emitted one's, and the blob's bytes so.
+    pub table4: (Stat, Stat),
     /// Splits run.
     pub splits: usize,
 }
 
 fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<UncertaintyRecord> {
-    let mut v: [Vec<f64>; 8] = Default::default();
+    let mut v: [Vec<f64>; 10] = Default::default();
     let mut chosen_counts = [0usize; 3];
     for seed in 1..=splits {
         let mut idx: Vec<usize> = (0..rows.1.len()).collect();
@@ -316,6 +319,7 @@ fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Uncer
         let (base, _) = super::uncertainty::mean_sds(&c, 0.0);
         let (moved, _) = super::uncertainty::mean_sds(&c, super::uncertainty::SHIFT);
         let point = u.point.test;
+        let (change, bytes) = super::uncertainty::table4(&c, chosen.log_likelihood, u.blob_bytes)?;
         for (k, x) in [
             chosen.log_likelihood,
             point.map_or(f64::NAN, |m| m.log_likelihood()),
@@ -325,6 +329,8 @@ fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Uncer
             moved / base,
             u.blob_bytes as f64,
             u.point_blob_bytes as f64,
+            change,
+            bytes,
         ]
         .into_iter()
         .enumerate()
@@ -348,6 +354,7 @@ fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Uncer
         shift_ratio: Stat::of(&v[5]),
         chosen: chosen_counts,
         blob_bytes: (Stat::of(&v[6]), Stat::of(&v[7])),
+        table4: (Stat::of(&v[8]), Stat::of(&v[9])),
         splits: splits as usize,
     })
 }
@@ -388,6 +395,7 @@ pub fn e7_uncertainty(
                 format!("{:.2}", r.shift_ratio.mean),
                 format!("{} / {} / {}", r.chosen[0], r.chosen[1], r.chosen[2]),
                 format!("{:.0} / {:.0}", r.blob_bytes.0.mean, r.blob_bytes.1.mean),
+                format!("{:+.4}, {:.0} B", r.table4.0.mean, r.table4.1.mean),
             ]
         })
         .collect();
@@ -402,6 +410,7 @@ pub fn e7_uncertainty(
             "logit sd ×, inputs +3 sd",
             "chosen: variational / slab / MAP means",
             "blob B / without variances",
+            "variances in 4-bit codes: LL change, blob",
         ],
         &rows,
     );

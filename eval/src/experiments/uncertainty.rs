@@ -10,11 +10,11 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde::Serialize;
+use spikeslab_compiler::blob::{Info, Packing, encode};
 use spikeslab_compiler::compile::Compiled;
 use spikeslab_compiler::dataset::Part;
-use spikeslab_compiler::posterior::{
-    POSTERIORS, moments, monte_carlo_ll, predictive_on, quantised_sd,
-};
+use spikeslab_compiler::network::Network;
+use spikeslab_compiler::posterior::{POSTERIORS, coded, moments, monte_carlo_ll, predictive_on};
 use spikeslab_compiler::tune::columns_of;
 
 use super::uci::{DATASETS, known, protocol, spec};
@@ -41,11 +41,11 @@ pub struct Record {
     pub monte_carlo_ll: Stat,
     /// Mean over splits of |moment − Monte Carlo| test LL.
     pub moment_gap: Stat,
-    /// Test LL with the sds rounded to 8-bit and 4-bit log codes (per layer), minus the f32
-    /// one: what storing them compactly would cost.
-    pub log_sd_8bit_change: Stat,
-    /// See `log_sd_8bit_change`.
-    pub log_sd_4bit_change: Stat,
+    /// Test LL with the weights' variances as 4-bit codes (`network.variances = "table4"`),
+    /// minus the emitted one's.
+    pub table4_ll_change: Stat,
+    /// Blob bytes so.
+    pub table4_blob_bytes: Stat,
     /// Test LL of each posterior: variational, slab, MAP means with the variational spread.
     pub variational_ll: Stat,
     /// See `variational_ll`.
@@ -77,7 +77,7 @@ pub struct Record {
 /// The figures of one compiled split.
 struct Split {
     ll: f64,
-    quantised: (f64, f64),
+    table4: (f64, f64),
     point_ll: f64,
     monte_carlo_ll: f64,
     variational_ll: f64,
@@ -119,6 +119,24 @@ pub fn mean_sds(c: &Compiled, shift: f32) -> (f64, f64) {
     (sd / n, epi / n)
 }
 
+/// The emitted network with its weights' variances as 4-bit codes (`network.variances =
+/// "table4"`, [`coded`]): its test log-likelihood minus `ll`, the emitted one's, and the
+/// bytes of its blob (`blob_bytes` less what the codes save).
+pub fn table4(c: &Compiled, ll: f64, blob_bytes: usize) -> anyhow::Result<(f64, f64)> {
+    let net = coded(&c.network);
+    let change =
+        predictive_on(&net, &c.data, Part::Test).map_or(f64::NAN, |p| p.log_likelihood - ll);
+    let bytes = |n: &Network| -> anyhow::Result<f64> {
+        Ok(encode(n, &Info::default(), Packing::Smaller)?
+            .as_bytes()
+            .len() as f64)
+    };
+    Ok((
+        change,
+        blob_bytes as f64 - bytes(&c.network)? + bytes(&net)?,
+    ))
+}
+
 fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
     let mut s = spec(dir, split, hidden, None);
     s.network.uncertainty = true;
@@ -143,13 +161,9 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
         .ok_or_else(|| anyhow::anyhow!("no test rows"))?;
     let (base, base_epi) = mean_sds(&c, 0.0);
     let (moved, moved_epi) = mean_sds(&c, SHIFT);
-    let quantised = |bits| {
-        predictive_on(&quantised_sd(&c.network, bits), &c.data, Part::Test)
-            .map_or(f64::NAN, |p| p.log_likelihood - chosen.log_likelihood)
-    };
     Ok(Split {
         ll: chosen.log_likelihood,
-        quantised: (quantised(8), quantised(4)),
+        table4: table4(&c, chosen.log_likelihood, u.blob_bytes)?,
         point_ll: u.point.test.map_or(f64::NAN, |m| m.log_likelihood()),
         monte_carlo_ll: monte_carlo_ll(
             &c.network,
@@ -213,8 +227,8 @@ pub fn e6_uncertainty(
             point_ll: stat(&|s| s.point_ll),
             monte_carlo_ll: stat(&|s| s.monte_carlo_ll),
             moment_gap: stat(&|s| (s.ll - s.monte_carlo_ll).abs()),
-            log_sd_8bit_change: stat(&|s| s.quantised.0),
-            log_sd_4bit_change: stat(&|s| s.quantised.1),
+            table4_ll_change: stat(&|s| s.table4.0),
+            table4_blob_bytes: stat(&|s| s.table4.1),
             variational_ll: stat(&|s| s.variational_ll),
             slab_ll: stat(&|s| s.slab_ll),
             map_ll: stat(&|s| s.map_ll),
@@ -240,8 +254,8 @@ pub fn e6_uncertainty(
             rec.slab_ll.show(3),
             rec.map_ll.show(3),
             format!(
-                "{:+.4} / {:+.4}",
-                rec.log_sd_8bit_change.mean, rec.log_sd_4bit_change.mean
+                "{:+.4}, {:.0} B",
+                rec.table4_ll_change.mean, rec.table4_blob_bytes.mean
             ),
             format!(
                 "{:.0}% / {:.0}%",
@@ -272,7 +286,7 @@ pub fn e6_uncertainty(
             "variational",
             "slab",
             "MAP means",
-            "LL change, sd in 8 / 4-bit log codes",
+            "variances in 4-bit codes: LL change, blob",
             "50% / 90% intervals cover",
             "sd ×, inputs +3 sd (epistemic ×)",
             "test RMSE",
