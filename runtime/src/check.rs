@@ -130,10 +130,8 @@ fn int8(q: &Int8<'_>, in_width: usize, layer: u8, at: &impl Fn(*const u8) -> u32
 /// As [`variances`]; every 4-bit code indexes its table, so only the table's entries need
 /// checking.
 fn code_variances(v: CodeVariances<'_>, at: &impl Fn(*const u8) -> u32) -> Result<()> {
-    match v {
-        CodeVariances::F32(v) => variances(v, at),
-        CodeVariances::Table4 { table, .. } => variances(table, at),
-    }
+    let (CodeVariances::F32(values) | CodeVariances::Table4 { table: values, .. }) = v;
+    variances(values, at)
 }
 
 /// Every variance finite and non-negative (else `NonFinite` at the first that is not).

@@ -709,15 +709,14 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
                 };
                 let variance = match spec.variance {
                     VarianceFormat::None => None,
-                    VarianceFormat::F32 => Some(Variances {
+                    format => Some(Variances {
                         bias: r.f32s(width)?,
-                        weights: CodeVariances::F32(r.f32s(weights.len())?),
-                    }),
-                    VarianceFormat::Table4 => Some(Variances {
-                        bias: r.f32s(width)?,
-                        weights: CodeVariances::Table4 {
-                            table: r.f32s(TABLE4)?,
-                            words: r.f32s(weights.len().div_ceil(8))?,
+                        weights: if format == VarianceFormat::Table4 {
+                            let v = r.f32s(TABLE4 + weights.len().div_ceil(8))?;
+                            let (table, words) = v.split_at(TABLE4.min(v.len()));
+                            CodeVariances::Table4 { table, words }
+                        } else {
+                            CodeVariances::F32(r.f32s(weights.len())?)
                         },
                     }),
                 };
