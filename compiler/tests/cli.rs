@@ -96,6 +96,9 @@ fn int8_uncertainty_end_to_end() {
 fn table4_uncertainty_end_to_end() {
     let csv = csv_text(400);
     let c = uncertainty_with(&csv, &["--uncertainty", "--variances", "table4"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("m.report.json")).unwrap()).unwrap();
+    assert_eq!(report["spec"]["network"]["variances"], "table4");
     assert!(
         c.compile(&["--uncertainty", "-o", "f.postcard"])
             .status
