@@ -227,7 +227,11 @@ impl Layer<'_> {
                         weights: var @ CodeVariances::Table4 { table, words },
                     }),
             } => {
-                if let Some(table) = table.first_chunk::<TABLE4>() {
+                // Cores without an FPU take the smaller kernel: soft-float arithmetic costs
+                // them the same either way.
+                if cfg!(all(target_arch = "arm", not(target_feature = "fpregs"))) {
+                    dense_table4_rows(w, bias, (vb, var), xmn, xvn, exact, ym, yv);
+                } else if let Some(table) = table.first_chunk::<TABLE4>() {
                     let v = (vb, var, table, words);
                     dense_table4(w, bias, v, xmn, xvn, exact, ym, yv);
                 }
@@ -626,6 +630,51 @@ fn dense_table4(
     }
 }
 
+/// [`dense_table4`] written for size, row by row, each weight's variance looked up alone
+/// (for cores without an FPU, where soft-float arithmetic dominates either way). Each row
+/// sums as [`dense_table4`] does (the first layer's block rows without the `W²·c` terms,
+/// every other row with them), so the results are the same bits.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn dense_table4_rows(
+    w: &[f32],
+    bias: &[f32],
+    (vb, var): (&[f32], CodeVariances<'_>),
+    xm: &[f32],
+    xv: &[f32],
+    exact: bool,
+    ym: &mut [f32],
+    yv: &mut [f32],
+) {
+    let (n, width) = (xm.len(), ym.len());
+    let blocked = width / 4 * 4;
+    let rows = ym.iter_mut().zip(yv.iter_mut()).zip(bias.iter().zip(vb));
+    for (o, ((om, ov), (&b, &vb))) in rows.enumerate() {
+        // Weight (o, i) is at `start + step·i` ([`crate::dense_index`]).
+        let (start, step) = if o < blocked {
+            ((o / 4) * 4 * n + o % 4, 4)
+        } else {
+            (blocked * n + (o - blocked) * n, 1)
+        };
+        let (mut m, mut v) = (b, vb);
+        for (i, (&a, &c)) in xm.iter().zip(xv).enumerate() {
+            let k = start + step * i;
+            let (wi, vi) = (
+                w.get(k).copied().unwrap_or_default(),
+                var.get(k).unwrap_or_default(),
+            );
+            m += wi * a;
+            if exact && o < blocked {
+                v += vi * (a * a);
+            } else {
+                v += vi * (a * a + c);
+                v += wi * wi * c;
+            }
+        }
+        (*om, *ov) = (m, v);
+    }
+}
+
 /// Means and variances of an integer layer from its posterior ([`Int8Posterior`]), in f32.
 /// The inputs are first put in code steps in place, `a_i = m_i·t_i`, `c_i = v_i·t_i²`
 /// (`t` the layer's `unit`); then, with `w` the stored codes, `V` their variances and `σ`
@@ -817,6 +866,11 @@ mod tests {
                         &mut m[..width],
                         &mut v[..width],
                     );
+                    // The row-by-row kernel of cores without an FPU: the same bits.
+                    let (mut rm, mut rv) = ([f32::NAN; 17], [f32::NAN; 17]);
+                    let (om, ov) = (&mut rm[..width], &mut rv[..width]);
+                    dense_table4_rows(w, &b[..width], (vb, coded), &xm[..n], x, exact, om, ov);
+                    assert!(same(&(m, v), &(rm, rv)), "rows, {width}x{n}");
                     (m, v)
                 };
                 assert!(same(&(ym, yv), &four(xv_n, false)), "table4, {width}x{n}");
@@ -901,6 +955,46 @@ mod tests {
                     );
                 }
                 assert!(ym[width..].iter().all(|v| v.is_nan()));
+            }
+        }
+    }
+
+    /// Variances of −0 (a blob may hold them: they pass `≥ 0`) give the same bits in the f32
+    /// kernel and both table4 kernels, the first layer's form and the others': the sums add
+    /// the same terms, so even the sign of a zero agrees.
+    #[test]
+    fn negative_zero_variances_give_the_same_bits_in_every_kernel() {
+        let mut r = Values(9);
+        for &(width, n) in &[(9, 5), (4, 3), (13, 8)] {
+            let w: [f32; 13 * 8] = core::array::from_fn(|_| r.next(-1.0, 2.0));
+            let b: [f32; 13] = core::array::from_fn(|_| r.next(-1.0, 2.0));
+            let (w, b, vb, vw) = (
+                &w[..width * n],
+                &b[..width],
+                &[-0.0f32; 13][..width],
+                &[-0.0f32; 13 * 8][..width * n],
+            );
+            let table = [-0.0f32; TABLE4];
+            let words = [0.0f32; 13];
+            let coded = CodeVariances::Table4 {
+                table: &table,
+                words: &words[..(width * n).div_ceil(8)],
+            };
+            let xm: [f32; 8] = core::array::from_fn(|_| r.next(-2.0, 4.0));
+            for (exact, xv) in [(true, [0.0f32; 8]), (false, [0.25f32; 8])] {
+                let (xm, xv) = (&xm[..n], &xv[..n]);
+                let run = |k: usize| {
+                    let (mut m, mut v) = ([0.0f32; 13], [0.0f32; 13]);
+                    let (om, ov) = (&mut m[..width], &mut v[..width]);
+                    match k {
+                        0 => dense(w, b, vb, vw, xm, xv, exact, om, ov),
+                        1 => dense_table4(w, b, (vb, coded, &table, &words), xm, xv, exact, om, ov),
+                        _ => dense_table4_rows(w, b, (vb, coded), xm, xv, exact, om, ov),
+                    }
+                    (m.map(f32::to_bits), v.map(f32::to_bits))
+                };
+                assert_eq!(run(0), run(1), "table4, {width}x{n}, exact {exact}");
+                assert_eq!(run(0), run(2), "rows, {width}x{n}, exact {exact}");
             }
         }
     }
