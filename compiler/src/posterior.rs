@@ -323,16 +323,30 @@ pub fn tempered(net: &Network, variance: f64, noise: f64) -> Network {
     net
 }
 
+/// Whether `n` kept weights' variances take fewer bytes as 4-bit codes (a table of
+/// [`spikeslab_runtime::TABLE4`] f32 and a word per 8 codes) than as an f32 each.
+pub const fn codes_pay(n: usize) -> bool {
+    4 * n > 4 * spikeslab_runtime::TABLE4 + 4 * n.div_ceil(8)
+}
+
+/// The fewest kept weights whose variances [`coded`] stores as 4-bit codes ([`codes_pay`]).
+pub const CODED_FROM: usize = {
+    let mut n = 0;
+    while !codes_pay(n) {
+        n += 1;
+    }
+    n
+};
+
 /// `net` with each layer's weight variances as 4-bit codes (`table4`) where that is smaller
-/// than an f32 each (more than 18 kept weights: the table is 64 bytes): every variance
-/// replaced by its entry of the layer's table ([`crate::quantise::table4`]: the positive
-/// ones clustered in the log domain, 0 exact), the table kept beside. What the moments of
-/// the result are is what the blob's `predict_dist` computes.
+/// than an f32 each (at least [`CODED_FROM`] kept weights): every variance replaced by its
+/// entry of the layer's table ([`crate::quantise::table4`]: the positive ones clustered in
+/// the log domain, 0 exact), the table kept beside. What the moments of the result are is
+/// what the blob's `predict_dist` computes.
 pub fn coded(net: &Network) -> Network {
     let mut net = net.clone();
     for l in &mut net.layers {
-        let n = l.edges();
-        if 4 * n <= 4 * spikeslab_runtime::TABLE4 + 4 * n.div_ceil(8) {
+        if !codes_pay(l.edges()) {
             continue;
         }
         if let Some(v) = &mut l.variance {
@@ -421,7 +435,7 @@ pub fn slab_moments(fit: &Fit, selection: &Selection) -> Network {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::fixture;
+    use crate::network::{Layer, fixture};
 
     #[test]
     fn relu_moments_are_the_closed_forms() {
@@ -439,6 +453,59 @@ mod tests {
         assert_eq!(moment_gap_warning(-2.50, -2.52), None);
         let w = moment_gap_warning(-2.50, -2.60).unwrap();
         assert!(w.contains("0.100 nats"), "{w}");
+    }
+
+    #[test]
+    fn variances_are_coded_from_the_size_where_the_blob_shrinks() {
+        use crate::blob::{Info, Packing, encode};
+        let net = |h: usize| {
+            let layer = |activation, n: usize, width: usize| Layer {
+                activation,
+                weights: (0..n * width).map(|k| 0.1 + k as f32 / 64.0).collect(),
+                bias: vec![0.1; width],
+                variance: Some(Variance {
+                    weights: (0..n * width)
+                        .map(|k| 0.01 + (k % 7) as f32 / 100.0)
+                        .collect(),
+                    bias: vec![0.01; width],
+                    table: None,
+                }),
+            };
+            let mut net = fixture();
+            net.feature_names.truncate(1);
+            net.inputs.truncate(1);
+            net.input_mean.truncate(1);
+            net.input_std.truncate(1);
+            net.layers = vec![
+                layer(Activation::Relu, 1, h),
+                layer(Activation::Identity, h, 1),
+            ];
+            net
+        };
+        let bytes = |n: &Network| {
+            encode(n, &Info::default(), Packing::Smaller)
+                .unwrap()
+                .as_bytes()
+                .len()
+        };
+        // Both layers have `h` kept weights.
+        let below = net(CODED_FROM - 1);
+        assert_eq!(coded(&below), below);
+        let at = net(CODED_FROM);
+        let c = coded(&at);
+        assert!(
+            c.layers
+                .iter()
+                .all(|l| l.variance.as_ref().unwrap().table.is_some())
+        );
+        assert!(
+            bytes(&c) < bytes(&at),
+            "{} against {}",
+            bytes(&c),
+            bytes(&at)
+        );
+        // One weight fewer coded would not have saved a byte.
+        assert!(!codes_pay(CODED_FROM - 1) && codes_pay(CODED_FROM));
     }
 
     #[test]

@@ -637,9 +637,10 @@ impl Report {
         if let Some(u) = &self.uncertainty {
             s.push_str(&u.summary());
             if self.spec.network.variances == crate::spec::Variances::Table4 {
-                s.push_str(
-                    "  f32 layers of more than 18 kept weights store their variances as 4-bit codes into 16 (network.variances = \"table4\")\n",
-                );
+                s.push_str(&format!(
+                    "  f32 layers of {} kept weights or more store their variances as 4-bit codes into 16 (network.variances = \"table4\")\n",
+                    crate::posterior::CODED_FROM
+                ));
             }
         }
         s.push_str(&format!(
