@@ -10,6 +10,7 @@ pub use spikeslab_compiler::spec::Rule;
 use spikeslab_compiler::spec::{Inclusion, Spec};
 
 pub mod classify;
+pub mod precision;
 pub mod sim;
 pub mod uci;
 pub mod uncertainty;

@@ -3,18 +3,19 @@
 //! `cargo run --release -p spikeslab-eval --bin experiments -- e1 e2 e3 e4 e5 e6 e7 [--quick]`
 //!
 //! `e6-uncertainty` and `e7-uncertainty` run E6 and E7 with `uncertainty = true` and score
-//! the predictive distribution.
+//! the predictive distribution; `precision` measures the bits an integer model of each UCI
+//! set needs.
 
 use std::path::PathBuf;
 
 use clap::Parser;
 use spikeslab_eval::experiments::sim::{self, Scale};
-use spikeslab_eval::experiments::{Output, classify, uci, uncertainty};
+use spikeslab_eval::experiments::{Output, classify, precision, uci, uncertainty};
 use spikeslab_tests::board::root;
 
 #[derive(Parser)]
 struct Args {
-    /// Experiments to run: e1 .. e7, e6-uncertainty, e7-uncertainty.
+    /// Experiments to run: e1 .. e7, e6-uncertainty, e7-uncertainty, precision.
     #[arg(required = true)]
     experiments: Vec<String>,
     /// A small subset: 2 replications, fewer configurations, one split of one UCI set.
@@ -26,7 +27,7 @@ struct Args {
     /// UCI splits per data set (default: all).
     #[arg(long)]
     splits: Option<usize>,
-    /// E6 and e6-uncertainty: only these data sets (folder names, e.g. `naval-propulsion-plant`; default: all).
+    /// E6, e6-uncertainty and precision: only these data sets (folder names, e.g. `naval-propulsion-plant`; default: all).
     #[arg(long)]
     only: Vec<String>,
     /// E6: this training seed instead of `compile`'s default (writes `e6-seed<N>`).
@@ -124,6 +125,27 @@ fn main() -> anyhow::Result<()> {
                     &data, splits, only, &out, &name,
                 )?);
             }
+            "precision" => {
+                let data = root().join("../shared/datasets/uci");
+                let named: Vec<&str> = a.only.iter().map(String::as_str).collect();
+                let only: Option<&[&str]> = if a.quick {
+                    Some(&["energy"][..])
+                } else {
+                    (!named.is_empty()).then_some(&named[..])
+                };
+                let splits = if a.quick { Some(1) } else { a.splits };
+                let mut name = if a.quick {
+                    "precision-quick"
+                } else {
+                    "precision"
+                }
+                .to_string();
+                for o in &named {
+                    name.push('-');
+                    name.push_str(o);
+                }
+                drop(precision::precision(&data, splits, only, &out, &name)?);
+            }
             "e7-uncertainty" => drop(classify::e7_uncertainty(
                 &root().join("../shared/datasets/sklearn"),
                 if a.quick { 1 } else { 5 },
@@ -140,7 +162,7 @@ fn main() -> anyhow::Result<()> {
                 &out,
             )?),
             other => anyhow::bail!(
-                "unknown experiment {other}: e1 .. e7, e6-uncertainty, e7-uncertainty"
+                "unknown experiment {other}: e1 .. e7, e6-uncertainty, e7-uncertainty, precision"
             ),
         }
         println!(
