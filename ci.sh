@@ -86,7 +86,8 @@ corpus=runtime/fuzz/corpus/load_predict
 mkdir -p "$corpus" target/boards
 for a in "8-12-1" "13-20-3 --classify" "64-32-10 --classify --density 0.2 --activation tanh" \
   "8-12-1 --int8" "13-20-3 --classify --int8 --activation sigmoid" "64-32-10 --classify --density 0.2 --int8" \
-  "8-12-1 --posterior" "13-20-3 --classify --int8 --posterior --density 0.3" "8-16-2 --int8 --posterior --activation tanh"; do
+  "8-12-1 --posterior" "13-20-3 --classify --int8 --posterior --density 0.3" "8-16-2 --int8 --posterior --activation tanh" \
+  "8-12-1 --posterior --table4" "13-20-3 --classify --posterior --table4 --density 0.3 --activation tanh"; do
   # shellcheck disable=SC2086
   cargo run -q --locked -p spikeslab-eval --bin fixture -- --arch $a -o target/boards/seed
   head -c -4 target/boards/seed.postcard > "$corpus/seed-${a//[ .]/_}"

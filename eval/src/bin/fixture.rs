@@ -32,6 +32,10 @@ struct Args {
     /// with `u` uniform in [0, 1), each bias's 0.075.
     #[arg(long)]
     posterior: bool,
+    /// With `--posterior`, store the f32 layers' weight variances as 4-bit codes where that
+    /// is smaller (`network.variances = "table4"`).
+    #[arg(long, requires = "posterior")]
+    table4: bool,
     /// Seed of the weights and inputs.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -80,6 +84,9 @@ fn main() -> anyhow::Result<()> {
     let mut net = random_network(&arch, a.seed);
     if a.posterior {
         net = spikeslab_tests::with_variances(&net, 0.3, a.seed);
+    }
+    if a.table4 {
+        net = spikeslab_compiler::posterior::coded(&net);
     }
     let blob = if a.int8 {
         spikeslab_tests::int8(&net, a.seed).to_blob()?
