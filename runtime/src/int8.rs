@@ -279,9 +279,10 @@ fn row_pairs(u: &[u8], a: &[u8]) -> u32 {
 #[inline(always)]
 fn code_sum(a: &[u8]) -> u32 {
     const MASK: u32 = 0x00FF_00FF;
-    let (ac, at) = a.as_chunks::<4>();
+    // At most 256 codes (64 words), the bound the halves' sums rely on.
+    let (ac, at) = a.get(..256).unwrap_or(a).as_chunks::<4>();
     let mut halves = 0u32;
-    for c in ac.iter().take(64) {
+    for c in ac {
         let w = u32::from_le_bytes(*c);
         halves += (w & MASK) + ((w >> 8) & MASK);
     }
@@ -416,18 +417,16 @@ pub fn codes(act: Activation, mult: &[u16], shift: &[u8], buf: &mut [i32; 256]) 
     each!(Relu, Identity, Tanh, Sigmoid);
 }
 
-/// Replaces the first `mult.len()` values `s` of `buf` by the bytes `f(s, m, k)` (`m`, `k`
-/// from `mult`, `shift`), byte `o` of `buf` getting value `o`'s: byte `o` lies in value
-/// `⌊o/4⌋ ≤ o`, already read when it is written.
+/// Replaces the first `min(mult.len(), shift.len())` values `s` of `buf` by the bytes
+/// `f(s, m, k)` (`m`, `k` from `mult`, `shift`), byte `o` of `buf` getting value `o`'s:
+/// byte `o` lies in value `⌊o/4⌋ ≤ o`, already read when it is written.
 #[inline(always)]
 fn pack_codes(mult: &[u16], shift: &[u8], buf: &mut [i32; 256], f: impl Fn(i32, u16, u8) -> u8) {
-    for (o, (&m, &k)) in mult.iter().zip(shift).enumerate() {
-        let Some(&s) = buf.get(o) else {
-            return;
-        };
-        if let Some(b) = bytemuck::bytes_of_mut(buf).get_mut(o) {
-            *b = f(s, m, k);
-        }
+    // At most 256 nodes, so that every index below is in bounds and needs no check.
+    let n = mult.len().min(shift.len()).min(256);
+    for o in 0..n {
+        let s = buf[o];
+        bytemuck::bytes_of_mut(buf)[o] = f(s, mult[o], shift[o]);
     }
 }
 
