@@ -482,6 +482,11 @@ impl Report {
                 warnings.extend(moment_gap_warning(m.log_likelihood, mc));
             }
         }
+        if uncertainty.is_none() && spec.network.variances == crate::spec::Variances::Table4 {
+            warnings.push(
+                "network.variances = \"table4\" has no effect without network.uncertainty: the blob holds no variances".into(),
+            );
+        }
         for c in choice.candidates.iter().filter(|c| c.error.is_some()) {
             warnings.push(format!(
                 "λ = {} was not chosen: {}",

@@ -112,6 +112,22 @@ fn table4_uncertainty_end_to_end() {
         coded < plain,
         "{coded} bytes with 4-bit codes, {plain} with f32"
     );
+    // Without a posterior there is nothing to code: said, not ignored.
+    let out = c.compile(&["--variances", "table4", "-o", "p.postcard"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("p.report.json")).unwrap()).unwrap();
+    let warned = report["warnings"].as_array().unwrap().iter().any(|w| {
+        w.as_str()
+            .unwrap()
+            .starts_with("network.variances = \"table4\" has no effect without network.uncertainty")
+    });
+    assert!(warned, "{}", report["warnings"]);
 }
 
 fn uncertainty_with(csv: &str, flags: &[&str]) -> Case {
