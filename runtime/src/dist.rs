@@ -740,11 +740,9 @@ fn int8(
                 for i in 0..n {
                     let k = dense_index(o, i, width, n);
                     let (u, vw) = (codes.get(k), var.get(k));
-                    edge(
-                        i,
-                        f32::from(u.copied().unwrap_or(128)) - 128.0,
-                        vw.unwrap_or_default(),
-                    );
+                    // `u − 128` in integers, one conversion (exact either way).
+                    let w = i16::from(u.copied().unwrap_or(128)) - 128;
+                    edge(i, f32::from(w), vw.unwrap_or_default());
                 }
             }
             Int8Weights::Sparse {
