@@ -247,9 +247,12 @@ impl Layer<'_> {
                 variance: Some(Variances { bias: vb, weights }),
             } => match weights {
                 CodeVariances::F32(vw) => {
-                    sparse(row_len, cols, values, bias, (vb, vw), xm, xv, ym, yv);
+                    sparse(row_len, cols, values, bias, (vb, vw), xm, xv, exact, ym, yv);
                 }
-                coded => sparse_table4(row_len, cols, values, bias, (vb, coded), xm, xv, ym, yv),
+                coded => {
+                    let v = (vb, coded);
+                    sparse_table4(row_len, cols, values, bias, v, xm, xv, exact, ym, yv);
+                }
             },
             Params::Int8(
                 q @ Int8 {
@@ -468,7 +471,8 @@ fn dense_exact_pairs(
 }
 
 /// Means and variances of a sparse layer; `xm`, `xv` are indexed by byte, so never out of
-/// range.
+/// range. `exact` (the first layer, whose inputs have no variance) leaves out the `W²·c`
+/// terms, which are then 0, as [`dense`] does.
 #[allow(clippy::too_many_arguments)]
 fn sparse(
     row_len: &[u16],
@@ -478,6 +482,7 @@ fn sparse(
     (vb, vw): (&[f32], &[f32]),
     xm: &Buf,
     xv: &Buf,
+    exact: bool,
     ym: &mut [f32],
     yv: &mut [f32],
 ) {
@@ -496,8 +501,12 @@ fn sparse(
         for ((&ci, &wi), &vi) in c.iter().zip(w).zip(vw) {
             let (a, cv) = (xm[usize::from(ci)], xv[usize::from(ci)]);
             m += wi * a;
-            v += vi * (a * a + cv);
-            v += wi * wi * cv;
+            if exact {
+                v += vi * (a * a);
+            } else {
+                v += vi * (a * a + cv);
+                v += wi * wi * cv;
+            }
         }
         (*om, *ov) = (m, v);
         start = end;
@@ -515,6 +524,7 @@ fn sparse_table4(
     (vb, var): (&[f32], CodeVariances<'_>),
     xm: &Buf,
     xv: &Buf,
+    exact: bool,
     ym: &mut [f32],
     yv: &mut [f32],
 ) {
@@ -530,8 +540,12 @@ fn sparse_table4(
             let (a, cv) = (xm[usize::from(ci)], xv[usize::from(ci)]);
             let vi = var.get(k).unwrap_or_default();
             m += wi * a;
-            v += vi * (a * a + cv);
-            v += wi * wi * cv;
+            if exact {
+                v += vi * (a * a);
+            } else {
+                v += vi * (a * a + cv);
+                v += wi * wi * cv;
+            }
         }
         (*om, *ov) = (m, v);
         start = end;
@@ -936,21 +950,42 @@ mod tests {
                 let (mut sm, mut sv) = ([0.0; 17], [0.0; 17]);
                 let var = (vb, &vvals[..e]);
                 let (m, v) = (&mut sm[..width], &mut sv[..width]);
-                sparse(row_len, cols, vals, &b[..width], var, &xm, &xv, m, v);
+                sparse(row_len, cols, vals, &b[..width], var, &xm, &xv, false, m, v);
                 let table4 = CodeVariances::Table4 {
                     table: &table,
                     words: &sparse_words[..e.div_ceil(8)],
                 };
-                let sparse_with = |weights: CodeVariances<'_>| {
+                let sparse_with = |weights: CodeVariances<'_>, x: &Buf, exact: bool| {
                     let (mut m, mut v) = ([0.0; 17], [0.0; 17]);
                     let var = (vb, weights);
                     let (om, ov) = (&mut m[..width], &mut v[..width]);
-                    sparse_table4(row_len, cols, vals, &b[..width], var, &xm, &xv, om, ov);
+                    sparse_table4(row_len, cols, vals, &b[..width], var, &xm, x, exact, om, ov);
                     (m, v)
                 };
                 assert!(
-                    same(&(sm, sv), &sparse_with(table4)),
+                    same(&(sm, sv), &sparse_with(table4, &xv, false)),
                     "sparse table4, {width}x{n}"
+                );
+                // Inputs without variance: the sparse kernels' first-layer form gives the
+                // dense one's bits.
+                let (mut pm, mut pv) = ([0.0; 17], [0.0; 17]);
+                let (om, ov) = (&mut pm[..width], &mut pv[..width]);
+                sparse(
+                    row_len,
+                    cols,
+                    vals,
+                    &b[..width],
+                    var,
+                    &xm,
+                    &zero,
+                    true,
+                    om,
+                    ov,
+                );
+                assert!(same(&(em, ev), &(pm, pv)), "sparse, exact, {width}x{n}");
+                assert!(
+                    same(&(em, ev), &sparse_with(table4, &zero, true)),
+                    "sparse table4, exact, {width}x{n}"
                 );
                 for o in 0..width {
                     let (m, v) = naive(w, vw, &b[..width], vb, &xm[..n], &xv[..n], o);
