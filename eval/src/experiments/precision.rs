@@ -29,7 +29,7 @@ use spikeslab_compiler::network::{Network, act_host};
 use spikeslab_compiler::tune::columns_of;
 use spikeslab_runtime::Activation;
 
-use super::uci::{DATASETS, known, protocol, spec};
+use super::uci::{SetRuns, each_set, spec};
 use super::{Output, Stat, fit, table};
 
 /// Bits of each simulated grid, in the table's order.
@@ -351,17 +351,15 @@ pub fn precision(
     out: &Output,
     name: &str,
 ) -> anyhow::Result<Vec<Record>> {
-    known(only)?;
     let mut records = Vec::new();
     let mut rows = Vec::new();
-    for (folder, label, _, _) in DATASETS {
-        if only.is_some_and(|o| !o.contains(&folder)) {
-            continue;
-        }
-        let dir = root.join(folder);
-        let (n, hidden) = protocol(&dir)?;
-        let k = splits.unwrap_or(n).min(n);
-        let runs: Vec<Split> = super::par_map(k, |s| run_split(&dir, s, hidden))?;
+    for SetRuns {
+        set: (folder, label, _, _),
+        runs,
+        ..
+    } in each_set(root, splits, only, run_split)?
+    {
+        let k = runs.len();
         let stat = |f: &dyn Fn(&Split) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
         let layers = runs.first().map_or(0, |s| s.rule_bits.len());
         let rec = Record {

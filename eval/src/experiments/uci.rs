@@ -229,6 +229,49 @@ pub fn protocol(dir: &Path) -> anyhow::Result<(usize, usize)> {
     Ok((read("n_splits.txt")?, read("n_hidden.txt")?))
 }
 
+/// A data set of [`DATASETS`]: folder, display name, MC dropout's test RMSE and test LL.
+pub type Set = (&'static str, &'static str, Published, Published);
+
+/// One data set's results from [`each_set`].
+pub struct SetRuns<T> {
+    /// The data set.
+    pub set: Set,
+    /// Its splits as the protocol fixes them (`n_splits.txt`).
+    pub protocol_splits: usize,
+    /// One result per split run, in split order.
+    pub runs: Vec<T>,
+}
+
+/// `run(dir, split, hidden)` on `splits` splits (all when `None`) of each data set of
+/// [`DATASETS`] (`only` the named ones when given), `hidden` the protocol's width; a set's
+/// splits are independent, so every core takes the next one.
+///
+/// # Errors
+/// An unknown data set, missing data (with the path), or the first error of `run`.
+pub fn each_set<T: Send>(
+    root: &Path,
+    splits: Option<usize>,
+    only: Option<&[&str]>,
+    run: impl Fn(&Path, usize, usize) -> anyhow::Result<T> + Sync,
+) -> anyhow::Result<Vec<SetRuns<T>>> {
+    known(only)?;
+    let mut sets = Vec::new();
+    for set in DATASETS {
+        if only.is_some_and(|o| !o.contains(&set.0)) {
+            continue;
+        }
+        let dir = root.join(set.0);
+        let (n, hidden) = protocol(&dir)?;
+        let runs = super::par_map(splits.unwrap_or(n).min(n), |s| run(&dir, s, hidden))?;
+        sets.push(SetRuns {
+            set,
+            protocol_splits: n,
+            runs,
+        });
+    }
+    Ok(sets)
+}
+
 /// Runs E6 over `splits` splits of each data set (all splits when `None`); `only` restricts the
 /// data sets; `seed` replaces `compile`'s default training seed (to measure how much the
 /// means move with the seed alone).
@@ -243,18 +286,18 @@ pub fn e6(
     out: &Output,
     name: &str,
 ) -> anyhow::Result<Vec<Record>> {
-    known(only)?;
     let mut records = Vec::new();
     let mut rows = Vec::new();
-    for (folder, label, dropout_rmse, dropout_ll) in DATASETS {
-        if only.is_some_and(|o| !o.contains(&folder)) {
-            continue;
-        }
-        let dir = root.join(folder);
-        let (n, hidden) = protocol(&dir)?;
-        let k = splits.unwrap_or(n).min(n);
-        // Splits are independent: every core takes the next one.
-        let runs: Vec<Split> = super::par_map(k, |s| run_split(&dir, s, hidden, seed))?;
+    let sets = each_set(root, splits, only, |dir, s, hidden| {
+        run_split(dir, s, hidden, seed)
+    })?;
+    for SetRuns {
+        set: (folder, label, dropout_rmse, dropout_ll),
+        protocol_splits: n,
+        runs,
+    } in sets
+    {
+        let k = runs.len();
         let stat = |f: &dyn Fn(&Split) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
         type Pick<'a> = &'a dyn Fn(&Split) -> Both;
         let methods: [(&str, Pick<'_>, bool); 8] = [

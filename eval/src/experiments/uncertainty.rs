@@ -17,7 +17,7 @@ use spikeslab_compiler::network::Network;
 use spikeslab_compiler::posterior::{POSTERIORS, coded, moments, monte_carlo_ll, predictive_on};
 use spikeslab_compiler::tune::columns_of;
 
-use super::uci::{DATASETS, known, protocol, spec};
+use super::uci::{SetRuns, each_set, spec};
 use super::{Output, Stat, fit, table};
 
 /// Monte Carlo draws of the posterior for the reference log-likelihood (the compile's own
@@ -208,18 +208,15 @@ pub fn e6_uncertainty(
     out: &Output,
     name: &str,
 ) -> anyhow::Result<Vec<Record>> {
-    known(only)?;
     let mut records = Vec::new();
     let mut rows = Vec::new();
-    for (folder, label, _, dropout_ll) in DATASETS {
-        if only.is_some_and(|o| !o.contains(&folder)) {
-            continue;
-        }
-        let dir = root.join(folder);
-        let (n, hidden) = protocol(&dir)?;
-        let k = splits.unwrap_or(n).min(n);
-        // Splits are independent: every core takes the next one.
-        let runs: Vec<Split> = super::par_map(k, |s| run_split(&dir, s, hidden))?;
+    for SetRuns {
+        set: (folder, label, _, dropout_ll),
+        runs,
+        ..
+    } in each_set(root, splits, only, run_split)?
+    {
+        let k = runs.len();
         let stat = |f: &dyn Fn(&Split) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
         let rec = Record {
             dataset: folder.into(),
