@@ -707,8 +707,8 @@ fn dense_table4_rows(
 ///
 /// the f32 formulas of the module for the real weights `σ_o·w_oi·t_i`. With `exact` (the
 /// first layer: every `c_i` is +0) `xv` takes `a_i²` and the variance sums are
-/// `Σ_i V_oi·a_i²`: `a_i² + 0` is `a_i²`, and adding the terms `w_oi²·0 = +0` leaves a sum
-/// that starts at +0 and only grows unchanged, so the results are the same bits.
+/// `Σ_i V_oi·a_i²`, the same bits: `a_i² + 0` is `a_i²`, and a sum that starts at +0 is never
+/// −0, so adding `w_oi²·0 = +0` to it changes nothing.
 #[allow(clippy::too_many_arguments)]
 fn int8(
     q: &Int8<'_>,
