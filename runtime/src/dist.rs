@@ -470,6 +470,20 @@ fn dense_exact_pairs(
     done
 }
 
+/// Adds one weight's terms to a node's sums: `m += w·a`, and `v += V·(a² + c) + w²·c`, or
+/// `v += V·a²` when `exact` (inputs without variance, `c` = 0). Every kernel that goes weight
+/// by weight adds them so, which keeps their bits equal.
+#[inline(always)]
+fn add_edge((m, v): (&mut f32, &mut f32), (w, vw): (f32, f32), (a, c): (f32, f32), exact: bool) {
+    *m += w * a;
+    if exact {
+        *v += vw * (a * a);
+    } else {
+        *v += vw * (a * a + c);
+        *v += w * w * c;
+    }
+}
+
 /// Means and variances of a sparse layer; `xm`, `xv` are indexed by byte, so never out of
 /// range. `exact` (the first layer, whose inputs have no variance) leaves out the `W²·c`
 /// terms, which are then 0, as [`dense`] does.
@@ -499,14 +513,8 @@ fn sparse(
         };
         let (mut m, mut v) = (b, vb);
         for ((&ci, &wi), &vi) in c.iter().zip(w).zip(vw) {
-            let (a, cv) = (xm[usize::from(ci)], xv[usize::from(ci)]);
-            m += wi * a;
-            if exact {
-                v += vi * (a * a);
-            } else {
-                v += vi * (a * a + cv);
-                v += wi * wi * cv;
-            }
+            let x = (xm[usize::from(ci)], xv[usize::from(ci)]);
+            add_edge((&mut m, &mut v), (wi, vi), x, exact);
         }
         (*om, *ov) = (m, v);
         start = end;
@@ -537,15 +545,9 @@ fn sparse_table4(
         };
         let (mut m, mut v) = (b, vb);
         for (k, (&ci, &wi)) in (start..).zip(c.iter().zip(w)) {
-            let (a, cv) = (xm[usize::from(ci)], xv[usize::from(ci)]);
+            let x = (xm[usize::from(ci)], xv[usize::from(ci)]);
             let vi = var.get(k).unwrap_or_default();
-            m += wi * a;
-            if exact {
-                v += vi * (a * a);
-            } else {
-                v += vi * (a * a + cv);
-                v += wi * wi * cv;
-            }
+            add_edge((&mut m, &mut v), (wi, vi), x, exact);
         }
         (*om, *ov) = (m, v);
         start = end;
@@ -683,13 +685,7 @@ fn dense_table4_rows(
                 w.get(k).copied().unwrap_or_default(),
                 var.get(k).unwrap_or_default(),
             );
-            m += wi * a;
-            if exact && o < blocked {
-                v += vi * (a * a);
-            } else {
-                v += vi * (a * a + c);
-                v += wi * wi * c;
-            }
+            add_edge((&mut m, &mut v), (wi, vi), (a, c), exact && o < blocked);
         }
         (*om, *ov) = (m, v);
     }
