@@ -25,7 +25,7 @@ use serde::Serialize;
 use spikeslab_compiler::compile::{Compiled, quantise_within};
 use spikeslab_compiler::dataset::{Part, Rows};
 use spikeslab_compiler::evaluate::evaluate_quantised;
-use spikeslab_compiler::network::{Network, act_host};
+use spikeslab_compiler::network::{Layer, Network, act_host};
 use spikeslab_compiler::tune::columns_of;
 use spikeslab_runtime::Activation;
 
@@ -132,9 +132,41 @@ fn on_grid(v: f64, (lo, hi): (f64, f64), steps: f64) -> f64 {
     }
 }
 
-/// `net`'s standardised output for the standardised row `x`, the parts of `bits` on their
-/// grids; `four`: layers whose weights are on the 4-bit grid instead.
-fn forward(net: &Network, x: &[f32], bits: Bits, four: &[bool], r: &Ranges) -> f64 {
+/// A layer's weights, each row on the symmetric grid of `bits` bits (`bits` 0: as they are).
+fn weights_on_grid(layer: &Layer, bits: u32) -> Vec<f64> {
+    let n = layer.weights.len() / layer.width().max(1);
+    let levels = f64::from((1u32 << bits.max(1)) / 2 - 1);
+    layer
+        .weights
+        .chunks(n.max(1))
+        .flat_map(|row| {
+            let max = row.iter().fold(0f64, |m, &w| m.max(f64::from(w).abs()));
+            row.iter().map(move |&v| {
+                if bits == 0 || max == 0.0 {
+                    f64::from(v)
+                } else {
+                    (f64::from(v) / max * levels).round() / levels * max
+                }
+            })
+        })
+        .collect()
+}
+
+/// `act(b + W·a)` of `layer` with the weights `w`, in f64 (the activation in f32, as the
+/// runtime applies it).
+fn layer_out(layer: &Layer, w: &[f64], a: &[f64]) -> Vec<f64> {
+    w.chunks(a.len().max(1))
+        .zip(&layer.bias)
+        .map(|(row, &b)| {
+            let s = f64::from(b) + row.iter().zip(a).map(|(&w, &x)| w * x).sum::<f64>();
+            f64::from(act_host(s as f32, layer.activation))
+        })
+        .collect()
+}
+
+/// `net`'s standardised output for the standardised row `x` with the weights `w` (per layer,
+/// [`weights_on_grid`]), the inputs and hidden outputs on the grids of `bits`.
+fn forward(net: &Network, w: &[Vec<f64>], x: &[f32], bits: Bits, r: &Ranges) -> f64 {
     let grid = |b: u32| f64::from((1u32 << b) - 1);
     let mut a: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
     if bits.inputs > 0 {
@@ -143,37 +175,13 @@ fn forward(net: &Network, x: &[f32], bits: Bits, four: &[bool], r: &Ranges) -> f
         }
     }
     let last = net.layers.len() - 1;
-    for (l, layer) in net.layers.iter().enumerate() {
-        let w_bits = if four.get(l).copied().unwrap_or(false) {
-            4
-        } else {
-            bits.weights
-        };
-        let n = a.len().max(1);
-        a = layer
-            .weights
-            .chunks(n)
-            .zip(&layer.bias)
-            .enumerate()
-            .map(|(o, (row, &b))| {
-                let max = row.iter().fold(0f64, |m, &w| m.max(f64::from(w).abs()));
-                let levels = f64::from((1u32 << w_bits.max(1)) / 2 - 1);
-                let w = |v: f32| {
-                    if w_bits == 0 || max == 0.0 {
-                        f64::from(v)
-                    } else {
-                        (f64::from(v) / max * levels).round() / levels * max
-                    }
-                };
-                let s = f64::from(b) + row.iter().zip(&a).map(|(&v, &x)| w(v) * x).sum::<f64>();
-                let y = f64::from(act_host(s as f32, layer.activation));
-                if bits.hidden > 0 && l < last {
-                    on_grid(y, r.hidden[l][o], grid(bits.hidden))
-                } else {
-                    y
-                }
-            })
-            .collect();
+    for (l, (layer, w)) in net.layers.iter().zip(w).enumerate() {
+        a = layer_out(layer, w, &a);
+        if bits.hidden > 0 && l < last {
+            for (v, &range) in a.iter_mut().zip(&r.hidden[l]) {
+                *v = on_grid(*v, range, grid(bits.hidden));
+            }
+        }
     }
     a[0]
 }
@@ -186,27 +194,14 @@ fn ranges(net: &Network, x: &[f32], d: usize) -> Ranges {
         inputs: vec![empty; d],
         hidden: net.layers.iter().map(|l| vec![empty; l.width()]).collect(),
     };
+    let weights: Vec<Vec<f64>> = net.layers.iter().map(|l| weights_on_grid(l, 0)).collect();
     for row in x.chunks(d.max(1)) {
         let mut a: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
         for (range, &v) in r.inputs.iter_mut().zip(&a) {
             *range = widen(*range, v);
         }
-        for (l, layer) in net.layers.iter().enumerate() {
-            let n = a.len().max(1);
-            a = layer
-                .weights
-                .chunks(n)
-                .zip(&layer.bias)
-                .map(|(row, &b)| {
-                    let s = f64::from(b)
-                        + row
-                            .iter()
-                            .zip(&a)
-                            .map(|(&w, &x)| f64::from(w) * x)
-                            .sum::<f64>();
-                    f64::from(act_host(s as f32, layer.activation))
-                })
-                .collect();
+        for (l, (layer, w)) in net.layers.iter().zip(&weights).enumerate() {
+            a = layer_out(layer, w, &a);
             for (range, &v) in r.hidden[l].iter_mut().zip(&a) {
                 *range = widen(*range, v);
             }
@@ -264,11 +259,14 @@ struct Split {
 
 /// RMSE of `net` on `rows` (standardised target) with `bits` and `four`.
 fn rmse(net: &Network, rows: &Rows, bits: Bits, four: &[bool], r: &Ranges) -> f64 {
+    let w: Vec<Vec<f64>> = (net.layers.iter().enumerate())
+        .map(|(l, layer)| weights_on_grid(layer, if four[l] { 4 } else { bits.weights }))
+        .collect();
     let squared: f64 = rows
         .x
         .chunks(rows.d.max(1))
         .zip(&rows.y)
-        .map(|(x, &y)| (forward(net, x, bits, four, r) - f64::from(y)).powi(2))
+        .map(|(x, &y)| (forward(net, &w, x, bits, r) - f64::from(y)).powi(2))
         .sum();
     (squared / rows.len().max(1) as f64).sqrt()
 }
