@@ -9,17 +9,42 @@ use crate::math::tanh_q;
 
 /// `⌊(s·m + 2^(shift−1)) / 2^shift⌋`, exactly, for every `s` and `shift` in 17..=47.
 ///
-/// With `s = 2^16·h + l` (`h = s >> 16`, `0 ≤ l < 2^16`), `y = ⌊s·m / 2^16⌋ = h·m + ⌊l·m /
-/// 2^16⌋` (32-bit products; `|y| < 2^31`), and `⌊(⌊y⌋ + c) / 2^j⌋ = ⌊(y + c) / 2^j⌋` for
-/// integer `c`, so with `k = shift − 16` the result is `⌊(⌊y / 2^(k−1)⌋ + 1) / 2⌋`: two
-/// shifts, no 64-bit multiply (a library call on Cortex-M0) and no addition that can overflow.
+/// With `y = ⌊s·m / 2^16⌋` ([`scaled`]; `|y| < 2^31`) and `⌊(⌊y⌋ + c) / 2^j⌋ = ⌊(y + c) /
+/// 2^j⌋` for integer `c`, and `k = shift − 16`, the result is `⌊(⌊y / 2^(k−1)⌋ + 1) / 2⌋`:
+/// two shifts and no addition that can overflow.
 #[inline(always)]
 pub fn requantise(s: i32, m: u16, shift: u8) -> i32 {
+    let k1 = u32::from(shift).wrapping_sub(17);
+    scaled(s, m).wrapping_shr(k1).wrapping_add(1) >> 1
+}
+
+/// `⌊s·m / 2^16⌋`: [`scaled_wide`] where the core multiplies 32×32→64 bits in one
+/// instruction (`SMULL` on ARMv7-M), else [`scaled_halves`]; the two are equal for every
+/// `s` and `m` (tested).
+#[inline(always)]
+fn scaled(s: i32, m: u16) -> i32 {
+    if cfg!(all(target_arch = "arm", target_feature = "thumb2")) {
+        scaled_wide(s, m)
+    } else {
+        scaled_halves(s, m)
+    }
+}
+
+/// `⌊s·m / 2^16⌋` from one 64-bit product; `|s·m| < 2^47`, so the result fits.
+#[inline(always)]
+fn scaled_wide(s: i32, m: u16) -> i32 {
+    ((i64::from(s) * i64::from(m)) >> 16) as i32
+}
+
+/// `⌊s·m / 2^16⌋` as two 32-bit products, for ARMv6-M, where a 64-bit product is a library
+/// call: with `s = 2^16·h + l` (`h = s >> 16`, `0 ≤ l < 2^16`), `⌊s·m / 2^16⌋ = h·m + ⌊l·m /
+/// 2^16⌋`.
+#[inline(always)]
+fn scaled_halves(s: i32, m: u16) -> i32 {
     let m = u32::from(m);
     let hi = (s >> 16).wrapping_mul(m as i32);
     let lo = (((s as u32) & 0xFFFF).wrapping_mul(m) >> 16) as i32;
-    let k1 = u32::from(shift).wrapping_sub(17);
-    hi.wrapping_add(lo).wrapping_shr(k1).wrapping_add(1) >> 1
+    hi.wrapping_add(lo)
 }
 
 /// The multiplier and shift of a requantisation (`runtime/FORMAT.md`) that scales by the real
@@ -491,6 +516,31 @@ mod tests {
                     "{s}·{m} >> {shift}"
                 );
             }
+        }
+    }
+
+    /// The two forms of `⌊s·m / 2^16⌋` the cores use agree everywhere: exhaustively over
+    /// `m` for sums at and around every power of two, and on random pairs.
+    #[test]
+    fn both_scalings_give_the_same_bits() {
+        let mut sums = vec![0, i32::MAX, i32::MIN];
+        for b in 0..31 {
+            for d in [-1, 0, 1] {
+                sums.extend([(1i32 << b).wrapping_add(d), (-(1i32 << b)).wrapping_add(d)]);
+            }
+        }
+        for &s in &sums {
+            for m in 0..=u16::MAX {
+                assert_eq!(scaled_wide(s, m), scaled_halves(s, m), "{s}·{m}");
+            }
+        }
+        let mut state = 7u64;
+        for _ in 0..1_000_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let (s, m) = ((state >> 32) as i32, (state >> 8) as u16);
+            assert_eq!(scaled_wide(s, m), scaled_halves(s, m), "{s}·{m}");
         }
     }
 
