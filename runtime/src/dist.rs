@@ -15,13 +15,12 @@
 //! The means are summed from the bias in input order, as [`Model::predict`] sums, so a model
 //! whose variances are all zero gives `predict`'s outputs bit for bit.
 
-use crate::dense_index;
 use crate::eval::Buf;
 use crate::format::{Activation, MAX_WIDTH, Task};
 use crate::math::{exp, relu_moments, rsqrt, sigmoid_moments, tanh_moments};
 use crate::model::{
     CodeVariances, InputMap, Int8, Int8Posterior, Int8Weights, Layer, Model, Params, TABLE4,
-    Variances, Weights,
+    Variances, Weights, dense_row,
 };
 use crate::{Error, Result};
 
@@ -259,11 +258,11 @@ impl Layer<'_> {
                     posterior: Some(p), ..
                 },
             ) => {
-                // Soft-float cores take the first layer's form (the same bits): three calls
-                // fewer per weight. With an FPU the test per weight costs more than the five
-                // instructions it saves (M4F, 8-50-1: 33,028 instructions against 31,520).
-                let soft = cfg!(all(target_arch = "arm", not(target_feature = "fpregs")));
-                int8(&q, &p, xm, xv, n, exact && soft, ym, yv);
+                // With an FPU (and on the host) a dense layer takes its blocks of four rows
+                // in one pass; cores without one keep the smaller loop, whose soft-float
+                // arithmetic costs the same either way.
+                let blocks = !cfg!(all(target_arch = "arm", not(target_feature = "fpregs")));
+                int8(&q, &p, (xm, xv), n, exact, blocks, ym, yv);
             }
             Params::F32 { variance: None, .. }
             | Params::Int8(Int8 {
@@ -672,12 +671,7 @@ fn dense_table4_rows(
     let blocked = width / 4 * 4;
     let rows = ym.iter_mut().zip(yv.iter_mut()).zip(bias.iter().zip(vb));
     for (o, ((om, ov), (&b, &vb))) in rows.enumerate() {
-        // Weight (o, i) is at `start + step·i` ([`crate::dense_index`]).
-        let (start, step) = if o < blocked {
-            ((o / 4) * 4 * n + o % 4, 4)
-        } else {
-            (blocked * n + (o - blocked) * n, 1)
-        };
+        let (start, step) = dense_row(o, width, n);
         let (mut m, mut v) = (b, vb);
         for (i, (&a, &c)) in xm.iter().zip(xv).enumerate() {
             let k = start + step * i;
@@ -709,10 +703,10 @@ fn dense_table4_rows(
 fn int8(
     q: &Int8<'_>,
     p: &Int8Posterior<'_>,
-    xm: &mut Buf,
-    xv: &mut Buf,
+    (xm, xv): (&mut Buf, &mut Buf),
     n: usize,
     exact: bool,
+    blocks: bool,
     ym: &mut [f32],
     yv: &mut [f32],
 ) {
@@ -727,10 +721,33 @@ fn int8(
     let (var, bias_var) = (p.weight_variance(), p.bias_variance());
     let (bias, scale) = (p.bias(), p.scale());
     let width = ym.len();
+    // `blocks`: a dense layer's sums by [`int8_blocks`] and [`int8_rows`], which keep each
+    // row's sums in registers, instead of the loop below; the same bits (tested).
+    let blocked = match (q.weights, var) {
+        // The compiler stores an integer layer's variances as 4-bit codes; f32 ones (which
+        // the format allows) take the loop below.
+        (Int8Weights::Dense(codes), CodeVariances::Table4 { table, words }) if blocks => {
+            table.first_chunk::<TABLE4>().map_or(0, |table| {
+                let (sm, sv) = (ym.as_chunks_mut::<4>(), yv.as_chunks_mut::<4>());
+                int8_blocks(codes, table4_quads(table, words), xm, xv, exact, sm.0, sv.0);
+                let rows = codes.get(sm.0.len() * 4 * n..).unwrap_or_default();
+                let first = codes.len() - rows.len();
+                let code = |k: usize| {
+                    let k = first + k;
+                    let word = words.get(k / 8).map_or(0, |w| w.to_bits());
+                    table[((word >> (4 * (k % 8))) & 15) as usize]
+                };
+                int8_rows((rows, sm.1, sv.1), code, xm, xv, exact);
+                width
+            })
+        }
+        _ => 0,
+    };
     let mut start = 0;
-    // Node by node, one loop for both storages: this path is the slow one on FPU-less cores
-    // anyway (soft-float), so it is written for size.
-    for (o, (om, ov)) in ym.iter_mut().zip(yv.iter_mut()).enumerate() {
+    // Node by node, one loop for both storages, written for size.
+    let nodes = ym.iter_mut().zip(yv.iter_mut());
+    let params = bias.iter().zip(bias_var).zip(scale);
+    for (o, ((om, ov), ((&b, &vb), &s))) in nodes.zip(params).enumerate() {
         let (mut sm, mut sv) = (0.0f32, 0.0f32);
         let mut edge = |i: usize, w: f32, vw: f32| {
             let (a, c) = (
@@ -746,9 +763,11 @@ fn int8(
             }
         };
         match q.weights {
+            Int8Weights::Dense(_) if o < blocked => (sm, sv) = (*om, *ov),
             Int8Weights::Dense(codes) => {
+                let (first, step) = dense_row(o, width, n);
                 for i in 0..n {
-                    let k = dense_index(o, i, width, n);
+                    let k = first + step * i;
                     let (u, vw) = (codes.get(k), var.get(k));
                     // `u − 128` in integers, one conversion (exact either way).
                     let w = i16::from(u.copied().unwrap_or(128)) - 128;
@@ -771,12 +790,125 @@ fn int8(
                 start = end;
             }
         }
-        let (b, vb, s) = (
-            bias.get(o).copied().unwrap_or_default(),
-            bias_var.get(o).copied().unwrap_or_default(),
-            scale.get(o).copied().unwrap_or_default(),
-        );
         (*om, *ov) = (b + s * sm, vb + s * s * sv);
+    }
+}
+
+/// [`int8`]'s sums for the last `width mod 4` rows of a dense layer, stored one after the
+/// other in `codes` (their variances `var(k)`, `k` counted from the first), as
+/// [`int8_blocks`] gives them for the blocks: the row loop's operations in input order.
+fn int8_rows(
+    (codes, sm, sv): (&[u8], &mut [f32], &mut [f32]),
+    var: impl Fn(usize) -> f32,
+    xm: &[f32],
+    xv: &[f32],
+    exact: bool,
+) {
+    let n = xm.len();
+    if n == 0 {
+        return;
+    }
+    let mut k = 0;
+    for ((row, om), ov) in codes.chunks_exact(n).zip(sm).zip(sv) {
+        let (mut m, mut v) = (0.0f32, 0.0f32);
+        for (&u, (&a, &c)) in row.iter().zip(xm.iter().zip(xv)) {
+            let (w, vw) = (f32::from(i16::from(u) - 128), var(k));
+            k += 1;
+            m += w * a;
+            if exact {
+                v += vw * c;
+            } else {
+                v += vw * (a * a + c);
+                v += w * w * c;
+            }
+        }
+        (*om, *ov) = (m, v);
+    }
+}
+
+/// The variances of the stored weights `4k` to `4k + 3` of a [`CodeVariances::Table4`]
+/// array, for `k` = 0, 1, 2, ... in turn: half of word `k/2`, read when `k` is even.
+fn table4_quads<'a>(
+    table: &'a [f32; TABLE4],
+    words: &'a [f32],
+) -> impl FnMut(usize) -> [f32; 4] + 'a {
+    let mut word = 0u32;
+    move |k: usize| {
+        let h = if k.is_multiple_of(2) {
+            word = words.get(k / 2).map_or(0, |w| w.to_bits());
+            word
+        } else {
+            word >> 16
+        };
+        [
+            table[(h & 15) as usize],
+            table[((h >> 4) & 15) as usize],
+            table[((h >> 8) & 15) as usize],
+            table[((h >> 12) & 15) as usize],
+        ]
+    }
+}
+
+/// [`int8`]'s sums for the blocks of four rows of a dense layer, `Σ_i w_oi·a_i` in `sm` and
+/// `Σ_i (V_oi·(a_i² + c_i) + w_oi²·c_i)` in `sv` (`Σ_i V_oi·c_i` when `exact`, `xv` then
+/// holding `a_i²`), each row's in input order with the row loop's operations, so the same
+/// bits. `quad(k)` gives the variances of the stored weights `4k` to `4k + 3`, called for
+/// `k` = 0, 1, 2, ... in turn.
+fn int8_blocks(
+    codes: &[u8],
+    mut quad: impl FnMut(usize) -> [f32; 4],
+    xm: &[f32],
+    xv: &[f32],
+    exact: bool,
+    sm: &mut [[f32; 4]],
+    sv: &mut [[f32; 4]],
+) {
+    let n = xm.len();
+    if n == 0 {
+        return;
+    }
+    // `u − 128` in integers, one conversion (exact either way).
+    let real = |u: u8| f32::from(i16::from(u) - 128);
+    let real = |u: &[u8; 4]| [real(u[0]), real(u[1]), real(u[2]), real(u[3])];
+    let mut k = 0;
+    for ((block, om), ov) in codes.chunks_exact(4 * n).zip(sm).zip(sv) {
+        let [mut m0, mut m1, mut m2, mut m3] = [0.0f32; 4];
+        let [mut v0, mut v1, mut v2, mut v3] = [0.0f32; 4];
+        let inputs = block.as_chunks::<4>().0.iter().zip(xm.iter().zip(xv));
+        // Written out, one loop for each form, as in `dense`: a loop over the four rows
+        // stays a loop through the stack.
+        if exact {
+            for (u, (&a, &c)) in inputs {
+                let (w, vw) = (real(u), quad(k));
+                k += 1;
+                m0 += w[0] * a;
+                m1 += w[1] * a;
+                m2 += w[2] * a;
+                m3 += w[3] * a;
+                v0 += vw[0] * c;
+                v1 += vw[1] * c;
+                v2 += vw[2] * c;
+                v3 += vw[3] * c;
+            }
+        } else {
+            for (u, (&a, &c)) in inputs {
+                let (w, vw, s) = (real(u), quad(k), a * a + c);
+                k += 1;
+                m0 += w[0] * a;
+                m1 += w[1] * a;
+                m2 += w[2] * a;
+                m3 += w[3] * a;
+                v0 += vw[0] * s;
+                v0 += w[0] * w[0] * c;
+                v1 += vw[1] * s;
+                v1 += w[1] * w[1] * c;
+                v2 += vw[2] * s;
+                v2 += w[2] * w[2] * c;
+                v3 += vw[3] * s;
+                v3 += w[3] * w[3] * c;
+            }
+        }
+        (*om, *ov) = ([m0, m1, m2, m3], [v0, v1, v2, v3]);
     }
 }
 
@@ -1089,7 +1221,7 @@ mod tests {
                     let (mut xm, mut xv) = (x, [0.0f32; MAX_WIDTH]);
                     let (mut ym, mut yv) = ([0.0f32; 13], [0.0f32; 13]);
                     let (om, ov) = (&mut ym[..width], &mut yv[..width]);
-                    int8(&q, &p, &mut xm, &mut xv, n, exact, om, ov);
+                    int8(&q, &p, (&mut xm, &mut xv), n, exact, true, om, ov);
                     (ym.map(f32::to_bits), yv.map(f32::to_bits))
                 };
                 assert_eq!(run(true), run(false), "{width}x{n}, {w:?}");
@@ -1098,6 +1230,74 @@ mod tests {
                         .iter()
                         .all(|&v| f32::from_bits(v) > 0.0)
                 );
+            }
+        }
+    }
+
+    /// A dense integer layer's sums by blocks ([`int8_blocks`], [`int8_rows`]) are the row
+    /// loop's bits, for widths around multiples of four, weight variances as f32 and as 4-bit
+    /// codes (−0 among them), on exact inputs and on inputs with variances.
+    #[test]
+    fn an_integer_layer_s_blocks_give_the_row_loop_s_bits() {
+        use crate::model::Rescale;
+        let mut r = Values(9);
+        for &(width, n) in &[(1, 1), (3, 5), (4, 4), (5, 3), (8, 9), (9, 8), (13, 17)] {
+            let k = width * n;
+            let codes: [u8; 13 * 17] = core::array::from_fn(|_| r.next(0.0, 255.99) as u8);
+            // bias, scale (width each), unit (n), bias variances (width), then the weights'
+            // variances: one f32 each, or a table of 16 and words of 4-bit codes.
+            let head = 3 * width + n;
+            let mut post = [0.0f32; 3 * 13 + 17 + 13 * 17];
+            for (i, v) in post[..head + k].iter_mut().enumerate() {
+                *v = match i {
+                    _ if i < width => r.next(-1.0, 2.0),
+                    _ if i < 2 * width => r.next(0.001, 0.01),
+                    _ if i < 2 * width + n => r.next(0.5, 2.0),
+                    _ if i % 5 == 0 => -0.0,
+                    _ => r.next(0.0, 0.3),
+                };
+            }
+            let mut coded = [0.0f32; 3 * 13 + 17 + TABLE4 + 13 * 17 / 8 + 1];
+            coded[..head].copy_from_slice(&post[..head]);
+            for (j, t) in coded[head..head + TABLE4].iter_mut().enumerate() {
+                *t = if j == 0 { -0.0 } else { r.next(0.0, 0.3) };
+            }
+            let nibbles: [u8; 13 * 17] = core::array::from_fn(|_| r.next(0.0, 15.99) as u8);
+            let words = k.div_ceil(8);
+            for (w, c) in coded[head + TABLE4..][..words]
+                .iter_mut()
+                .zip(nibbles[..k].chunks(8))
+            {
+                *w = crate::table4_word(c);
+            }
+            let posteriors = [
+                Int8Posterior::new(&post[..head + k], width, n).unwrap(),
+                Int8Posterior::with_table(&coded[..head + TABLE4 + words], width, n, k).unwrap(),
+            ];
+            for p in posteriors {
+                let q = Int8 {
+                    bias: &[],
+                    weights: Int8Weights::Dense(&codes[..k]),
+                    rescale: Rescale::Dequantise(&[]),
+                    posterior: Some(p),
+                };
+                let xm: [f32; MAX_WIDTH] = core::array::from_fn(|_| r.next(-3.0, 6.0));
+                let xv: [f32; MAX_WIDTH] = core::array::from_fn(|_| r.next(0.0, 0.5));
+                for exact in [true, false] {
+                    let run = |blocks: bool| {
+                        let (mut xm, mut xv) = (xm, if exact { [0.0; MAX_WIDTH] } else { xv });
+                        let (mut ym, mut yv) = ([0.0f32; 13], [0.0f32; 13]);
+                        let (om, ov) = (&mut ym[..width], &mut yv[..width]);
+                        int8(&q, &p, (&mut xm, &mut xv), n, exact, blocks, om, ov);
+                        (ym.map(f32::to_bits), yv.map(f32::to_bits))
+                    };
+                    let format = p.format();
+                    assert_eq!(
+                        run(true),
+                        run(false),
+                        "{width}x{n}, {format:?}, exact {exact}"
+                    );
+                }
             }
         }
     }

@@ -36,11 +36,18 @@ pub enum Weights<'a> {
 /// Rows come in blocks of four, each block stored column by column (the four weights from
 /// input 0, then the four from input 1, ...); the last `width % 4` rows follow row by row.
 pub const fn dense_index(o: usize, i: usize, width: usize, in_width: usize) -> usize {
+    let (start, step) = dense_row(o, width, in_width);
+    start + step * i
+}
+
+/// Where row `o` of a dense `width × in_width` layer lies in its packed array: weight
+/// `(o, i)` at `start + step·i` ([`dense_index`]).
+pub const fn dense_row(o: usize, width: usize, in_width: usize) -> (usize, usize) {
     let blocked = width / 4 * 4;
     if o < blocked {
-        (o / 4) * 4 * in_width + i * 4 + o % 4
+        ((o / 4) * 4 * in_width + o % 4, 4)
     } else {
-        blocked * in_width + (o - blocked) * in_width + i
+        (blocked * in_width + (o - blocked) * in_width, 1)
     }
 }
 
