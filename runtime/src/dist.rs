@@ -189,6 +189,7 @@ impl Layer<'_> {
     /// inputs without variance). A model carries variances in every layer or none, and
     /// [`Model::predict_dist`] refuses one without them first. An integer layer rescales its
     /// inputs in place ([`int8`]).
+    #[inline(never)]
     fn moments(
         &self,
         xm: &mut Buf,
