@@ -366,7 +366,10 @@ fn block_bytes(w: &[u8], a: &[u8]) -> [u32; 4] {
 ///
 /// `TWO`: two inputs per loop step, which suits the Cortex-M3 (15 instructions per eight
 /// multiply-adds against 16); on the Cortex-M4 LLVM splits half of that loop's UMLALs into
-/// UMULL, ADDS and ADC (board-profile), so one input per step there.
+/// UMULL, ADDS and ADC (board-profile), so one input per step there: with the DSP extension
+/// its instruction selection first tries to make `UMAAL` of a 64-bit addition whose operand
+/// is a `UMLAL`, and gives up when that `UMLAL` accumulates into a non-zero high word
+/// (`AddCombineTo64bitUMAAL`), which a second product into the same sum always does.
 #[cfg_attr(
     not(all(target_arch = "arm", target_feature = "thumb2")),
     allow(dead_code)
