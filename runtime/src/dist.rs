@@ -576,24 +576,7 @@ fn dense_table4(
     if n == 0 {
         return;
     }
-    // The variances of the next four stored weights, quad q (weights 4q to 4q + 3): half of
-    // word q/2, read when q is even (written out: as a map over the four shifts, the loop
-    // stays a loop through the stack).
-    let mut word = 0u32;
-    let mut quad = |q: usize| {
-        let h = if q.is_multiple_of(2) {
-            word = words.get(q / 2).map_or(0, |w| w.to_bits());
-            word
-        } else {
-            word >> 16
-        };
-        [
-            table[(h & 15) as usize],
-            table[((h >> 4) & 15) as usize],
-            table[((h >> 8) & 15) as usize],
-            table[((h >> 12) & 15) as usize],
-        ]
-    };
+    let mut quad = table4_quads(table, words);
     let (bc, bt) = bias.as_chunks::<4>();
     let (vbc, vbt) = vb.as_chunks::<4>();
     let (ymc, ymt) = ym.as_chunks_mut::<4>();
@@ -601,41 +584,20 @@ fn dense_table4(
     let mut q = 0;
     let blocks = w.chunks_exact(4 * n).zip(ymc).zip(yvc).zip(bc).zip(vbc);
     for ((((block, om), ov), &b), &vb) in blocks {
-        let [mut m0, mut m1, mut m2, mut m3] = b;
-        let [mut v0, mut v1, mut v2, mut v3] = vb;
+        let (mut m, mut v) = (b, vb);
         let (wc, _) = block.as_chunks::<4>();
         if exact {
             for (w, &a) in wc.iter().zip(xm) {
-                let (vw, s) = (quad(q), a * a);
+                add_input((&mut m, &mut v), (*w, quad(q)), (a, a * a, 0.0), true);
                 q += 1;
-                m0 += w[0] * a;
-                m1 += w[1] * a;
-                m2 += w[2] * a;
-                m3 += w[3] * a;
-                v0 += vw[0] * s;
-                v1 += vw[1] * s;
-                v2 += vw[2] * s;
-                v3 += vw[3] * s;
             }
         } else {
             for ((w, &a), &c) in wc.iter().zip(xm).zip(xv) {
-                let (vw, s) = (quad(q), a * a + c);
+                add_input((&mut m, &mut v), (*w, quad(q)), (a, a * a + c, c), false);
                 q += 1;
-                m0 += w[0] * a;
-                m1 += w[1] * a;
-                m2 += w[2] * a;
-                m3 += w[3] * a;
-                v0 += vw[0] * s;
-                v0 += w[0] * w[0] * c;
-                v1 += vw[1] * s;
-                v1 += w[1] * w[1] * c;
-                v2 += vw[2] * s;
-                v2 += w[2] * w[2] * c;
-                v3 += vw[3] * s;
-                v3 += w[3] * w[3] * c;
             }
         }
-        (*om, *ov) = ([m0, m1, m2, m3], [v0, v1, v2, v3]);
+        (*om, *ov) = (m, v);
     }
     let rest = w.len() - w.len() % (4 * n);
     let rows = w.get(rest..).unwrap_or_default().chunks_exact(n);
@@ -875,43 +837,60 @@ fn int8_blocks(
     let real = |u: &[u8; 4]| [real(u[0]), real(u[1]), real(u[2]), real(u[3])];
     let mut k = 0;
     for ((block, om), ov) in codes.chunks_exact(4 * n).zip(sm).zip(sv) {
-        let [mut m0, mut m1, mut m2, mut m3] = [0.0f32; 4];
-        let [mut v0, mut v1, mut v2, mut v3] = [0.0f32; 4];
+        let (mut m, mut v) = ([0.0f32; 4], [0.0f32; 4]);
         let inputs = block.as_chunks::<4>().0.iter().zip(xm.iter().zip(xv));
-        // Written out, one loop for each form, as in `dense`: a loop over the four rows
-        // stays a loop through the stack.
+        // One loop for each form, as in `dense_table4`; `xv` holds `a²` when `exact`.
         if exact {
             for (u, (&a, &c)) in inputs {
-                let (w, vw) = (real(u), quad(k));
+                add_input((&mut m, &mut v), (real(u), quad(k)), (a, c, c), true);
                 k += 1;
-                m0 += w[0] * a;
-                m1 += w[1] * a;
-                m2 += w[2] * a;
-                m3 += w[3] * a;
-                v0 += vw[0] * c;
-                v1 += vw[1] * c;
-                v2 += vw[2] * c;
-                v3 += vw[3] * c;
             }
         } else {
             for (u, (&a, &c)) in inputs {
-                let (w, vw, s) = (real(u), quad(k), a * a + c);
+                add_input(
+                    (&mut m, &mut v),
+                    (real(u), quad(k)),
+                    (a, a * a + c, c),
+                    false,
+                );
                 k += 1;
-                m0 += w[0] * a;
-                m1 += w[1] * a;
-                m2 += w[2] * a;
-                m3 += w[3] * a;
-                v0 += vw[0] * s;
-                v0 += w[0] * w[0] * c;
-                v1 += vw[1] * s;
-                v1 += w[1] * w[1] * c;
-                v2 += vw[2] * s;
-                v2 += w[2] * w[2] * c;
-                v3 += vw[3] * s;
-                v3 += w[3] * w[3] * c;
             }
         }
-        (*om, *ov) = ([m0, m1, m2, m3], [v0, v1, v2, v3]);
+        (*om, *ov) = (m, v);
+    }
+}
+
+/// Adds one input's terms to the sums of a block of four rows: `m += w·a` and `v += V·s`
+/// for each row, and `v += w²·c` unless `exact` (`s` is `a² + c`, or `a²` when `exact`).
+/// Every block kernel that reads its weights' variances apart from them adds them so, which
+/// keeps their bits equal to the row loops'. Written out: as a loop over the rows, the sums
+/// go through the stack.
+#[inline(always)]
+fn add_input(
+    (m, v): (&mut [f32; 4], &mut [f32; 4]),
+    (w, vw): ([f32; 4], [f32; 4]),
+    (a, s, c): (f32, f32, f32),
+    exact: bool,
+) {
+    m[0] += w[0] * a;
+    m[1] += w[1] * a;
+    m[2] += w[2] * a;
+    m[3] += w[3] * a;
+    v[0] += vw[0] * s;
+    if !exact {
+        v[0] += w[0] * w[0] * c;
+    }
+    v[1] += vw[1] * s;
+    if !exact {
+        v[1] += w[1] * w[1] * c;
+    }
+    v[2] += vw[2] * s;
+    if !exact {
+        v[2] += w[2] * w[2] * c;
+    }
+    v[3] += vw[3] * s;
+    if !exact {
+        v[3] += w[3] * w[3] * c;
     }
 }
 
