@@ -862,9 +862,9 @@ fn int8_blocks(
 
 /// Adds one input's terms to the sums of a block of four rows: `m += w·a` and `v += V·s`
 /// for each row, and `v += w²·c` unless `exact` (`s` is `a² + c`, or `a²` when `exact`).
-/// Every block kernel that reads its weights' variances apart from them adds them so, which
-/// keeps their bits equal to the row loops'. Written out: as a loop over the rows, the sums
-/// go through the stack.
+/// The block kernels of 4-bit variance codes ([`dense_table4`], [`int8_blocks`]) add them
+/// so, the row loops the same terms in the same order, so their bits are equal. Written
+/// out: as a loop over the rows, the sums go through the stack.
 #[inline(always)]
 fn add_input(
     (m, v): (&mut [f32; 4], &mut [f32; 4]),
