@@ -473,15 +473,30 @@ fn dense_exact_pairs(
 }
 
 /// Adds one weight's terms to a node's sums: `m += w·a`, and `v += V·(a² + c) + w²·c`, or
-/// `v += V·a²` when `exact` (inputs without variance, `c` = 0). Every kernel that goes weight
-/// by weight adds them so, which keeps their bits equal.
+/// `v += V·a²` when `exact` (inputs without variance, `c` = 0), through [`add_terms`].
 #[inline(always)]
-fn add_edge((m, v): (&mut f32, &mut f32), (w, vw): (f32, f32), (a, c): (f32, f32), exact: bool) {
-    *m += w * a;
+fn add_edge(mv: (&mut f32, &mut f32), wv: (f32, f32), (a, c): (f32, f32), exact: bool) {
+    // A branch, not a select of `s`: LLVM would compute both, a soft-float call each.
     if exact {
-        *v += vw * (a * a);
+        add_terms(mv, wv, (a, a * a, c), true);
     } else {
-        *v += vw * (a * a + c);
+        add_terms(mv, wv, (a, a * a + c, c), false);
+    }
+}
+
+/// Adds one weight's terms to a node's sums: `m += w·a`, `v += V·s`, and `v += w²·c` unless
+/// `exact`, `s` being `a² + c` (or `a²` when `exact`) as the caller has it. Every kernel adds
+/// a weight's terms so, which keeps their bits equal.
+#[inline(always)]
+fn add_terms(
+    (m, v): (&mut f32, &mut f32),
+    (w, vw): (f32, f32),
+    (a, s, c): (f32, f32, f32),
+    exact: bool,
+) {
+    *m += w * a;
+    *v += vw * s;
+    if !exact {
         *v += w * w * c;
     }
 }
@@ -719,12 +734,11 @@ fn int8(
                 xm.get(i).copied().unwrap_or_default(),
                 xv.get(i).copied().unwrap_or_default(),
             );
-            sm += w * a;
+            // `xv` holds `a²` when `exact`; a branch, as in `add_edge`.
             if exact {
-                sv += vw * c;
+                add_terms((&mut sm, &mut sv), (w, vw), (a, c, c), true);
             } else {
-                sv += vw * (a * a + c);
-                sv += w * w * c;
+                add_terms((&mut sm, &mut sv), (w, vw), (a, a * a + c, c), false);
             }
         };
         match q.weights {
@@ -776,15 +790,19 @@ fn int8_rows(
     let mut k = 0;
     for ((row, om), ov) in codes.chunks_exact(n).zip(sm).zip(sv) {
         let (mut m, mut v) = (0.0f32, 0.0f32);
-        for (&u, (&a, &c)) in row.iter().zip(xm.iter().zip(xv)) {
-            let (w, vw) = (f32::from(i16::from(u) - 128), var(k));
-            k += 1;
-            m += w * a;
-            if exact {
-                v += vw * c;
-            } else {
-                v += vw * (a * a + c);
-                v += w * w * c;
+        let terms = row.iter().zip(xm.iter().zip(xv));
+        // One loop for each form, as in `int8_blocks`; `xv` holds `a²` when `exact`.
+        if exact {
+            for (&u, (&a, &c)) in terms {
+                let (w, vw) = (f32::from(i16::from(u) - 128), var(k));
+                k += 1;
+                add_terms((&mut m, &mut v), (w, vw), (a, c, c), true);
+            }
+        } else {
+            for (&u, (&a, &c)) in terms {
+                let (w, vw) = (f32::from(i16::from(u) - 128), var(k));
+                k += 1;
+                add_terms((&mut m, &mut v), (w, vw), (a, a * a + c, c), false);
             }
         }
         (*om, *ov) = (m, v);
@@ -863,8 +881,8 @@ fn int8_blocks(
 /// Adds one input's terms to the sums of a block of four rows: `m += w·a` and `v += V·s`
 /// for each row, and `v += w²·c` unless `exact` (`s` is `a² + c`, or `a²` when `exact`).
 /// The block kernels of 4-bit variance codes ([`dense_table4`], [`int8_blocks`]) add them
-/// so, the row loops the same terms in the same order, so their bits are equal. Written
-/// out: as a loop over the rows, the sums go through the stack.
+/// so, a row at a time through [`add_terms`] as the row loops do, so their bits are equal.
+/// Written out: as a loop over the rows, the sums go through the stack.
 #[inline(always)]
 fn add_input(
     (m, v): (&mut [f32; 4], &mut [f32; 4]),
@@ -872,26 +890,12 @@ fn add_input(
     (a, s, c): (f32, f32, f32),
     exact: bool,
 ) {
-    m[0] += w[0] * a;
-    m[1] += w[1] * a;
-    m[2] += w[2] * a;
-    m[3] += w[3] * a;
-    v[0] += vw[0] * s;
-    if !exact {
-        v[0] += w[0] * w[0] * c;
-    }
-    v[1] += vw[1] * s;
-    if !exact {
-        v[1] += w[1] * w[1] * c;
-    }
-    v[2] += vw[2] * s;
-    if !exact {
-        v[2] += w[2] * w[2] * c;
-    }
-    v[3] += vw[3] * s;
-    if !exact {
-        v[3] += w[3] * w[3] * c;
-    }
+    let [m0, m1, m2, m3] = m;
+    let [v0, v1, v2, v3] = v;
+    add_terms((m0, v0), (w[0], vw[0]), (a, s, c), exact);
+    add_terms((m1, v1), (w[1], vw[1]), (a, s, c), exact);
+    add_terms((m2, v2), (w[2], vw[2]), (a, s, c), exact);
+    add_terms((m3, v3), (w[3], vw[3]), (a, s, c), exact);
 }
 
 #[cfg(test)]
