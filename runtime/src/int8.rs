@@ -408,18 +408,19 @@ pub fn sparse(
     a: &[u8; 256],
     out: &mut [i32],
 ) {
-    let mut start = 0;
+    let n = cols.len().min(values.len());
+    let mut i = 0;
     for ((o, &len), &b) in out.iter_mut().zip(row_len).zip(bias) {
-        let end = start + usize::from(len);
-        let (Some(c), Some(v)) = (cols.get(start..end), values.get(start..end)) else {
+        let end = i + usize::from(len);
+        if end > n {
             return;
-        };
+        }
         let mut s = b;
-        for (&ci, &wi) in c.iter().zip(v) {
-            s = s.wrapping_add(i32::from(wi) * i32::from(a[usize::from(ci)]));
+        while i < end {
+            s = s.wrapping_add(i32::from(values[i]) * i32::from(a[usize::from(cols[i])]));
+            i += 1;
         }
         *o = s;
-        start = end;
     }
 }
 
