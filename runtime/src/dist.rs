@@ -517,24 +517,21 @@ fn sparse(
     ym: &mut [f32],
     yv: &mut [f32],
 ) {
-    let mut start = 0;
+    let n = cols.len().min(values.len()).min(vw.len());
+    let mut i = 0;
     let rows = ym.iter_mut().zip(yv.iter_mut()).zip(row_len);
     for (((om, ov), &len), (&b, &vb)) in rows.zip(bias.iter().zip(vb)) {
-        let end = start + usize::from(len);
-        let (Some(c), Some(w), Some(vw)) = (
-            cols.get(start..end),
-            values.get(start..end),
-            vw.get(start..end),
-        ) else {
+        let end = i + usize::from(len);
+        if end > n {
             return;
-        };
+        }
         let (mut m, mut v) = (b, vb);
-        for ((&ci, &wi), &vi) in c.iter().zip(w).zip(vw) {
-            let x = (xm[usize::from(ci)], xv[usize::from(ci)]);
-            add_edge((&mut m, &mut v), (wi, vi), x, exact);
+        while i < end {
+            let c = usize::from(cols[i]);
+            add_edge((&mut m, &mut v), (values[i], vw[i]), (xm[c], xv[c]), exact);
+            i += 1;
         }
         (*om, *ov) = (m, v);
-        start = end;
     }
 }
 
@@ -553,21 +550,22 @@ fn sparse_table4(
     ym: &mut [f32],
     yv: &mut [f32],
 ) {
-    let mut start = 0;
+    let n = cols.len().min(values.len());
+    let mut i = 0;
     let rows = ym.iter_mut().zip(yv.iter_mut()).zip(row_len);
     for (((om, ov), &len), (&b, &vb)) in rows.zip(bias.iter().zip(vb)) {
-        let end = start + usize::from(len);
-        let (Some(c), Some(w)) = (cols.get(start..end), values.get(start..end)) else {
+        let end = i + usize::from(len);
+        if end > n {
             return;
-        };
+        }
         let (mut m, mut v) = (b, vb);
-        for (k, (&ci, &wi)) in (start..).zip(c.iter().zip(w)) {
-            let x = (xm[usize::from(ci)], xv[usize::from(ci)]);
-            let vi = var.get(k).unwrap_or_default();
-            add_edge((&mut m, &mut v), (wi, vi), x, exact);
+        while i < end {
+            let c = usize::from(cols[i]);
+            let vi = var.get(i).unwrap_or_default();
+            add_edge((&mut m, &mut v), (values[i], vi), (xm[c], xv[c]), exact);
+            i += 1;
         }
         (*om, *ov) = (m, v);
-        start = end;
     }
 }
 

@@ -299,18 +299,19 @@ fn dense(w: &[f32], bias: &[f32], x: &[f32], y: &mut [f32]) {
 
 /// `y = b + W·x` for `W` in compressed sparse rows; `x` is indexed by byte, so never out of range.
 fn sparse(row_len: &[u16], cols: &[u8], values: &[f32], bias: &[f32], x: &Buf, y: &mut [f32]) {
-    let mut start = 0;
+    let n = cols.len().min(values.len());
+    let mut i = 0;
     for ((out, &len), &b) in y.iter_mut().zip(row_len).zip(bias) {
-        let end = start + usize::from(len);
-        let (Some(c), Some(v)) = (cols.get(start..end), values.get(start..end)) else {
+        let end = i + usize::from(len);
+        if end > n {
             return;
-        };
+        }
         let mut s = b;
-        for (&ci, &wi) in c.iter().zip(v) {
-            s += wi * x[usize::from(ci)];
+        while i < end {
+            s += values[i] * x[usize::from(cols[i])];
+            i += 1;
         }
         *out = s;
-        start = end;
     }
 }
 
