@@ -20,7 +20,7 @@ use crate::format::{Activation, MAX_WIDTH, Task};
 use crate::math::{exp, relu_moments, rsqrt, sigmoid_moments, tanh_moments};
 use crate::model::{
     CodeVariances, InputMap, Int8, Int8Posterior, Int8Weights, Layer, Model, Params, TABLE4,
-    Variances, Weights, dense_row,
+    Variances, Weights, chunks, dense_row,
 };
 use crate::{Error, Result};
 
@@ -321,16 +321,21 @@ fn dense(
     let (vbc, vbt) = vb.as_chunks::<4>();
     let (ymc, ymt) = ym.as_chunks_mut::<4>();
     let (yvc, yvt) = yv.as_chunks_mut::<4>();
-    let mut blocks = w.chunks_exact(4 * n).zip(vw.chunks_exact(4 * n));
-    for ((((block, om), ov), &b), &vb) in blocks.by_ref().zip(ymc).zip(yvc).zip(bc).zip(vbc) {
+    // One chunk iterator zipped, the other stepped: zipping two, the outlined `zip` divides
+    // by a chunk size it cannot see is non-zero, and links a panic.
+    let mut var_blocks = chunks(vw, 4 * n);
+    for ((((block, om), ov), &b), &vb) in chunks(w, 4 * n).zip(ymc).zip(yvc).zip(bc).zip(vbc) {
+        let Some(var_block) = var_blocks.next() else {
+            break;
+        };
         let [mut m0, mut m1, mut m2, mut m3] = b;
         let [mut v0, mut v1, mut v2, mut v3] = vb;
-        let (wc, _) = block.0.as_chunks::<4>();
-        let (vc, _) = block.1.as_chunks::<4>();
+        let (wc, _) = block.as_chunks::<4>();
+        let (vc, _) = var_block.as_chunks::<4>();
         if exact {
             // Two inputs per step: the loop's own instructions count for eight multiply-adds.
-            let (w8, w4) = block.0.as_chunks::<8>();
-            let (v8, v4) = block.1.as_chunks::<8>();
+            let (w8, w4) = block.as_chunks::<8>();
+            let (v8, v4) = var_block.as_chunks::<8>();
             let (x2, x1) = xm.as_chunks::<2>();
             for ((w, vw), &[a, b]) in w8.iter().zip(v8).zip(x2) {
                 let (s, t) = (a * a, b * b);
@@ -383,15 +388,13 @@ fn dense(
         }
         (*om, *ov) = ([m0, m1, m2, m3], [v0, v1, v2, v3]);
     }
-    let rest = w.len() - w.len() % (4 * n);
-    let rows = w
-        .get(rest..)
-        .unwrap_or_default()
-        .chunks_exact(n)
-        .zip(vw.get(rest..).unwrap_or_default().chunks_exact(n));
-    for ((((row, om), ov), &b), &vb) in rows.zip(ymt).zip(yvt).zip(bt).zip(vbt) {
+    let rest = 4 * n * bc.len();
+    let rows = chunks(w.get(rest..).unwrap_or_default(), n);
+    for (r, ((((row, om), ov), &b), &vb)) in rows.zip(ymt).zip(yvt).zip(bt).zip(vbt).enumerate() {
+        // The row's variances start there (zipped with `row`, only `n` are read).
+        let var_row = vw.get(rest + r * n..).unwrap_or_default();
         let (mut m, mut v) = (b, vb);
-        for (((&w, &vw), &a), &c) in row.0.iter().zip(row.1).zip(xm).zip(xv) {
+        for (((&w, &vw), &a), &c) in row.iter().zip(var_row).zip(xm).zip(xv) {
             m += w * a;
             v += vw * (a * a + c);
             v += w * w * c;
@@ -419,9 +422,13 @@ fn dense_exact_pairs(
     let (vb8, _) = vb.as_chunks::<8>();
     let (ym8, _) = ym.as_chunks_mut::<8>();
     let (yv8, _) = yv.as_chunks_mut::<8>();
-    let pairs = w.chunks_exact(8 * n).zip(vw.chunks_exact(8 * n));
+    let mut var_pairs = chunks(vw, 8 * n);
     let mut done = 0;
-    for ((((w, vw), om), ov), (&b, &vb)) in pairs.zip(ym8).zip(yv8).zip(b8.iter().zip(vb8)) {
+    let pairs = chunks(w, 8 * n).zip(ym8).zip(yv8);
+    for (((w, om), ov), (&b, &vb)) in pairs.zip(b8.iter().zip(vb8)) {
+        let Some(vw) = var_pairs.next() else {
+            break;
+        };
         let [
             mut m0,
             mut m1,
@@ -442,7 +449,8 @@ fn dense_exact_pairs(
             mut v6,
             mut v7,
         ] = vb;
-        let ((wa, wb), (va, vb)) = (w.split_at(4 * n), vw.split_at(4 * n));
+        // Halves of `8·n` values: `4·n` each, and no panic to link.
+        let ((wa, wb), (va, vb)) = (w.split_at(w.len() / 2), vw.split_at(vw.len() / 2));
         let inputs = (wa.as_chunks::<4>().0.iter().zip(wb.as_chunks::<4>().0))
             .zip(va.as_chunks::<4>().0.iter().zip(vb.as_chunks::<4>().0))
             .zip(xm);
@@ -595,7 +603,7 @@ fn dense_table4(
     let (ymc, ymt) = ym.as_chunks_mut::<4>();
     let (yvc, yvt) = yv.as_chunks_mut::<4>();
     let mut q = 0;
-    let blocks = w.chunks_exact(4 * n).zip(ymc).zip(yvc).zip(bc).zip(vbc);
+    let blocks = chunks(w, 4 * n).zip(ymc).zip(yvc).zip(bc).zip(vbc);
     for ((((block, om), ov), &b), &vb) in blocks {
         let (mut m, mut v) = (b, vb);
         let (wc, _) = block.as_chunks::<4>();
@@ -612,8 +620,8 @@ fn dense_table4(
         }
         (*om, *ov) = (m, v);
     }
-    let rest = w.len() - w.len() % (4 * n);
-    let rows = w.get(rest..).unwrap_or_default().chunks_exact(n);
+    let rest = 4 * n * bc.len();
+    let rows = chunks(w.get(rest..).unwrap_or_default(), n);
     for (r, (((row, om), ov), (&b, &vb))) in
         rows.zip(ymt).zip(yvt).zip(bt.iter().zip(vbt)).enumerate()
     {
@@ -786,7 +794,7 @@ fn int8_rows(
         return;
     }
     let mut k = 0;
-    for ((row, om), ov) in codes.chunks_exact(n).zip(sm).zip(sv) {
+    for ((row, om), ov) in chunks(codes, n).zip(sm).zip(sv) {
         let (mut m, mut v) = (0.0f32, 0.0f32);
         let terms = row.iter().zip(xm.iter().zip(xv));
         // One loop for each form, as in `int8_blocks`; `xv` holds `a²` when `exact`.
@@ -852,7 +860,7 @@ fn int8_blocks(
     let real = |u: u8| f32::from(i16::from(u) - 128);
     let real = |u: &[u8; 4]| [real(u[0]), real(u[1]), real(u[2]), real(u[3])];
     let mut k = 0;
-    for ((block, om), ov) in codes.chunks_exact(4 * n).zip(sm).zip(sv) {
+    for ((block, om), ov) in chunks(codes, 4 * n).zip(sm).zip(sv) {
         let (mut m, mut v) = ([0.0f32; 4], [0.0f32; 4]);
         let inputs = block.as_chunks::<4>().0.iter().zip(xm.iter().zip(xv));
         // One loop for each form, as in `dense_table4`; `xv` holds `a²` when `exact`.

@@ -254,6 +254,11 @@ fn all_blocks(w: &[u8], a: &[u8], b: &[[i32; 4]], offset: i32, o: &mut [[i32; 4]
 #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
 #[inline(never)]
 fn all_blocks(w: &[u8], a: &[u8], b: &[[i32; 4]], offset: i32, o: &mut [[i32; 4]]) {
+    // A layer has 1 to 256 inputs; the bound keeps `chunks_exact`'s panic (a chunk size of
+    // 0, as `4·len` can wrap to) out of the firmware.
+    if !(1..=256).contains(&a.len()) {
+        return;
+    }
     for ((w, b), o) in w.chunks_exact(4 * a.len()).zip(b).zip(o) {
         block(w, a, b, offset, o);
     }

@@ -51,6 +51,13 @@ pub const fn dense_row(o: usize, width: usize, in_width: usize) -> (usize, usize
     }
 }
 
+/// `v` in chunks of `size` (a layer's rows or blocks), as `chunks_exact` gives them, for a
+/// `size` that is not 0; a `size` of 0 takes chunks of 1 instead of panicking, so that no
+/// panic is linked where the compiler cannot see that a width is positive.
+pub fn chunks<T>(v: &[T], size: usize) -> core::slice::ChunksExact<'_, T> {
+    v.chunks_exact(size.max(1))
+}
+
 /// The weights of an integer layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Int8Weights<'a> {

@@ -297,6 +297,34 @@ pub fn build(board: Board, model: &Path, bin: &str) -> Firmware {
     Firmware { elf, flash, ram }
 }
 
+/// The symbols of `core`'s panic machinery that `elf` links (a panic, a failed index or
+/// bounds check, a failed `unwrap`): none in a firmware where nothing can panic.
+///
+/// # Panics
+/// When `arm-none-eabi-nm` is missing (with what to install) or fails.
+pub fn panic_symbols(elf: &Path) -> Vec<String> {
+    let out = tool("arm-none-eabi-nm")
+        .arg("-C")
+        .arg(elf)
+        .output()
+        .expect("run arm-none-eabi-nm");
+    assert!(out.status.success(), "arm-none-eabi-nm {}", elf.display());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            [
+                "core::panicking",
+                "core::slice::index",
+                "unwrap_failed",
+                "expect_failed",
+            ]
+            .iter()
+            .any(|p| l.contains(p))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 fn sizes(elf: &Path) -> (u64, u64) {
     let out = tool("arm-none-eabi-size")
         .arg("-A")

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use spikeslab_tests::board::{QEMU_BOARDS, build, profile, root, run};
+use spikeslab_tests::board::{QEMU_BOARDS, build, panic_symbols, profile, root, run};
 use spikeslab_tests::{fixture_models, golden_demo};
 
 fn check_board(board: usize, model: &Path, expected: &[String]) {
@@ -78,4 +78,26 @@ fn the_profile_adds_up_to_the_instruction_count() {
     assert!(p.windows(2).all(|w| w[0].0 < w[1].0), "sorted by address");
     let hottest = p.iter().map(|&(_, n)| n).max().unwrap_or(0);
     assert!(hottest >= 13, "the demo's 13 hidden nodes: {hottest}");
+}
+
+/// The runtime is validated once and then cannot fail, so no firmware links `core`'s panic
+/// machinery: each board's own program, its `predict_dist` program and (where the board has
+/// one) the size probe. Every kernel is linked whatever the model, as layers are dispatched
+/// at run time, so the demo's firmware holds them all.
+#[test]
+fn no_firmware_links_a_panic() {
+    let model = root().join("models/demo.postcard");
+    for b in QEMU_BOARDS {
+        let probe = root()
+            .join("boards")
+            .join(b.name)
+            .join("src/bin/size-probe.rs");
+        let bins = [b.name, "dist"]
+            .into_iter()
+            .chain(probe.is_file().then_some("size-probe"));
+        for bin in bins {
+            let panics = panic_symbols(&build(b, &model, bin).elf);
+            assert!(panics.is_empty(), "{} `{bin}` links {panics:?}", b.name);
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_tests::board::{
-    C_BOARDS, build, build_c, build_c_cmake, build_c_with, root, run, rust_twin,
+    C_BOARDS, build, build_c, build_c_cmake, build_c_with, panic_symbols, root, run, rust_twin,
 };
 use spikeslab_tests::{fixture_models, golden_demo, input_lines};
 
@@ -113,5 +113,16 @@ fn c_boards_built_by_cmake_are_golden() {
     for b in C_BOARDS {
         let (model, expected) = golden_demo("demo");
         run(b, &build_c_cmake(b, &model)).assert_matches(b, &model, &expected);
+    }
+}
+
+/// A C firmware links no panic either: the packaged library's runtime cannot fail once a
+/// blob is loaded, and the C API's checks return errors (its panic hook stays, unreached).
+#[test]
+fn no_c_firmware_links_a_panic() {
+    let model = root().join("models/demo.postcard");
+    for b in C_BOARDS {
+        let panics = panic_symbols(&build_c(b, &model, "board").elf);
+        assert!(panics.is_empty(), "{} links {panics:?}", b.name);
     }
 }

@@ -109,7 +109,8 @@ fn evaluate(blob: &[u8], inputs: &[u8]) -> Result<(), Error> {
         x.get_mut(..d).ok_or(Error::Capacity)?,
         y.get_mut(..k).ok_or(Error::Capacity)?,
     );
-    for (row, bytes) in inputs.chunks_exact(4 * d).enumerate() {
+    // A model reads at least one feature; `max` keeps `chunks_exact`'s panic out all the same.
+    for (row, bytes) in inputs.chunks_exact((4 * d).max(4)).enumerate() {
         for (v, b) in x.iter_mut().zip(bytes.chunks_exact(4)) {
             *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         }
