@@ -251,7 +251,7 @@ fn all_blocks(w: &[u8], a: &[u8], b: &[[i32; 4]], offset: i32, o: &mut [[i32; 4]
 /// one-input loop keeps its registers beside the loop over blocks. A call per block cost
 /// about 22 instructions at the call and 37 in the callee (board-profile, M4F: 3,623 against
 /// 3,426 on 8-50-1, 45,020 against 44,184 on 64-128-64-10).
-#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+#[cfg(all(target_arch = "arm", target_feature = "thumb2", target_feature = "dsp"))]
 #[inline(never)]
 fn all_blocks(w: &[u8], a: &[u8], b: &[[i32; 4]], offset: i32, o: &mut [[i32; 4]]) {
     // A layer has 1 to 256 inputs; the bound keeps `chunks_exact`'s panic (a chunk size of
