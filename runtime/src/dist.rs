@@ -328,65 +328,26 @@ fn dense(
         let Some(var_block) = var_blocks.next() else {
             break;
         };
-        let [mut m0, mut m1, mut m2, mut m3] = b;
-        let [mut v0, mut v1, mut v2, mut v3] = vb;
+        let (mut m, mut v) = (b, vb);
         let (wc, _) = block.as_chunks::<4>();
         let (vc, _) = var_block.as_chunks::<4>();
         if exact {
             // Two inputs per step: the loop's own instructions count for eight multiply-adds.
-            let (w8, w4) = block.as_chunks::<8>();
-            let (v8, v4) = var_block.as_chunks::<8>();
+            let ((w2, w1), (v2, v1)) = (wc.as_chunks::<2>(), vc.as_chunks::<2>());
             let (x2, x1) = xm.as_chunks::<2>();
-            for ((w, vw), &[a, b]) in w8.iter().zip(v8).zip(x2) {
-                let (s, t) = (a * a, b * b);
-                m0 += w[0] * a;
-                m1 += w[1] * a;
-                m2 += w[2] * a;
-                m3 += w[3] * a;
-                v0 += vw[0] * s;
-                v1 += vw[1] * s;
-                v2 += vw[2] * s;
-                v3 += vw[3] * s;
-                m0 += w[4] * b;
-                m1 += w[5] * b;
-                m2 += w[6] * b;
-                m3 += w[7] * b;
-                v0 += vw[4] * t;
-                v1 += vw[5] * t;
-                v2 += vw[6] * t;
-                v3 += vw[7] * t;
+            for ((&[w, u], &[vw, vu]), &[a, b]) in w2.iter().zip(v2).zip(x2) {
+                add_input((&mut m, &mut v), (w, vw), (a, a * a, 0.0), true);
+                add_input((&mut m, &mut v), (u, vu), (b, b * b, 0.0), true);
             }
-            if let (Some(w), Some(vw), Some(&a)) =
-                (w4.first_chunk::<4>(), v4.first_chunk::<4>(), x1.first())
-            {
-                let s = a * a;
-                m0 += w[0] * a;
-                m1 += w[1] * a;
-                m2 += w[2] * a;
-                m3 += w[3] * a;
-                v0 += vw[0] * s;
-                v1 += vw[1] * s;
-                v2 += vw[2] * s;
-                v3 += vw[3] * s;
+            if let (Some(&w), Some(&vw), Some(&a)) = (w1.first(), v1.first(), x1.first()) {
+                add_input((&mut m, &mut v), (w, vw), (a, a * a, 0.0), true);
             }
         } else {
             for (((w, vw), &a), &c) in wc.iter().zip(vc).zip(xm).zip(xv) {
-                let s = a * a + c;
-                m0 += w[0] * a;
-                m1 += w[1] * a;
-                m2 += w[2] * a;
-                m3 += w[3] * a;
-                v0 += vw[0] * s;
-                v0 += w[0] * w[0] * c;
-                v1 += vw[1] * s;
-                v1 += w[1] * w[1] * c;
-                v2 += vw[2] * s;
-                v2 += w[2] * w[2] * c;
-                v3 += vw[3] * s;
-                v3 += w[3] * w[3] * c;
+                add_input((&mut m, &mut v), (*w, *vw), (a, a * a + c, c), false);
             }
         }
-        (*om, *ov) = ([m0, m1, m2, m3], [v0, v1, v2, v3]);
+        (*om, *ov) = (m, v);
     }
     let rest = 4 * n * bc.len();
     let rows = chunks(w.get(rest..).unwrap_or_default(), n);
@@ -395,9 +356,7 @@ fn dense(
         let var_row = vw.get(rest + r * n..).unwrap_or_default();
         let (mut m, mut v) = (b, vb);
         for (((&w, &vw), &a), &c) in row.iter().zip(var_row).zip(xm).zip(xv) {
-            m += w * a;
-            v += vw * (a * a + c);
-            v += w * w * c;
+            add_terms((&mut m, &mut v), (w, vw), (a, a * a + c, c), false);
         }
         (*om, *ov) = (m, v);
     }
@@ -429,52 +388,20 @@ fn dense_exact_pairs(
         let Some(vw) = var_pairs.next() else {
             break;
         };
-        let [
-            mut m0,
-            mut m1,
-            mut m2,
-            mut m3,
-            mut m4,
-            mut m5,
-            mut m6,
-            mut m7,
-        ] = b;
-        let [
-            mut v0,
-            mut v1,
-            mut v2,
-            mut v3,
-            mut v4,
-            mut v5,
-            mut v6,
-            mut v7,
-        ] = vb;
+        let [mut m0, mut m1]: [[f32; 4]; 2] = bytemuck::cast(b);
+        let [mut v0, mut v1]: [[f32; 4]; 2] = bytemuck::cast(vb);
         // Halves of `8·n` values: `4·n` each, and no panic to link.
         let ((wa, wb), (va, vb)) = (w.split_at(w.len() / 2), vw.split_at(vw.len() / 2));
         let inputs = (wa.as_chunks::<4>().0.iter().zip(wb.as_chunks::<4>().0))
             .zip(va.as_chunks::<4>().0.iter().zip(vb.as_chunks::<4>().0))
             .zip(xm);
-        for (((w, x), (p, q)), &a) in inputs {
+        for (((&w, &x), (&p, &q)), &a) in inputs {
             let s = a * a;
-            m0 += w[0] * a;
-            m1 += w[1] * a;
-            m2 += w[2] * a;
-            m3 += w[3] * a;
-            m4 += x[0] * a;
-            m5 += x[1] * a;
-            m6 += x[2] * a;
-            m7 += x[3] * a;
-            v0 += p[0] * s;
-            v1 += p[1] * s;
-            v2 += p[2] * s;
-            v3 += p[3] * s;
-            v4 += q[0] * s;
-            v5 += q[1] * s;
-            v6 += q[2] * s;
-            v7 += q[3] * s;
+            add_input((&mut m0, &mut v0), (w, p), (a, s, 0.0), true);
+            add_input((&mut m1, &mut v1), (x, q), (a, s, 0.0), true);
         }
-        *om = [m0, m1, m2, m3, m4, m5, m6, m7];
-        *ov = [v0, v1, v2, v3, v4, v5, v6, v7];
+        *om = bytemuck::cast([m0, m1]);
+        *ov = bytemuck::cast([v0, v1]);
         done += 8;
     }
     done
@@ -886,8 +813,9 @@ fn int8_blocks(
 
 /// Adds one input's terms to the sums of a block of four rows: `m += w·a` and `v += V·s`
 /// for each row, and `v += w²·c` unless `exact` (`s` is `a² + c`, or `a²` when `exact`).
-/// The block kernels of 4-bit variance codes ([`dense_table4`], [`int8_blocks`]) add them
-/// so, a row at a time through [`add_terms`] as the row loops do, so their bits are equal.
+/// Every block kernel ([`dense`], [`dense_exact_pairs`], [`dense_table4`], [`int8_blocks`])
+/// adds them so, a row at a time through [`add_terms`] as the row loops do, so their bits
+/// are equal.
 /// Written out: as a loop over the rows, the sums go through the stack.
 #[inline(always)]
 fn add_input(

@@ -231,28 +231,18 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
     }
 }
 
-/// `o[k] = b[k] + s[k] − offset` for the four sums `s` of each block of `w` ([`block`]), on
-/// ARMv7-M without the DSP extension (Cortex-M3): a call per block, so that the two-input
-/// loop keeps its registers (with the loop over blocks beside it in one function, the
-/// 64-128-64-10 network took 55,668 instructions against 43,912).
-#[cfg(all(
-    target_arch = "arm",
-    target_feature = "thumb2",
-    not(target_feature = "dsp")
-))]
-#[inline(always)]
-fn all_blocks(w: &[u8], a: &[u8], b: &[[i32; 4]], offset: i32, o: &mut [[i32; 4]]) {
-    for ((w, b), o) in w.chunks_exact(4 * a.len()).zip(b).zip(o) {
-        block(w, a, b, offset, o);
-    }
-}
-
-/// [`all_blocks`] with the DSP extension (Cortex-M4, M7, M33): one call per layer, whose
-/// one-input loop keeps its registers beside the loop over blocks. A call per block cost
-/// about 22 instructions at the call and 37 in the callee (board-profile, M4F: 3,623 against
-/// 3,426 on 8-50-1, 45,020 against 44,184 on 64-128-64-10).
-#[cfg(all(target_arch = "arm", target_feature = "thumb2", target_feature = "dsp"))]
-#[inline(never)]
+/// `o[k] = b[k] + s[k] − offset` for the four sums `s` of each block of `w` ([`block`]).
+///
+/// On ARMv7-M without the DSP extension (Cortex-M3), inlined into [`dense`] with a call per
+/// block, so that the two-input loop keeps its registers (with the loop over blocks beside
+/// it in one function, the 64-128-64-10 network took 55,668 instructions against 43,912).
+/// With the DSP extension (Cortex-M4, M7, M33), one call per layer, whose one-input loop
+/// keeps its registers beside the loop over blocks: a call per block cost about 22
+/// instructions at the call and 37 in the callee (board-profile, M4F: 3,623 against 3,426 on
+/// 8-50-1, 45,020 against 44,184 on 64-128-64-10).
+#[cfg(all(target_arch = "arm", target_feature = "thumb2"))]
+#[cfg_attr(target_feature = "dsp", inline(never))]
+#[cfg_attr(not(target_feature = "dsp"), inline(always))]
 fn all_blocks(w: &[u8], a: &[u8], b: &[[i32; 4]], offset: i32, o: &mut [[i32; 4]]) {
     // A layer has 1 to 256 inputs; the bound keeps `chunks_exact`'s panic (a chunk size of
     // 0, as `4·len` can wrap to) out of the firmware.
@@ -367,7 +357,7 @@ fn block(w: &[u8], a: &[u8]) -> [u32; 4] {
 /// [`block`] on ARMv7-M and later (Cortex-M3, M4, M7, M33), two rows per multiply-add: see
 /// [`block_pairs`]. It writes the outputs itself (returned, the sums go through the stack);
 /// on the M3 it is a function of its own, so that its loop gets the registers whatever
-/// `dense` keeps live, and with the DSP extension it is inlined into [`all_blocks`].
+/// [`dense`] keeps live, and with the DSP extension it is inlined into [`all_blocks`].
 #[cfg(all(target_arch = "arm", target_feature = "thumb2"))]
 #[cfg_attr(not(target_feature = "dsp"), inline(never))]
 #[cfg_attr(target_feature = "dsp", inline(always))]
