@@ -56,6 +56,8 @@ cargo test --workspace --locked
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+# The private items' docs too (their links are the code's own cross-references).
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --document-private-items
 
 step "thumb builds of the runtime"
 # Debian's rustc-web builds core for the thumb targets (-Zbuild-std); never the rustup proxies.

@@ -1,8 +1,9 @@
 //! The integer kernels: 8-bit codes in, 32-bit sums, and the maps between sums, codes and f32.
 //!
-//! Every step is exact integer arithmetic except [`input_code`] and the dequantisation, which
-//! are single f32 operations at the edges of the network, so the host and every target give
-//! the same bits (`runtime/FORMAT.md`, "Integer layers", states each step).
+//! Every step is exact integer arithmetic, an input's code included (taken from its f32 bits,
+//! [`input_codes`]), except the dequantisation at the output, single f32 operations; so the
+//! host and every target give the same bits (`runtime/FORMAT.md`, "Integer layers", states
+//! each step).
 
 use crate::format::Activation;
 use crate::math::tanh_q;
@@ -94,7 +95,7 @@ pub fn input_code(x: f32, offset: i32, mult: u16, shift: u8, exp: i8) -> Option<
     (e != 0xFF).then(|| input_code_from(v, offset, mult, shift))
 }
 
-/// `X = ±⌊|x|·2^exp⌋` (x's sign) of [`input_code`] for the f32 bits `bits`, or `Err(sign)`
+/// `X = ±⌊|x|·2^exp⌋` (x's sign) of an input's code for the f32 bits `bits`, or `Err(sign)`
 /// (0 for a positive `x`, −1 for a negative) when `|x|·2^exp ≥ 2^29`; and the biased exponent
 /// `e` (255 for NaN and ±∞).
 ///
@@ -128,8 +129,10 @@ fn input_code_from(v: Result<i32, i32>, offset: i32, mult: u16, shift: u8) -> u8
 }
 
 /// Replaces the first `n` values of `buf` (the read inputs, as f32) by their 8-bit codes
-/// ([`input_code`]; byte `j` of `buf` gets input `j`'s code), `n` the length of the shortest
-/// map array; `false` when an input is NaN or ±∞ (its code is then meaningless).
+/// (`X` from [`input_value`], then `clamp(requantise(X − offset, mult, shift), 0, 255)`, or
+/// 255 or 0 by sign when saturated; byte `j` of `buf` gets input `j`'s code), `n` the length
+/// of the shortest map array; `false` when an input is NaN or ±∞ (its code is then
+/// meaningless).
 ///
 /// One pass over the inputs: byte `j` of `buf` lies in value `⌊j/4⌋ ≤ j`, already read when
 /// it is written. As a function of its own, 0.1–0.2% fewer instructions on the 64-128-64-10
