@@ -429,6 +429,37 @@ mod tests {
         (f, p)
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any bytes spliced into a valid file: read, or refused naming the file.
+        #[test]
+        fn any_csv_is_read_or_refused_with_the_file_named(
+            at in 0usize..40,
+            cut in 0usize..8,
+            junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            target in "[a-z]{1,2}",
+        ) {
+            let good = b"a,y,b\n1,2,3\n4,5e3,-6\n7,8,9\n".to_vec();
+            let at = at.min(good.len());
+            let mut bytes = good[..at].to_vec();
+            bytes.extend_from_slice(&junk);
+            bytes.extend_from_slice(&good[(at + cut).min(good.len())..]);
+            let f = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(f.path(), &bytes).unwrap();
+            match read_csv(f.path(), &target) {
+                Ok(t) => {
+                    proptest::prop_assert_eq!(t.x.len(), t.y.len() * t.names.len());
+                    proptest::prop_assert!(t.x.iter().chain(&t.y).all(|v| v.is_finite()));
+                }
+                Err(e) => {
+                    let name = f.path().display().to_string();
+                    proptest::prop_assert!(e.to_string().contains(&name), "{e}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn reads_a_well_formed_csv() {
         let (_f, p) = csv("a, y ,b\n1,2,3\n4,5,6\n");

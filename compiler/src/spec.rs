@@ -848,6 +848,31 @@ mod tests {
         Spec::parse(text, "test", Path::new("/specs"))
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any text spliced into a full spec: parsed, or refused naming the spec.
+        #[test]
+        fn any_spec_text_is_parsed_or_refused_with_the_spec_named(
+            at in 0usize..400,
+            cut in 0usize..12,
+            junk in "[\\[\\]=\"'.,a-z0-9_ \n-]{0,16}",
+        ) {
+            let good = "name = \"m\"\ntask = \"regression\"\n[data]\nsimulate = \"e3\"\nfeatures = 20\nrows = 300\n[network]\nhidden = [16, 8]\nactivation = \"tanh\"\nint8 = true\n[prior]\ninclusion = [0.01, 0.1]\n[train]\nepochs = 20\nbatch = 64\n[prune]\nthreshold = 0.5\nfinetune = \"edges\"\n[budget]\nmax_blob_bytes = 4096\n";
+            let parsed = Spec::parse(good, "good.toml", Path::new("/specs"));
+            proptest::prop_assert!(parsed.is_ok(), "{:?}", parsed.err());
+            let mut at = at.min(good.len());
+            while !good.is_char_boundary(at) {
+                at -= 1;
+            }
+            let end = (at + cut).min(good.len());
+            let text = format!("{}{junk}{}", &good[..at], &good[end..]);
+            if let Err(e) = Spec::parse(&text, "specname.toml", Path::new("/specs")) {
+                proptest::prop_assert!(e.to_string().contains("specname.toml"), "{e}");
+            }
+        }
+    }
+
     #[test]
     fn bai_rate_matches_the_reference_for_e3() {
         let l = bai_inclusion(50, &[50], 1, 2000);
