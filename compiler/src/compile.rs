@@ -1,6 +1,7 @@
 //! `compile`, the pipeline: [`prepare`] → [`candidates`] → per candidate [`fit`] →
-//! [`select`] → [`finetune`] → [`evaluate`] → [`choose`] one → [`encode`] once →
-//! [`verify`] → [`Report`], each stage taking the previous one's value.
+//! [`select`] → [`finetune`] → [`evaluate`] → [`choose`] one → (every hidden node on its
+//! inputs, [`every_hidden_wins`]) → [`encode`] once → [`verify`] → [`Report`], each stage
+//! taking the previous one's value.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,8 +31,8 @@ use crate::report::{
     SplitMetrics, UncertaintyReport, Verify, ram_estimate,
 };
 use crate::rounding::DAMPINGS;
-use crate::select::{Selection, select};
-use crate::spec::{Rule, Spec, Variances};
+use crate::select::{Selection, every_hidden, select};
+use crate::spec::{HiddenRule, Rule, Spec, Variances};
 use crate::train::Schedule;
 use crate::train::{Bars, Fit, fit};
 use crate::tune::{Mask, columns_of, finetune, train_variational};
@@ -135,6 +136,10 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     let chosen = winner
         .outcome
         .unwrap_or_else(|_| unreachable!("the chosen candidate succeeded"));
+    let (chosen, every_hidden) = match spec.prune.hidden {
+        HiddenRule::Auto => every_hidden_stage(spec, &data, &settings, chosen, &bars)?,
+        HiddenRule::Pip => (chosen, None),
+    };
     let (chosen, uncertainty) = if spec.network.uncertainty {
         let codes = spec.network.variances == Variances::Table4;
         let (t, u) = posterior_stage(&data, &settings, chosen, codes, &bars)?;
@@ -210,6 +215,7 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
             rule,
             chosen: at,
             candidates: summaries,
+            every_hidden,
         },
         &chosen,
         &blob,
@@ -226,6 +232,95 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
         chosen,
         data,
     })
+}
+
+/// Whether the network of every hidden node on the kept inputs, with validation metrics
+/// `every`, replaces the PIP-pruned one, with `pruned`: when its loss (MSE, or error rate) is
+/// lower by more than its own standard error and its log-likelihood is no lower. The second
+/// condition keeps a wider network whose noise estimate overfits out.
+pub fn every_hidden_wins(pruned: Option<Metrics>, every: Option<Metrics>) -> bool {
+    let (Some(p), Some(e)) = (pruned, every) else {
+        return false;
+    };
+    let ((loss, _), (wide, se)) = (p.loss(), e.loss());
+    wide + se < loss && e.log_likelihood() >= p.log_likelihood()
+}
+
+/// `prune.hidden = "auto"`: trains the network of every hidden node on the inputs `chosen`
+/// kept ([`every_hidden`]; as long as the fine-tuning, every edge trained) and keeps it
+/// instead of `chosen` when [`every_hidden_wins`] on the validation rows and its f32 blob
+/// fits the spec's budget. `None` when `chosen` already keeps every hidden node.
+///
+/// # Errors
+/// A training or tensor error.
+fn every_hidden_stage(
+    spec: &Spec,
+    data: &Dataset,
+    s: &Settings,
+    chosen: Trained,
+    bars: &Bars,
+) -> Result<(Trained, Option<EveryHidden>)> {
+    let widths = chosen.network.widths();
+    let hidden = &widths[1..widths.len() - 1];
+    if hidden == s.hidden.as_slice() {
+        return Ok((chosen, None));
+    }
+    let t = Instant::now();
+    let mut rng = Pcg64::seed_from_u64(s.seed.wrapping_add(3));
+    let selection = every_hidden(&chosen.fit, data, &chosen.selection, &mut rng);
+    let schedule = Schedule {
+        epochs: if s.finetune_epochs > 0 {
+            s.finetune_epochs
+        } else {
+            s.epochs
+        },
+        batch: s.batch,
+        lr: s.learning_rate,
+    };
+    let network = crate::tune::train_point(
+        &selection.network,
+        data,
+        Mask::All,
+        schedule,
+        s.sigma0,
+        &mut rng,
+        &bars.bar(schedule.epochs, "every hidden node"),
+    )?;
+    let validation = evaluate(&network, data, Part::Validation)?;
+    let blob_bytes = encode(&network, &Info::default(), Packing::Smaller)
+        .map(|b| b.as_bytes().len())
+        .ok();
+    let within_budget = match (spec.budget.max_blob_bytes, blob_bytes) {
+        (Some(max), Some(b)) => b <= max,
+        (_, b) => b.is_some(),
+    };
+    let wins = within_budget && every_hidden_wins(chosen.validation, validation);
+    let info = EveryHidden {
+        chosen: wins,
+        validation,
+        test: evaluate(&network, data, Part::Test)?,
+        kept_hidden: hidden_count(&network),
+        blob_bytes,
+        within_budget,
+        seconds: t.elapsed().as_secs_f64(),
+    };
+    let chosen = if wins {
+        Trained {
+            fit: chosen.fit,
+            selection,
+            network,
+            validation,
+        }
+    } else {
+        chosen
+    };
+    Ok((chosen, Some(info)))
+}
+
+/// Hidden nodes of `net`.
+fn hidden_count(net: &Network) -> usize {
+    let w = net.widths();
+    w[1..w.len() - 1].iter().sum()
 }
 
 /// Monte Carlo draws of the kept network's posterior for the uncertainty report.
@@ -839,6 +934,29 @@ pub struct Choice {
     pub chosen: usize,
     /// Every candidate, sparsest first.
     pub candidates: Vec<CandidateInfo>,
+    /// The network of every hidden node on the chosen candidate's inputs
+    /// (`prune.hidden = "auto"`), when the candidate dropped hidden nodes.
+    pub every_hidden: Option<EveryHidden>,
+}
+
+/// The network of every hidden node on the kept inputs, weighed against the chosen
+/// candidate ([`every_hidden_wins`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct EveryHidden {
+    /// Whether it replaced the PIP-pruned network.
+    pub chosen: bool,
+    /// Its validation metrics.
+    pub validation: Option<Metrics>,
+    /// Its test metrics, for the record: never used to choose.
+    pub test: Option<Metrics>,
+    /// Its hidden nodes.
+    pub kept_hidden: usize,
+    /// Its f32 blob's bytes (`null` when it does not encode).
+    pub blob_bytes: Option<usize>,
+    /// Whether that blob fits `budget.max_blob_bytes`.
+    pub within_budget: bool,
+    /// Wall-clock seconds to train it.
+    pub seconds: f64,
 }
 
 /// One candidate in the report.
@@ -906,6 +1024,34 @@ mod tests {
             log_likelihood: 0.0,
             rows: 200,
         })
+    }
+
+    #[test]
+    fn every_hidden_wins_only_clearly_lower_in_loss_and_no_lower_in_ll() {
+        let with_ll = |m: Option<Metrics>, ll: f64| match m {
+            Some(Metrics::Regression {
+                rmse,
+                mse,
+                mse_se,
+                rows,
+                ..
+            }) => Some(Metrics::Regression {
+                rmse,
+                mse,
+                mse_se,
+                log_likelihood: ll,
+                rows,
+            }),
+            other => other,
+        };
+        let pruned = with_ll(reg(100.0, 5.0), -3.0);
+        assert!(every_hidden_wins(pruned, with_ll(reg(94.0, 5.0), -2.9)));
+        // Within its standard error: the pruned network stays.
+        assert!(!every_hidden_wins(pruned, with_ll(reg(96.0, 5.0), -2.9)));
+        // Lower loss but a lower log-likelihood (an overfitted noise estimate): stays.
+        assert!(!every_hidden_wins(pruned, with_ll(reg(80.0, 5.0), -3.5)));
+        assert!(!every_hidden_wins(pruned, None));
+        assert!(!every_hidden_wins(None, with_ll(reg(80.0, 5.0), -2.0)));
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! - epochs: [`STEP_BUDGET`] steps, rounded to whole epochs, kept within 160..=2000 epochs.
 //! - KL warm-up: linear over the first quarter of the epochs.
 //! - fine-tuning: the kept nodes reconnected (`nodes`) for as many epochs as training.
+//! - hidden nodes (`prune.hidden = "auto"`): the PIPs', or every hidden node on the kept
+//!   inputs when that fits the validation rows clearly better (`compile`'s
+//!   [`crate::compile::every_hidden_wins`]).
 //!
 //! These are what the UCI evaluation (E6) chose on the validation rows of split index 1 of
 //! energy, concrete and Boston; the README gives the measurements.

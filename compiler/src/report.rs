@@ -563,12 +563,20 @@ impl Report {
             self.weights_kept(),
             self.weights_total()
         ));
+        let against = if self.blob_bytes < self.dense_blob_bytes {
+            format!(
+                "{:.1}x smaller than",
+                self.dense_blob_bytes as f64 / self.blob_bytes.max(1) as f64
+            )
+        } else {
+            format!(
+                "{} bytes more than",
+                self.blob_bytes - self.dense_blob_bytes
+            )
+        };
         s.push_str(&format!(
-            "  blob: {} bytes ({:.1}x smaller than the dense {} bytes); evaluation RAM about {} bytes\n",
-            self.blob_bytes,
-            self.dense_blob_bytes as f64 / self.blob_bytes.max(1) as f64,
-            self.dense_blob_bytes,
-            self.ram_bytes
+            "  blob: {} bytes ({against} the dense {} bytes); evaluation RAM about {} bytes\n",
+            self.blob_bytes, self.dense_blob_bytes, self.ram_bytes
         ));
         let c = &self.choice;
         if c.candidates.len() > 1 {
@@ -597,6 +605,33 @@ impl Report {
                 },
                 self.data.validation_rows,
                 list.join(", ")
+            ));
+        }
+        if let Some(e) = &c.every_hidden {
+            let what = if self.classes.is_empty() {
+                "MSE"
+            } else {
+                "error"
+            };
+            let of = |m: &Option<Metrics>| {
+                m.map_or("failed".into(), |m| {
+                    let (loss, se) = m.loss();
+                    format!("{what} {loss:.4} ± {se:.4}, LL {:.3}", m.log_likelihood())
+                })
+            };
+            let pruned = c.candidates.get(c.chosen).and_then(|k| k.validation);
+            s.push_str(&format!(
+                "  every hidden node ({}) on the kept inputs: validation {} against {} pruned: {}\n",
+                e.kept_hidden,
+                of(&e.validation),
+                of(&pruned),
+                if e.chosen {
+                    "kept (lower loss by more than its standard error, LL no lower)"
+                } else if !e.within_budget {
+                    "not kept (its blob exceeds the budget)"
+                } else {
+                    "not kept"
+                }
             ));
         }
         if let (Some(q), Some(m)) = (&self.int8, &self.metrics.int8) {

@@ -8,7 +8,9 @@
 
 use crate::bnn::Posterior;
 use crate::dataset::Dataset;
-use crate::network::{Layer, Network, act_host};
+use rand_pcg::Pcg64;
+
+use crate::network::{Layer, Network, act_host, kaiming_uniform};
 use crate::pip::{NodePips, node_pips};
 use crate::train::Fit;
 use crate::{Error, Result};
@@ -44,6 +46,69 @@ pub fn select(fit: &Fit, data: &Dataset, t: f64) -> Result<Selection> {
         kept,
         network,
     })
+}
+
+/// The network of every hidden node on the inputs `pruned` kept, for `compile` to weigh
+/// against `pruned` on the validation rows ([`crate::spec::HiddenRule::Auto`]); its layers
+/// are [`every_hidden_layers`], its PIPs the fit's, each node's own (a node the posterior did
+/// not support keeps its low PIP).
+pub fn every_hidden(fit: &Fit, data: &Dataset, pruned: &Selection, rng: &mut Pcg64) -> Selection {
+    let (kept, layers) = every_hidden_layers(&fit.posterior, &pruned.kept[0], rng);
+    let mut network = Network::on(data, &kept[0], layers, Some(fit.posterior.noise));
+    for (l, k) in kept[..kept.len() - 1].iter().enumerate() {
+        network
+            .pips
+            .extend(k.iter().map(|&k| pruned.pips[l].pip[k] as f32));
+    }
+    Selection {
+        pips: pruned.pips.clone(),
+        kept,
+        network,
+    }
+}
+
+/// The kept nodes (`inputs`, then every node of every other layer) and layers of
+/// [`every_hidden`]: the kept edges' slab means (0 for the others) and the bias means, as the
+/// fit left them, nothing folded; a hidden node with no kept incoming edge from those nodes
+/// (one that pruning dropped or folded into a constant) gets fresh incoming weights
+/// (Kaiming-uniform, from `rng`) so that training can use it.
+pub fn every_hidden_layers(
+    post: &Posterior,
+    inputs: &[usize],
+    rng: &mut Pcg64,
+) -> (Vec<Vec<usize>>, Vec<Layer>) {
+    let shape = &post.shape;
+    let last = shape.widths.len() - 1;
+    let mut kept: Vec<Vec<usize>> = shape.widths.iter().map(|&w| (0..w).collect()).collect();
+    kept[0] = inputs.to_vec();
+    let fresh = kaiming_uniform(shape, rng);
+    let (mut w_at, mut b_at) = (0, 0);
+    let mut layers = Vec::with_capacity(last);
+    for (l, (o, i)) in shape.layers().enumerate() {
+        let edge = |r: usize, c: usize| w_at + r * i + c;
+        let mut weights = Vec::with_capacity(kept[l + 1].len() * kept[l].len());
+        for &r in &kept[l + 1] {
+            let dead = l + 1 < last && !kept[l].iter().any(|&c| post.xi[edge(r, c)] > 0.0);
+            weights.extend(kept[l].iter().map(|&c| {
+                if dead {
+                    fresh[edge(r, c)]
+                } else if post.xi[edge(r, c)] > 0.0 {
+                    post.mu[edge(r, c)]
+                } else {
+                    0.0
+                }
+            }));
+        }
+        layers.push(Layer {
+            activation: shape.act(l),
+            weights,
+            bias: post.bias_mu[b_at..b_at + o].to_vec(),
+            variance: None,
+        });
+        w_at += o * i;
+        b_at += o;
+    }
+    (kept, layers)
 }
 
 /// Applies §4 to `post` with node PIPs `pips` (inputs and hidden layers) and threshold `t`:
@@ -184,6 +249,32 @@ mod tests {
         assert_eq!(pr.0, vec![vec![0, 1], vec![0], vec![0]]);
         assert_eq!(pr.1[1].bias, vec![0.5 + 2.0 * 3.0]);
         assert_eq!(pr.1[0].weights, vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn every_hidden_node_keeps_the_inputs_and_revives_dropped_nodes() {
+        // As above: hidden node 1 has no kept incoming edge, input 2 feeds only it.
+        let xi = vec![ON, ON, OFF, OFF, OFF, OFF, ON, ON];
+        let mu = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let p = post(xi, mu, vec![0.0, 2.0, 0.5]);
+        let pruned = prune(&p, &node_pips(&p, 1e-3), 0.5).unwrap();
+        let mut rng = Pcg64::new(1, 1);
+        let (kept, layers) = every_hidden_layers(&p, &pruned.0[0], &mut rng);
+        assert_eq!(kept, vec![vec![0, 1], vec![0, 1], vec![0]]);
+        // Node 0 keeps its slab means; node 1 gets fresh weights within the Kaiming bound.
+        assert_eq!(layers[0].weights[..2], [1.0, 2.0]);
+        let bound = 2f32.sqrt() * (3.0f32 / 3.0).sqrt();
+        assert!(
+            layers[0].weights[2..]
+                .iter()
+                .all(|w| *w != 0.0 && w.abs() <= bound),
+            "{:?}",
+            layers[0].weights
+        );
+        // Nothing folded: every bias is the fit's, every kept edge's slab mean stays.
+        assert_eq!(layers[0].bias, vec![0.0, 2.0]);
+        assert_eq!(layers[1].bias, vec![0.5]);
+        assert_eq!(layers[1].weights, vec![7.0, 8.0]);
     }
 
     #[test]

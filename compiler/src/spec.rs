@@ -48,6 +48,9 @@
 //! threshold = 0.5
 //! finetune = "nodes"                  # chosen: "nodes" (reconnect the kept nodes), "edges", "none"
 //! finetune_epochs = 100               # chosen: as many as the training epochs
+//! hidden = "auto"                     # "pip": hidden nodes kept by PIP; "auto": every hidden
+//!                                     # node on the kept inputs instead when the validation
+//!                                     # rows say the PIP-pruned layers fit clearly worse
 //!
 //! [budget]
 //! max_blob_bytes = 16384
@@ -327,6 +330,20 @@ pub struct PruneSpec {
     pub finetune: Option<Finetune>,
     /// Epochs of MAP fine-tuning.
     pub finetune_epochs: Option<usize>,
+    /// Which hidden nodes are kept.
+    pub hidden: HiddenRule,
+}
+
+/// Which hidden nodes a model keeps (the inputs are always those the PIPs keep).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HiddenRule {
+    /// Those whose PIP reaches the threshold (method §4).
+    Pip,
+    /// Those, or every hidden node on the kept inputs when that network fits the validation
+    /// rows clearly better: its loss lower by more than its standard error and its
+    /// log-likelihood no lower ([`crate::compile::every_hidden_wins`]).
+    Auto,
 }
 
 /// Size limits.
@@ -554,6 +571,7 @@ mod file {
         threshold: Option<f64>,
         finetune: Option<String>,
         finetune_epochs: Option<usize>,
+        hidden: Option<String>,
     }
 
     fn bad<T>(key: &str, value: impl std::fmt::Display, expected: &str) -> Result<T> {
@@ -791,6 +809,11 @@ mod file {
                 }
                 e => (finetune, e),
             };
+            let hidden_rule = match r.hidden.as_deref() {
+                None | Some("auto") => HiddenRule::Auto,
+                Some("pip") => HiddenRule::Pip,
+                Some(h) => return bad("prune.hidden", format!("{h:?}"), "\"auto\" or \"pip\""),
+            };
             let int8 = self.network.int8.unwrap_or(false);
             let uncertainty = self.network.uncertainty.unwrap_or(false);
             let variances = match self.network.variances.as_deref() {
@@ -833,6 +856,7 @@ mod file {
                     threshold,
                     finetune,
                     finetune_epochs,
+                    hidden: hidden_rule,
                 },
                 budget: self.budget,
             })
@@ -923,6 +947,20 @@ mod tests {
             let e = inc(v).unwrap_err().to_string();
             assert!(e.contains("prior.inclusion"), "{v}: {e}");
         }
+    }
+
+    #[test]
+    fn hidden_rule_is_auto_unless_the_spec_says_pip() {
+        let rule =
+            |t: &str| parse(&format!("[data]\nsimulate = \"e3\"\n{t}")).map(|s| s.prune.hidden);
+        assert_eq!(rule("").unwrap(), HiddenRule::Auto);
+        assert_eq!(
+            rule("[prune]\nhidden = \"auto\"").unwrap(),
+            HiddenRule::Auto
+        );
+        assert_eq!(rule("[prune]\nhidden = \"pip\"").unwrap(), HiddenRule::Pip);
+        let e = rule("[prune]\nhidden = \"all\"").unwrap_err().to_string();
+        assert!(e.contains("prune.hidden") && e.contains("pip"), "{e}");
     }
 
     #[test]

@@ -456,3 +456,55 @@ fn classification_from_csv() {
         .unwrap();
     assert!(acc > 0.9, "accuracy {acc} on a rule of two features");
 }
+
+/// `prune.hidden`: on the demo's rows the 14 hidden nodes the PIPs keep fit the validation
+/// rows clearly worse than all 50 on the same ten inputs, so `auto` keeps all 50 (and the
+/// report says why); `pip`, the demo's own setting, keeps the 14.
+#[test]
+fn auto_keeps_every_hidden_node_only_where_validation_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/demo.toml");
+    let report = |rule: &str| -> serde_json::Value {
+        let out = spikeslab(
+            dir.path(),
+            &[
+                "compile",
+                spec,
+                "--quiet",
+                "--hidden-rule",
+                rule,
+                "--out",
+                &format!("{rule}.postcard"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("{rule}.report.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let hidden = |r: &serde_json::Value| r["layers"][0]["outputs"][1].as_u64().unwrap();
+    let auto = report("auto");
+    let every = &auto["choice"]["every_hidden"];
+    assert_eq!(every["chosen"], true, "{every}");
+    assert_eq!(hidden(&auto), 50);
+    assert_eq!(auto["kept_features"].as_array().unwrap().len(), 10);
+    let (wide, pruned) = (
+        every["validation"]["mse"].as_f64().unwrap(),
+        auto["choice"]["candidates"][0]["validation"]["mse"]
+            .as_f64()
+            .unwrap(),
+    );
+    assert!(
+        wide + every["validation"]["mse_se"].as_f64().unwrap() < pruned,
+        "{wide} {pruned}"
+    );
+    assert!(auto["verify"]["max_difference"].as_f64().unwrap() <= 1e-3);
+    let pip = report("pip");
+    assert!(pip["choice"]["every_hidden"].is_null());
+    assert_eq!(hidden(&pip), 14);
+}

@@ -85,6 +85,10 @@ pub struct Cmd {
     /// `prune.finetune_epochs`.
     #[arg(long)]
     pub finetune_epochs: Option<i64>,
+    /// `prune.hidden`: auto (every hidden node when the validation rows say the pruned
+    /// layers fit clearly worse) or pip.
+    #[arg(long)]
+    pub hidden_rule: Option<String>,
     /// `budget.max_blob_bytes`.
     #[arg(long)]
     pub max_blob_bytes: Option<i64>,
@@ -135,6 +139,7 @@ impl Cmd {
             ("prune.threshold", self.threshold.map(Value::Float)),
             ("prune.finetune", text(&self.finetune)),
             ("prune.finetune_epochs", int(self.finetune_epochs)),
+            ("prune.hidden", text(&self.hidden_rule)),
             ("budget.max_blob_bytes", int(self.max_blob_bytes)),
             ("budget.max_ram_bytes", int(self.max_ram_bytes)),
         ]

@@ -8,7 +8,7 @@ use super::{INCLUSIONS, Output, Rule, Stat, by_rule, fit, fit_chosen, line_svg, 
 /// Training settings shared by E1–E5: those chosen for the demo on its validation split
 /// (λ = 0.01, 400 epochs, no KL warm-up, 100 epochs of fine-tuning the kept edges; see
 /// `models/demo.toml`). Stated in full, so that `compile`'s defaults do not fill them in.
-const SETTINGS: &str = "[network]\nhidden = [50]\n[prior]\ninclusion = 0.01\n[train]\nepochs = {epochs}\nbatch = 128\nkl_warmup = 0\n[prune]\nfinetune = \"edges\"\nfinetune_epochs = {ft}\n";
+const SETTINGS: &str = "[network]\nhidden = [50]\n[prior]\ninclusion = 0.01\n[train]\nepochs = {epochs}\nbatch = 128\nkl_warmup = 0\n[prune]\nfinetune = \"edges\"\nfinetune_epochs = {ft}\nhidden = \"pip\"\n";
 
 /// How much to run.
 #[derive(Clone, Copy, Debug)]
