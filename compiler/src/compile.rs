@@ -248,8 +248,9 @@ pub fn every_hidden_wins(pruned: Option<Metrics>, every: Option<Metrics>) -> boo
 
 /// `prune.hidden = "auto"`: trains the network of every hidden node on the inputs `chosen`
 /// kept ([`every_hidden`]; as long as the fine-tuning, every edge trained) and keeps it
-/// instead of `chosen` when [`every_hidden_wins`] on the validation rows and its f32 blob
-/// fits the spec's budget. `None` when `chosen` already keeps every hidden node.
+/// instead of `chosen` when [`every_hidden_wins`] on the validation rows and its blob, at
+/// its largest ([`largest_blob`]), fits the spec's budget. `None` when `chosen` already keeps
+/// every hidden node or there are no validation rows.
 ///
 /// # Errors
 /// A training or tensor error.
@@ -262,7 +263,7 @@ fn every_hidden_stage(
 ) -> Result<(Trained, Option<EveryHidden>)> {
     let widths = chosen.network.widths();
     let hidden = &widths[1..widths.len() - 1];
-    if hidden == s.hidden.as_slice() {
+    if hidden == s.hidden.as_slice() || chosen.validation.is_none() {
         return Ok((chosen, None));
     }
     let t = Instant::now();
@@ -287,9 +288,7 @@ fn every_hidden_stage(
         &bars.bar(schedule.epochs, "every hidden node"),
     )?;
     let validation = evaluate(&network, data, Part::Validation)?;
-    let blob_bytes = encode(&network, &Info::default(), Packing::Smaller)
-        .map(|b| b.as_bytes().len())
-        .ok();
+    let blob_bytes = largest_blob(spec, &network);
     let within_budget = match (spec.budget.max_blob_bytes, blob_bytes) {
         (Some(max), Some(b)) => b <= max,
         (_, b) => b.is_some(),
@@ -315,6 +314,44 @@ fn every_hidden_stage(
         chosen
     };
     Ok((chosen, Some(info)))
+}
+
+/// The most bytes the blob of `net` can take once the later stages have run: with the spec's
+/// name, four metrics, and (with `network.uncertainty`) an f32 variance per stored weight
+/// and bias, which 4-bit codes and int8 layers only make smaller. `None` when `net` does not
+/// encode.
+fn largest_blob(spec: &Spec, net: &Network) -> Option<usize> {
+    let mut net = net.clone();
+    if spec.network.uncertainty {
+        for l in &mut net.layers {
+            l.variance = Some(crate::network::Variance {
+                weights: vec![1.0; l.weights.len()],
+                bias: vec![1.0; l.bias.len()],
+                table: None,
+            });
+        }
+    }
+    let what = if net.task == Task::Regression {
+        "rmse"
+    } else {
+        "accuracy"
+    };
+    let metrics = [
+        "emitted_val",
+        "emitted_test",
+        "posterior_val",
+        "posterior_test",
+    ]
+    .iter()
+    .map(|m| (format!("{m}_{what}"), 0.0))
+    .collect();
+    let info = Info {
+        name: spec.name.clone(),
+        metrics,
+    };
+    encode(&net, &info, Packing::Smaller)
+        .map(|b| b.as_bytes().len())
+        .ok()
 }
 
 /// Hidden nodes of `net`.
@@ -951,7 +988,8 @@ pub struct EveryHidden {
     pub test: Option<Metrics>,
     /// Its hidden nodes.
     pub kept_hidden: usize,
-    /// Its f32 blob's bytes (`null` when it does not encode).
+    /// The most bytes its blob can take once the later stages have run (its variances, the
+    /// spec's name and metrics included; `null` when it does not encode).
     pub blob_bytes: Option<usize>,
     /// Whether that blob fits `budget.max_blob_bytes`.
     pub within_budget: bool,

@@ -459,36 +459,27 @@ fn classification_from_csv() {
 
 /// `prune.hidden`: on the demo's rows the 14 hidden nodes the PIPs keep fit the validation
 /// rows clearly worse than all 50 on the same ten inputs, so `auto` keeps all 50 (and the
-/// report says why); `pip`, the demo's own setting, keeps the 14.
+/// report says why) unless the blob budget cannot hold them; `pip`, the demo's own setting,
+/// keeps the 14.
 #[test]
 fn auto_keeps_every_hidden_node_only_where_validation_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/demo.toml");
-    let report = |rule: &str| -> serde_json::Value {
-        let out = spikeslab(
-            dir.path(),
-            &[
-                "compile",
-                spec,
-                "--quiet",
-                "--hidden-rule",
-                rule,
-                "--out",
-                &format!("{rule}.postcard"),
-            ],
-        );
+    let report = |name: &str, args: &[&str]| -> serde_json::Value {
+        let blob = format!("{name}.postcard");
+        let mut all = vec!["compile", spec, "--quiet", "--out", &blob];
+        all.extend(args);
+        let out = spikeslab(dir.path(), &all);
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join(format!("{rule}.report.json"))).unwrap(),
-        )
-        .unwrap()
+        let text = std::fs::read_to_string(dir.path().join(format!("{name}.report.json")));
+        serde_json::from_str(&text.unwrap()).unwrap()
     };
     let hidden = |r: &serde_json::Value| r["layers"][0]["outputs"][1].as_u64().unwrap();
-    let auto = report("auto");
+    let auto = report("auto", &["--hidden-rule", "auto"]);
     let every = &auto["choice"]["every_hidden"];
     assert_eq!(every["chosen"], true, "{every}");
     assert_eq!(hidden(&auto), 50);
@@ -504,7 +495,26 @@ fn auto_keeps_every_hidden_node_only_where_validation_says_so() {
         "{wide} {pruned}"
     );
     assert!(auto["verify"]["max_difference"].as_f64().unwrap() <= 1e-3);
-    let pip = report("pip");
+    // The budget check reads a bound on the final blob: the blob written is within it.
+    let bound = every["blob_bytes"].as_u64().unwrap();
+    let written = std::fs::metadata(dir.path().join("auto.postcard"))
+        .unwrap()
+        .len();
+    assert!(written <= bound, "{written} > {bound}");
+    // A budget the 50 nodes cannot meet keeps the 14, and the compile succeeds.
+    let tight = report(
+        "tight",
+        &[
+            "--hidden-rule",
+            "auto",
+            "--max-blob-bytes",
+            &(bound - 1).to_string(),
+        ],
+    );
+    assert_eq!(tight["choice"]["every_hidden"]["within_budget"], false);
+    assert_eq!(tight["choice"]["every_hidden"]["chosen"], false);
+    assert_eq!(hidden(&tight), 14);
+    let pip = report("pip", &["--hidden-rule", "pip"]);
     assert!(pip["choice"]["every_hidden"].is_null());
     assert_eq!(hidden(&pip), 14);
 }
