@@ -6,10 +6,10 @@
 //!    kept incoming edge is the constant `act(b_k)`, folded into the next layer's biases.
 //! 4. The selected features are the inputs that survive.
 
-use crate::bnn::Posterior;
-use crate::dataset::Dataset;
 use rand_pcg::Pcg64;
 
+use crate::bnn::Posterior;
+use crate::dataset::Dataset;
 use crate::network::{Layer, Network, act_host, kaiming_uniform};
 use crate::pip::{NodePips, node_pips};
 use crate::train::Fit;
