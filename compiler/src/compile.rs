@@ -269,15 +269,7 @@ fn every_hidden_stage(
     let t = Instant::now();
     let mut rng = Pcg64::seed_from_u64(s.seed.wrapping_add(3));
     let selection = every_hidden(&chosen.fit, data, &chosen.selection, &mut rng);
-    let schedule = Schedule {
-        epochs: if s.finetune_epochs > 0 {
-            s.finetune_epochs
-        } else {
-            s.epochs
-        },
-        batch: s.batch,
-        lr: s.learning_rate,
-    };
+    let schedule = after_pruning(s);
     let network = crate::tune::train_point(
         &selection.network,
         data,
@@ -331,20 +323,12 @@ fn largest_blob(spec: &Spec, net: &Network) -> Option<usize> {
             });
         }
     }
-    let what = if net.task == Task::Regression {
-        "rmse"
-    } else {
-        "accuracy"
-    };
-    let metrics = [
-        "emitted_val",
-        "emitted_test",
-        "posterior_val",
-        "posterior_test",
-    ]
-    .iter()
-    .map(|m| (format!("{m}_{what}"), 0.0))
-    .collect();
+    let regression = net.task == Task::Regression;
+    let metrics = BLOB_METRICS
+        .iter()
+        .flat_map(|&model| ["val", "test"].map(|split| (model, split)))
+        .map(|(model, split)| (metric_name(model, split, regression), 0.0))
+        .collect();
     let info = Info {
         name: spec.name.clone(),
         metrics,
@@ -352,6 +336,20 @@ fn largest_blob(spec: &Spec, net: &Network) -> Option<usize> {
     encode(&net, &info, Packing::Smaller)
         .map(|b| b.as_bytes().len())
         .ok()
+}
+
+/// How a network is trained after pruning: as long as the fine-tuning, or the training when
+/// the spec turns fine-tuning off.
+fn after_pruning(s: &Settings) -> Schedule {
+    Schedule {
+        epochs: if s.finetune_epochs > 0 {
+            s.finetune_epochs
+        } else {
+            s.epochs
+        },
+        batch: s.batch,
+        lr: s.learning_rate,
+    }
 }
 
 /// Hidden nodes of `net`.
@@ -383,17 +381,7 @@ fn posterior_stage(
     } else {
         Mask::Edges
     };
-    // As long as the fine-tuning, or the training when the spec turns fine-tuning off.
-    let epochs = if s.finetune_epochs > 0 {
-        s.finetune_epochs
-    } else {
-        s.epochs
-    };
-    let schedule = Schedule {
-        epochs,
-        batch: s.batch,
-        lr: s.learning_rate,
-    };
+    let schedule = after_pruning(s);
     let mut rng = Pcg64::seed_from_u64(s.seed.wrapping_add(2));
     let variational = train_variational(
         &chosen.network,
@@ -702,20 +690,25 @@ fn metrics(
 pub fn blob_metrics(m: &AllMetrics) -> Vec<(String, f32)> {
     let mut out = Vec::new();
     let emitted = m.int8.as_ref().unwrap_or(&m.emitted);
-    for (model, m) in [("emitted", emitted), ("posterior", &m.full_posterior)] {
+    for (model, m) in BLOB_METRICS.into_iter().zip([emitted, &m.full_posterior]) {
         for (split, v) in [("val", m.validation), ("test", m.test)] {
             if let Some(v) = v {
-                let what = if v.rmse().is_some() {
-                    "rmse"
-                } else {
-                    "accuracy"
-                };
-                out.push((format!("{model}_{split}_{what}"), v.headline() as f32));
+                let name = metric_name(model, split, v.rmse().is_some());
+                out.push((name, v.headline() as f32));
             }
         }
     }
     out.truncate(rt::MAX_METRICS);
     out
+}
+
+/// The models whose validation and test metrics a blob stores ([`blob_metrics`]).
+const BLOB_METRICS: [&str; 2] = ["emitted", "posterior"];
+
+/// The name a blob stores a metric under: `emitted_val_rmse`, `posterior_test_accuracy`, ...
+fn metric_name(model: &str, split: &str, regression: bool) -> String {
+    let what = if regression { "rmse" } else { "accuracy" };
+    format!("{model}_{split}_{what}")
 }
 
 /// Turns a capacity refusal into a message that says what to change.

@@ -35,17 +35,31 @@ pub fn select(fit: &Fit, data: &Dataset, t: f64) -> Result<Selection> {
     let post = &fit.posterior;
     let pips = node_pips(post, fit.prior.inclusion);
     let (kept, layers) = prune(post, &pips, t)?;
-    let mut network = Network::on(data, &kept[0], layers, Some(post.noise));
-    for (l, k) in kept[..kept.len() - 1].iter().enumerate() {
-        network
-            .pips
-            .extend(k.iter().map(|&k| pips[l].pip[k] as f32));
+    Ok(Selection::of(fit, data, pips, kept, layers))
+}
+
+impl Selection {
+    /// The selection of the nodes `kept` with `layers` on `data`, its network carrying each
+    /// kept input's and hidden node's PIP from `pips`.
+    fn of(
+        fit: &Fit,
+        data: &Dataset,
+        pips: Vec<NodePips>,
+        kept: Vec<Vec<usize>>,
+        layers: Vec<Layer>,
+    ) -> Self {
+        let mut network = Network::on(data, &kept[0], layers, Some(fit.posterior.noise));
+        for (l, k) in kept[..kept.len() - 1].iter().enumerate() {
+            network
+                .pips
+                .extend(k.iter().map(|&k| pips[l].pip[k] as f32));
+        }
+        Self {
+            pips,
+            kept,
+            network,
+        }
     }
-    Ok(Selection {
-        pips,
-        kept,
-        network,
-    })
 }
 
 /// The network of every hidden node on the inputs `pruned` kept, for `compile` to weigh
@@ -54,17 +68,7 @@ pub fn select(fit: &Fit, data: &Dataset, t: f64) -> Result<Selection> {
 /// not support keeps its low PIP).
 pub fn every_hidden(fit: &Fit, data: &Dataset, pruned: &Selection, rng: &mut Pcg64) -> Selection {
     let (kept, layers) = every_hidden_layers(&fit.posterior, &pruned.kept[0], rng);
-    let mut network = Network::on(data, &kept[0], layers, Some(fit.posterior.noise));
-    for (l, k) in kept[..kept.len() - 1].iter().enumerate() {
-        network
-            .pips
-            .extend(k.iter().map(|&k| pruned.pips[l].pip[k] as f32));
-    }
-    Selection {
-        pips: pruned.pips.clone(),
-        kept,
-        network,
-    }
+    Selection::of(fit, data, pruned.pips.clone(), kept, layers)
 }
 
 /// The kept nodes (`inputs`, then every node of every other layer) and layers of
