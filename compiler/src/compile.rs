@@ -31,7 +31,7 @@ use crate::report::{
     SplitMetrics, UncertaintyReport, Verify, ram_estimate,
 };
 use crate::rounding::DAMPINGS;
-use crate::select::{Selection, every_hidden, select};
+use crate::select::{Selection, Start, every_hidden, select};
 use crate::spec::{HiddenRule, Rule, Spec, Variances};
 use crate::train::Schedule;
 use crate::train::{Bars, Fit, fit};
@@ -137,7 +137,7 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
         .outcome
         .unwrap_or_else(|_| unreachable!("the chosen candidate succeeded"));
     let (chosen, every_hidden) = match spec.prune.hidden {
-        HiddenRule::Auto => every_hidden_stage(spec, &data, &settings, chosen, &bars)?,
+        HiddenRule::Auto => every_hidden_stage(spec, &data, &settings, chosen, jobs, &bars)?,
         HiddenRule::Pip => (chosen, None),
     };
     let (chosen, uncertainty) = if spec.network.uncertainty {
@@ -247,10 +247,12 @@ pub fn every_hidden_wins(pruned: Option<Metrics>, every: Option<Metrics>) -> boo
 }
 
 /// `prune.hidden = "auto"`: trains the network of every hidden node on the inputs `chosen`
-/// kept ([`every_hidden`]; as long as the fine-tuning, every edge trained) and keeps it
-/// instead of `chosen` when [`every_hidden_wins`] on the validation rows and its blob, at
-/// its largest ([`largest_blob`]), fits the spec's budget. `None` when `chosen` already keeps
-/// every hidden node or there are no validation rows.
+/// kept ([`every_hidden`]; as long as the fine-tuning, every edge trained) from each
+/// [`Start`], the two on their own threads when `jobs` allows, takes the one of lower
+/// validation loss (the fit's on a tie), and keeps it instead of `chosen` when
+/// [`every_hidden_wins`] on the validation rows and its blob, at its largest
+/// ([`largest_blob`]), fits the spec's budget. `None` when `chosen` already keeps every
+/// hidden node or there are no validation rows.
 ///
 /// # Errors
 /// A training or tensor error.
@@ -259,6 +261,7 @@ fn every_hidden_stage(
     data: &Dataset,
     s: &Settings,
     chosen: Trained,
+    jobs: usize,
     bars: &Bars,
 ) -> Result<(Trained, Option<EveryHidden>)> {
     let widths = chosen.network.widths();
@@ -267,19 +270,54 @@ fn every_hidden_stage(
         return Ok((chosen, None));
     }
     let t = Instant::now();
-    let mut rng = Pcg64::seed_from_u64(s.seed.wrapping_add(3));
-    let selection = every_hidden(&chosen.fit, data, &chosen.selection, &mut rng);
     let schedule = after_pruning(s);
-    let network = crate::tune::train_point(
-        &selection.network,
-        data,
-        Mask::All,
-        schedule,
-        s.sigma0,
-        &mut rng,
-        &bars.bar(schedule.epochs, "every hidden node"),
-    )?;
-    let validation = evaluate(&network, data, Part::Validation)?;
+    // Each start has its own stream, so neither result depends on `jobs`.
+    let train = |start: Start| -> Result<(Start, Selection, Network)> {
+        let (stream, label) = match start {
+            Start::Fit => (3, "every hidden node, from the fit"),
+            Start::Fresh => (4, "every hidden node, afresh"),
+        };
+        let mut rng = Pcg64::seed_from_u64(s.seed.wrapping_add(stream));
+        let selection = every_hidden(&chosen.fit, data, &chosen.selection, start, &mut rng);
+        let network = crate::tune::train_point(
+            &selection.network,
+            data,
+            Mask::All,
+            schedule,
+            s.sigma0,
+            &mut rng,
+            &bars.bar(schedule.epochs, label),
+        )?;
+        Ok((start, selection, network))
+    };
+    let (from_fit, fresh) = if jobs > 1 {
+        std::thread::scope(|scope| {
+            let fresh = scope.spawn(|| train(Start::Fresh));
+            let from_fit = train(Start::Fit);
+            let fresh = fresh
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (from_fit, fresh)
+        })
+    } else {
+        (train(Start::Fit), train(Start::Fresh))
+    };
+    let mut starts = Vec::with_capacity(2);
+    let mut best: Option<(Start, Selection, Network, Option<Metrics>)> = None;
+    for (start, selection, network) in [from_fit?, fresh?] {
+        let validation = evaluate(&network, data, Part::Validation)?;
+        starts.push(StartTried {
+            start,
+            validation,
+            test: evaluate(&network, data, Part::Test)?,
+        });
+        let loss = |v: Option<Metrics>| v.map_or(f64::INFINITY, |m| m.loss().0);
+        if best.as_ref().is_none_or(|b| loss(validation) < loss(b.3)) {
+            best = Some((start, selection, network, validation));
+        }
+    }
+    let (start, selection, network, validation) =
+        best.unwrap_or_else(|| unreachable!("two starts were trained"));
     let blob_bytes = largest_blob(spec, &network);
     let within_budget = match (spec.budget.max_blob_bytes, blob_bytes) {
         (Some(max), Some(b)) => b <= max,
@@ -288,8 +326,13 @@ fn every_hidden_stage(
     let wins = within_budget && every_hidden_wins(chosen.validation, validation);
     let info = EveryHidden {
         chosen: wins,
+        start,
         validation,
-        test: evaluate(&network, data, Part::Test)?,
+        test: starts
+            .iter()
+            .find(|t| t.start == start)
+            .and_then(|t| t.test),
+        starts,
         kept_hidden: hidden_count(&network),
         blob_bytes,
         within_budget,
@@ -975,10 +1018,14 @@ pub struct Choice {
 pub struct EveryHidden {
     /// Whether it replaced the PIP-pruned network.
     pub chosen: bool,
+    /// Where its training started: the start of lower validation loss.
+    pub start: Start,
     /// Its validation metrics.
     pub validation: Option<Metrics>,
     /// Its test metrics, for the record: never used to choose.
     pub test: Option<Metrics>,
+    /// Each start's network: from the fit, then afresh.
+    pub starts: Vec<StartTried>,
     /// Its hidden nodes.
     pub kept_hidden: usize,
     /// The most bytes its blob can take once the later stages have run (its variances, the
@@ -988,6 +1035,17 @@ pub struct EveryHidden {
     pub within_budget: bool,
     /// Wall-clock seconds to train it.
     pub seconds: f64,
+}
+
+/// The network of every hidden node trained from one start.
+#[derive(Clone, Debug, Serialize)]
+pub struct StartTried {
+    /// Where its training started.
+    pub start: Start,
+    /// Its validation metrics.
+    pub validation: Option<Metrics>,
+    /// Its test metrics, for the record: never used to choose.
+    pub test: Option<Metrics>,
 }
 
 /// One candidate in the report.

@@ -90,6 +90,26 @@ pub struct Variance {
 }
 
 impl Layer {
+    /// The layers of a dense network of `shape`, Kaiming-uniform weights ([`kaiming_uniform`]),
+    /// biases 0.
+    pub fn fresh(shape: &Shape, rng: &mut Pcg64) -> Vec<Self> {
+        let w = kaiming_uniform(shape, rng);
+        let mut at = 0;
+        shape
+            .layers()
+            .enumerate()
+            .map(|(l, (o, i))| {
+                at += o * i;
+                Self {
+                    activation: shape.act(l),
+                    weights: w[at - o * i..at].to_vec(),
+                    bias: vec![0.0; o],
+                    variance: None,
+                }
+            })
+            .collect()
+    }
+
     /// Nodes of the layer.
     pub fn width(&self) -> usize {
         self.bias.len()
@@ -152,23 +172,8 @@ impl Network {
 
     /// A dense network of `shape` on every column of `data`, Kaiming-initialised, biases 0.
     pub fn init(data: &Dataset, shape: &Shape, rng: &mut Pcg64) -> Self {
-        let w = kaiming_uniform(shape, rng);
-        let mut at = 0;
-        let layers = shape
-            .layers()
-            .enumerate()
-            .map(|(l, (o, i))| {
-                at += o * i;
-                Layer {
-                    activation: shape.act(l),
-                    weights: w[at - o * i..at].to_vec(),
-                    bias: vec![0.0; o],
-                    variance: None,
-                }
-            })
-            .collect();
         let all: Vec<usize> = (0..data.columns.len()).collect();
-        Self::on(data, &all, layers, Some(1.0))
+        Self::on(data, &all, Layer::fresh(shape, rng), Some(1.0))
     }
 
     /// Widths of the network, inputs first.

@@ -14,6 +14,7 @@ use crate::network::Network;
 use crate::pip::input_relevance;
 use crate::plan::Settings;
 use crate::posterior::{Calibration, Predictive, moment_gap_warning, predictive_on};
+use crate::select::Start;
 use crate::spec::Spec;
 use crate::train::Curve;
 
@@ -620,9 +621,16 @@ impl Report {
                 })
             };
             let pruned = c.candidates.get(c.chosen).and_then(|k| k.validation);
+            let other = e.starts.iter().find(|t| t.start != e.start);
             s.push_str(&format!(
-                "  every hidden node ({}) on the kept inputs: validation {} against {} pruned: {}\n",
+                "  every hidden node ({}) on the kept inputs, trained {}{}: validation {} against {} pruned: {}\n",
                 e.kept_hidden,
+                start_name(e.start),
+                other.map_or(String::new(), |t| format!(
+                    " ({}: validation {})",
+                    start_name(t.start),
+                    of(&t.validation)
+                )),
                 of(&e.validation),
                 of(&pruned),
                 if e.chosen {
@@ -691,6 +699,14 @@ impl Report {
             s.push_str(&format!("  warning: {w}\n"));
         }
         s
+    }
+}
+
+/// How the summary names a [`Start`].
+fn start_name(start: Start) -> &'static str {
+    match start {
+        Start::Fit => "from the fit",
+        Start::Fresh => "afresh",
     }
 }
 

@@ -482,6 +482,20 @@ fn auto_keeps_every_hidden_node_only_where_validation_says_so() {
     let auto = report("auto", &["--hidden-rule", "auto"]);
     let every = &auto["choice"]["every_hidden"];
     assert_eq!(every["chosen"], true, "{every}");
+    // Both starts trained; the one kept has the lower validation loss, and its metrics.
+    let starts = every["starts"].as_array().unwrap();
+    assert_eq!(starts.len(), 2, "{every}");
+    assert_eq!(
+        (&starts[0]["start"], &starts[1]["start"]),
+        (&"fit".into(), &"fresh".into())
+    );
+    let mse = |t: &serde_json::Value| t["validation"]["mse"].as_f64().unwrap();
+    let kept = starts
+        .iter()
+        .find(|t| t["start"] == every["start"])
+        .unwrap();
+    assert!(starts.iter().all(|t| mse(kept) <= mse(t)), "{every}");
+    assert_eq!(kept["validation"], every["validation"]);
     assert_eq!(hidden(&auto), 50);
     assert_eq!(auto["kept_features"].as_array().unwrap().len(), 10);
     let (wide, pruned) = (
