@@ -20,7 +20,7 @@ use crate::evaluate::{
     evaluate, evaluate_quantised, network_outputs, posterior_metrics, runtime_outputs,
 };
 use crate::metrics::Metrics;
-use crate::network::Network;
+use crate::network::{Layer, Network};
 use crate::plan::{Settings, candidates};
 use crate::posterior::{
     POSTERIORS, calibrate, centred_at, coded, moments, monte_carlo_ll, probit_softmax, slab_moments,
@@ -251,8 +251,10 @@ pub fn every_hidden_wins(pruned: Option<Metrics>, every: Option<Metrics>) -> boo
 /// [`Start`], the two on their own threads when `jobs` allows, takes the one of lower
 /// validation loss (the fit's on a tie), and keeps it instead of `chosen` when
 /// [`every_hidden_wins`] on the validation rows and its blob, at its largest
-/// ([`largest_blob`]), fits the spec's budget. `None` when `chosen` already keeps every
-/// hidden node or there are no validation rows.
+/// ([`largest_blob`]), fits the spec's budget. The selection stays [`every_hidden`]'s
+/// whichever start is kept: the fit's values on the kept nodes, which the report scores as
+/// the network before fine-tuning and the slab posterior reads. `None` when `chosen`
+/// already keeps every hidden node or there are no validation rows.
 ///
 /// # Errors
 /// A training or tensor error.
@@ -271,40 +273,49 @@ fn every_hidden_stage(
     }
     let t = Instant::now();
     let schedule = after_pruning(s);
+    let mut rng = Pcg64::seed_from_u64(s.seed.wrapping_add(3));
+    let selection = every_hidden(&chosen.fit, data, &chosen.selection, &mut rng);
     // Each start has its own stream, so neither result depends on `jobs`.
-    let train = |start: Start| -> Result<(Start, Selection, Network)> {
-        let (stream, label) = match start {
-            Start::Fit => (3, "every hidden node, from the fit"),
-            Start::Fresh => (4, "every hidden node, afresh"),
-        };
-        let mut rng = Pcg64::seed_from_u64(s.seed.wrapping_add(stream));
-        let selection = every_hidden(&chosen.fit, data, &chosen.selection, start, &mut rng);
-        let network = crate::tune::train_point(
-            &selection.network,
+    let mut fresh_rng = Pcg64::seed_from_u64(s.seed.wrapping_add(4));
+    let mut fresh = selection.network.clone();
+    fresh.layers = Layer::fresh(&fresh.shape(), &mut fresh_rng);
+    let train = |start: &Network, rng: &mut Pcg64, label: &str| {
+        crate::tune::train_point(
+            start,
             data,
             Mask::All,
             schedule,
             s.sigma0,
-            &mut rng,
+            rng,
             &bars.bar(schedule.epochs, label),
-        )?;
-        Ok((start, selection, network))
+        )
     };
     let (from_fit, fresh) = if jobs > 1 {
         std::thread::scope(|scope| {
-            let fresh = scope.spawn(|| train(Start::Fresh));
-            let from_fit = train(Start::Fit);
+            let fresh = scope.spawn(|| train(&fresh, &mut fresh_rng, "every hidden node, afresh"));
+            let from_fit = train(
+                &selection.network,
+                &mut rng,
+                "every hidden node, from the fit",
+            );
             let fresh = fresh
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
             (from_fit, fresh)
         })
     } else {
-        (train(Start::Fit), train(Start::Fresh))
+        (
+            train(
+                &selection.network,
+                &mut rng,
+                "every hidden node, from the fit",
+            ),
+            train(&fresh, &mut fresh_rng, "every hidden node, afresh"),
+        )
     };
     let mut starts = Vec::with_capacity(2);
-    let mut best: Option<(Start, Selection, Network, Option<Metrics>)> = None;
-    for (start, selection, network) in [from_fit?, fresh?] {
+    let mut best: Option<(Start, Network, Option<Metrics>)> = None;
+    for (start, network) in [(Start::Fit, from_fit?), (Start::Fresh, fresh?)] {
         let validation = evaluate(&network, data, Part::Validation)?;
         starts.push(StartTried {
             start,
@@ -312,11 +323,11 @@ fn every_hidden_stage(
             test: evaluate(&network, data, Part::Test)?,
         });
         let loss = |v: Option<Metrics>| v.map_or(f64::INFINITY, |m| m.loss().0);
-        if best.as_ref().is_none_or(|b| loss(validation) < loss(b.3)) {
-            best = Some((start, selection, network, validation));
+        if best.as_ref().is_none_or(|b| loss(validation) < loss(b.2)) {
+            best = Some((start, network, validation));
         }
     }
-    let (start, selection, network, validation) =
+    let (start, network, validation) =
         best.unwrap_or_else(|| unreachable!("two starts were trained"));
     let blob_bytes = largest_blob(spec, &network);
     let within_budget = match (spec.budget.max_blob_bytes, blob_bytes) {

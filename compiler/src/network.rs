@@ -361,4 +361,31 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn fresh_layers_are_kaiming_weights_for_each_fan_in_and_zero_biases() {
+        let shape = Shape {
+            widths: vec![3, 5, 2],
+            activation: Activation::Tanh,
+        };
+        let layers = Layer::fresh(&shape, &mut rand::SeedableRng::seed_from_u64(5));
+        assert_eq!(layers.len(), 2);
+        for (l, (o, i)) in layers.iter().zip([(5, 3), (2, 5)]) {
+            assert_eq!((l.width(), l.weights.len()), (o, o * i));
+            let bound = (5.0 / 3.0) * (3.0 / i as f32).sqrt();
+            assert!(
+                l.weights.iter().all(|w| *w != 0.0 && w.abs() <= bound),
+                "{:?}",
+                l.weights
+            );
+            assert!(l.bias.iter().all(|b| *b == 0.0) && l.variance.is_none());
+        }
+        assert_eq!(
+            (layers[0].activation, layers[1].activation),
+            (Activation::Tanh, shape.act(1))
+        );
+        // The stream alone decides them.
+        let again = Layer::fresh(&shape, &mut rand::SeedableRng::seed_from_u64(5));
+        assert_eq!(again, layers);
+    }
 }

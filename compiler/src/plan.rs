@@ -10,7 +10,8 @@
 //! - fine-tuning: the kept nodes reconnected (`nodes`) for as many epochs as training.
 //! - hidden nodes (`prune.hidden = "auto"`): the PIPs', or every hidden node on the kept
 //!   inputs when that fits the validation rows clearly better (`compile`'s
-//!   [`crate::compile::every_hidden_wins`]).
+//!   [`crate::compile::every_hidden_wins`]), trained from the fit or afresh, whichever start
+//!   fits the validation rows better.
 //!
 //! These are what the UCI evaluation (E6) chose on the validation rows of split index 1 of
 //! energy, concrete and Boston; the README gives the measurements.

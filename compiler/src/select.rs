@@ -10,7 +10,7 @@ use rand_pcg::Pcg64;
 
 use crate::bnn::Posterior;
 use crate::dataset::Dataset;
-use crate::network::{Layer, Network, Shape, act_host, kaiming_uniform};
+use crate::network::{Layer, Network, act_host, kaiming_uniform};
 use crate::pip::{NodePips, node_pips};
 use crate::train::Fit;
 use crate::{Error, Result};
@@ -62,60 +62,40 @@ impl Selection {
     }
 }
 
-/// Where the training of the network of every hidden node starts ([`every_hidden`]).
+/// Where the training of the network of every hidden node starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Start {
-    /// From the fit: the kept edges' slab means (0 for the others) and the bias means, a
-    /// hidden node with no kept incoming edge given fresh incoming weights.
+    /// From [`every_hidden`]'s network: the fit's kept edges and biases.
     Fit,
-    /// Afresh: Kaiming-uniform weights on the kept inputs, biases 0, as a dense network starts.
+    /// Afresh: Kaiming-uniform weights for the same widths, biases 0 ([`Layer::fresh`]), as a
+    /// dense network starts.
     Fresh,
 }
 
 /// The network of every hidden node on the inputs `pruned` kept, for `compile` to weigh
-/// against `pruned` on the validation rows ([`crate::spec::HiddenRule::Auto`]), before its
-/// training from `start`; its layers are [`every_hidden_layers`], its PIPs the fit's, each
-/// node's own (a node the posterior did not support keeps its low PIP).
-pub fn every_hidden(
-    fit: &Fit,
-    data: &Dataset,
-    pruned: &Selection,
-    start: Start,
-    rng: &mut Pcg64,
-) -> Selection {
-    let (kept, layers) = every_hidden_layers(&fit.posterior, &pruned.kept[0], start, rng);
+/// against `pruned` on the validation rows ([`crate::spec::HiddenRule::Auto`]); its layers
+/// are [`every_hidden_layers`], its PIPs the fit's, each node's own (a node the posterior did
+/// not support keeps its low PIP).
+pub fn every_hidden(fit: &Fit, data: &Dataset, pruned: &Selection, rng: &mut Pcg64) -> Selection {
+    let (kept, layers) = every_hidden_layers(&fit.posterior, &pruned.kept[0], rng);
     Selection::of(fit, data, pruned.pips.clone(), kept, layers)
 }
 
 /// The kept nodes (`inputs`, then every node of every other layer) and layers of
-/// [`every_hidden`]. From [`Start::Fit`]: the kept edges' slab means (0 for the others) and
-/// the bias means, as the fit left them, nothing folded; a hidden node with no kept incoming
-/// edge from those nodes (one that pruning dropped or folded into a constant) gets fresh
-/// incoming weights (Kaiming-uniform, from `rng`) so that training can use it. From
-/// [`Start::Fresh`]: every weight Kaiming-uniform for the kept widths, every bias 0.
+/// [`every_hidden`]: the kept edges' slab means (0 for the others) and the bias means, as the
+/// fit left them, nothing folded; a hidden node with no kept incoming edge from those nodes
+/// (one that pruning dropped or folded into a constant) gets fresh incoming weights
+/// (Kaiming-uniform, from `rng`) so that training can use it.
 pub fn every_hidden_layers(
     post: &Posterior,
     inputs: &[usize],
-    start: Start,
     rng: &mut Pcg64,
 ) -> (Vec<Vec<usize>>, Vec<Layer>) {
     let shape = &post.shape;
     let last = shape.widths.len() - 1;
     let mut kept: Vec<Vec<usize>> = shape.widths.iter().map(|&w| (0..w).collect()).collect();
     kept[0] = inputs.to_vec();
-    if start == Start::Fresh {
-        let mut widths = shape.widths.clone();
-        widths[0] = inputs.len();
-        let layers = Layer::fresh(
-            &Shape {
-                widths,
-                activation: shape.activation,
-            },
-            rng,
-        );
-        return (kept, layers);
-    }
     let fresh = kaiming_uniform(shape, rng);
     let (mut w_at, mut b_at) = (0, 0);
     let mut layers = Vec::with_capacity(last);
@@ -294,7 +274,7 @@ mod tests {
         let p = post(xi, mu, vec![0.0, 2.0, 0.5]);
         let pruned = prune(&p, &node_pips(&p, 1e-3), 0.5).unwrap();
         let mut rng = Pcg64::new(1, 1);
-        let (kept, layers) = every_hidden_layers(&p, &pruned.0[0], Start::Fit, &mut rng);
+        let (kept, layers) = every_hidden_layers(&p, &pruned.0[0], &mut rng);
         assert_eq!(kept, vec![vec![0, 1], vec![0, 1], vec![0]]);
         // Node 0 keeps its slab means; node 1 gets fresh weights within the Kaiming bound.
         assert_eq!(layers[0].weights[..2], [1.0, 2.0]);
@@ -310,38 +290,6 @@ mod tests {
         assert_eq!(layers[0].bias, vec![0.0, 2.0]);
         assert_eq!(layers[1].bias, vec![0.5]);
         assert_eq!(layers[1].weights, vec![7.0, 8.0]);
-    }
-
-    #[test]
-    fn every_hidden_node_afresh_starts_as_a_dense_network_on_the_kept_inputs() {
-        let xi = vec![ON, ON, OFF, OFF, OFF, OFF, ON, ON];
-        let mu = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
-        let p = post(xi, mu, vec![0.0, 2.0, 0.5]);
-        let pruned = prune(&p, &node_pips(&p, 1e-3), 0.5).unwrap();
-        let (kept, layers) =
-            every_hidden_layers(&p, &pruned.0[0], Start::Fresh, &mut Pcg64::new(1, 1));
-        assert_eq!(kept, vec![vec![0, 1], vec![0, 1], vec![0]]);
-        // Kaiming-uniform for the kept fan-in (2 inputs, then 2 hidden nodes), biases 0.
-        let bound = 2f32.sqrt() * (3.0f32 / 2.0).sqrt();
-        for l in &layers {
-            assert_eq!(l.weights.len(), 2 * l.width());
-            assert!(
-                l.weights.iter().all(|w| *w != 0.0 && w.abs() <= bound),
-                "{:?}",
-                l.weights
-            );
-            assert!(l.bias.iter().all(|b| *b == 0.0));
-        }
-        // None of the fit's slab means.
-        assert!(
-            layers[0]
-                .weights
-                .iter()
-                .all(|w| ![1.0, 2.0, 3.0, 4.0].contains(w))
-        );
-        // The same stream gives the same start.
-        let again = every_hidden_layers(&p, &pruned.0[0], Start::Fresh, &mut Pcg64::new(1, 1)).1;
-        assert_eq!(again, layers);
     }
 
     #[test]

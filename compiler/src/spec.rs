@@ -342,7 +342,9 @@ pub enum HiddenRule {
     Pip,
     /// Those, or every hidden node on the kept inputs when that network fits the validation
     /// rows clearly better: its loss lower by more than its standard error and its
-    /// log-likelihood no lower ([`crate::compile::every_hidden_wins`]).
+    /// log-likelihood no lower ([`crate::compile::every_hidden_wins`]). It is trained from
+    /// the fit and afresh ([`crate::select::Start`]), and the start of lower validation loss
+    /// is weighed.
     Auto,
 }
 

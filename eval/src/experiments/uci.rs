@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 use spikeslab_compiler::metrics::Metrics;
 use spikeslab_compiler::report::SplitMetrics;
+use spikeslab_compiler::select::Start;
 use spikeslab_compiler::spec::{DataSpec, Source, Spec};
 use spikeslab_runtime::Task;
 
@@ -72,6 +73,9 @@ pub struct Record {
     pub blob_bytes_mean: f64,
     /// λ chosen on the validation split, per split.
     pub inclusion: Vec<f64>,
+    /// The emitted model's hidden nodes, per split: `pip` (the PIPs'), or every hidden node
+    /// trained from the fit (`fit`) or afresh (`fresh`) (`prune.hidden = "auto"`).
+    pub hidden_nodes: Vec<&'static str>,
     /// Splits run.
     pub splits: usize,
 }
@@ -142,6 +146,7 @@ struct Split {
     dense_blob: f64,
     inclusion: f64,
     best_rule_inclusion: f64,
+    hidden_nodes: &'static str,
 }
 
 fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyhow::Result<Split> {
@@ -189,6 +194,13 @@ fn run_split(dir: &Path, split: usize, hidden: usize, seed: Option<u64>) -> anyh
         dense_blob: r.dense_blob_bytes as f64,
         inclusion: r.settings.inclusion,
         best_rule_inclusion: best.inclusion,
+        hidden_nodes: match &r.choice.every_hidden {
+            Some(e) if e.chosen => match e.start {
+                Start::Fit => "fit",
+                Start::Fresh => "fresh",
+            },
+            _ => "pip",
+        },
     })
 }
 
@@ -365,6 +377,7 @@ pub fn e6(
                         }
                     })
                     .collect(),
+                hidden_nodes: runs.iter().map(|s| s.hidden_nodes).collect(),
                 splits: if method.contains("int8") {
                     runs.iter().filter(|s| s.int8.is_some()).count()
                 } else {
