@@ -25,7 +25,7 @@ use crate::plan::{Settings, candidates};
 use crate::posterior::{
     POSTERIORS, calibrate, centred_at, coded, moments, monte_carlo_ll, probit_softmax, slab_moments,
 };
-use crate::quantise::{Quantised, Rounding, quantise};
+use crate::quantise::{INPUT_TAILS, Quantised, Rounding, quantise};
 use crate::report::{
     AllMetrics, DistVerify, Int8Report, ModelMetrics, PosteriorCandidate, Report, SplitLl,
     SplitMetrics, UncertaintyReport, Verify, ram_estimate,
@@ -840,6 +840,9 @@ pub struct Int8Difference {
     /// How its weights were rounded: to the nearest code, or refitted with one of
     /// [`DAMPINGS`], whichever is nearest f32.
     pub rounding: Rounding,
+    /// The fraction of training rows left outside each input's code range on each side
+    /// (one of [`INPUT_TAILS`], whichever is nearest f32).
+    pub input_tail: f64,
 }
 
 /// The rows the verify steps compare on: the validation rows, or the training rows when
@@ -888,7 +891,7 @@ pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8
     } else {
         INT8_TOLERANCE
     };
-    let difference = |q: &Quantised, rounding: Rounding| {
+    let difference = |q: &Quantised, rounding: Rounding, input_tail: f64| {
         let got = q.outputs(table);
         let (mut sum, mut max) = (0.0f64, 0.0f64);
         for (&a, &b) in f32_out.iter().zip(&got) {
@@ -902,6 +905,7 @@ pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8
             max,
             tolerance,
             rounding,
+            input_tail,
         }
     };
     let all = net.layers.len();
@@ -909,13 +913,35 @@ pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8
     // Calibrated on the training rows, the same for every candidate.
     let calibration = data.train.select(&columns_of(net, data));
     for layers in (all.saturating_sub(1).max(1)..=all).rev() {
-        let mut nearest: Option<(Quantised, Int8Difference)> = None;
-        for rounding in std::iter::once(Rounding::Nearest).chain(DAMPINGS.map(Rounding::Refit)) {
-            let q = quantise(net, &calibration.x, layers, rounding);
-            if q.layers.is_empty() {
-                break;
+        // Each input tail's roundings on a thread of its own; the nearest f32 is taken in
+        // the order of `INPUT_TAILS` and the roundings, whatever the threads' timing.
+        let per_tail = |tail: f64| {
+            let mut nearest: Option<(Quantised, Int8Difference)> = None;
+            for rounding in std::iter::once(Rounding::Nearest).chain(DAMPINGS.map(Rounding::Refit))
+            {
+                let q = quantise(net, &calibration.x, layers, rounding, tail);
+                if q.layers.is_empty() {
+                    break;
+                }
+                let d = difference(&q, rounding, tail);
+                if nearest.as_ref().is_none_or(|(_, n)| d.rms < n.rms) {
+                    nearest = Some((q, d));
+                }
             }
-            let d = difference(&q, rounding);
+            nearest
+        };
+        let tails: Vec<Option<(Quantised, Int8Difference)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = INPUT_TAILS
+                .iter()
+                .map(|&tail| scope.spawn(move || per_tail(tail)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut nearest: Option<(Quantised, Int8Difference)> = None;
+        for (q, d) in tails.into_iter().flatten() {
             if nearest.as_ref().is_none_or(|(_, n)| d.rms < n.rms) {
                 nearest = Some((q, d));
             }
@@ -973,6 +999,7 @@ pub fn verify_int8(
             Rounding::Nearest => None,
             Rounding::Refit(d) => Some(d),
         },
+        input_tail: difference.input_tail,
         relative_to: output_unit(data).2.into(),
     })
 }

@@ -408,6 +408,25 @@ fn lattice(values: impl Iterator<Item = f64>, lo: f64, hi: f64) -> Option<f64> {
     })
 }
 
+/// The fractions of the training rows that an input's codes may leave outside their range on
+/// each side, for [`quantise`]'s `input_tail`: the compiler keeps the one whose integer network
+/// is nearest f32 on the validation rows. A heavy-tailed input spends most of its 256 codes
+/// on a few rows over its whole range; those rows' codes saturate at 0 or 255 instead.
+pub const INPUT_TAILS: [f64; 3] = [0.0, 1e-4, 1e-3];
+
+/// The range of `values` (0 included) less the `tail` fraction of them on each side: with
+/// `n` values sorted, from the `⌊tail·n⌋`-th least to the `⌊tail·n⌋`-th greatest (counted
+/// from 0); the whole range for `tail` 0.
+fn within_tails(values: impl Iterator<Item = f64>, tail: f64) -> (f64, f64) {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    let Some(last) = v.len().checked_sub(1) else {
+        return (0.0, 0.0);
+    };
+    let k = ((v.len() as f64 * tail) as usize).min(last);
+    (v[k].min(0.0), v[last - k].max(0.0))
+}
+
 /// How a layer's real weights become codes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Rounding {
@@ -424,7 +443,13 @@ pub enum Rounding {
 /// its 2^−10 input step): that layer dequantises, and the rest stay f32. With
 /// [`Rounding::Refit`] each layer's weights are fitted to the codes its inputs take on
 /// `rows` in the integer layers before it, so it makes up for their rounding as it can.
-pub fn quantise(net: &Network, rows: &[f32], layers: usize, rounding: Rounding) -> Quantised {
+pub fn quantise(
+    net: &Network,
+    rows: &[f32],
+    layers: usize,
+    rounding: Rounding,
+    input_tail: f64,
+) -> Quantised {
     let int_layers = layers.clamp(1, net.layers.len());
     let n = net.inputs.len();
     let count = rows.len() / n.max(1);
@@ -459,7 +484,8 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize, rounding: Rounding) 
             .step_by(width.max(1))
             .fold((0f64, 0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)))
     };
-    // Inputs: per input, codes 0..=255 over its training range (0 included).
+    // Inputs: per input, codes 0..=255 over its training range (0 included), less `input_tail`
+    // of the rows on each side.
     let mut input = Codes {
         scale: Vec::new(),
         zero: Vec::new(),
@@ -472,10 +498,18 @@ pub fn quantise(net: &Network, rows: &[f32], layers: usize, rounding: Rounding) 
             1.0 / f64::from(net.input_std[j]),
         );
         // code = (x − m)·k / s + zero: the raw value's map, mean and scale folded, the
-        // training range on codes 0 to 255 (or on a lattice's points); the step s doubles
-        // until the format holds the map (only for inputs far from zero).
+        // training range less its tails on codes 0 to 255 (or the whole range on a
+        // lattice's points); the step s doubles until the format holds the map (only for
+        // inputs far from zero).
         let column = acts[0].iter().skip(j).step_by(n.max(1)).copied();
-        let mut s = lattice(column, lo, hi).unwrap_or(((hi - lo) / 255.0).max(1e-6));
+        let (lo, step) = match lattice(column.clone(), lo, hi) {
+            Some(step) => (lo, step),
+            None => {
+                let (lo, hi) = within_tails(column, input_tail);
+                (lo, ((hi - lo) / 255.0).max(1e-6))
+            }
+        };
+        let mut s = step;
         while !input_codes.push(m + lo / k, k / s) {
             s *= 2.0;
         }
@@ -711,7 +745,7 @@ mod tests {
     #[test]
     fn a_classifier_gets_integer_logits_and_probabilities_near_f32() {
         let net = classifier(1.0);
-        let q = quantise(&net, &rows(), 2, Rounding::Refit(0.01));
+        let q = quantise(&net, &rows(), 2, Rounding::Refit(0.01), 0.0);
         assert_eq!(q.layers.len(), 2);
         assert!(matches!(q.layers[1].rescale, Rescale::Requantise { .. }));
         for row in rows().chunks(3) {
@@ -731,7 +765,7 @@ mod tests {
 
     #[test]
     fn logits_too_coarse_for_their_step_keep_the_output_layer_in_f32() {
-        let q = quantise(&classifier(1e4), &rows(), 2, Rounding::Refit(0.01));
+        let q = quantise(&classifier(1e4), &rows(), 2, Rounding::Refit(0.01), 0.0);
         assert_eq!(q.layers.len(), 1, "only the hidden layer stays integer");
         assert!(matches!(q.layers[0].rescale, Rescale::Dequantise(_)));
         assert_eq!(q.rest().len(), 1);
@@ -786,12 +820,55 @@ mod tests {
                 [x, ((i % 7) as f32 - 3.0) / 3.0, 0.0]
             })
             .collect();
-        let q = quantise(&net, &rows, 2, Rounding::Refit(0.01));
-        let codes: Vec<i64> = raw
-            .iter()
-            .map(|&x| q.input_codes.code(0, x).unwrap())
+        for tail in INPUT_TAILS {
+            let q = quantise(&net, &rows, 2, Rounding::Refit(0.01), tail);
+            let codes: Vec<i64> = raw
+                .iter()
+                .map(|&x| q.input_codes.code(0, x).unwrap())
+                .collect();
+            assert_eq!(codes, [0, 62, 155, 248], "tail {tail}");
+        }
+    }
+
+    #[test]
+    fn tails_leave_out_that_fraction_of_rows_on_each_side() {
+        let v = || (0..1000).map(|i| f64::from(i) - 200.0);
+        assert_eq!(within_tails(v(), 0.0), (-200.0, 799.0));
+        assert_eq!(within_tails(v(), 1e-3), (-199.0, 798.0));
+        assert_eq!(within_tails(v(), 1e-2), (-190.0, 789.0));
+        // 0 stays inside; fewer rows than one tail's worth leave nothing out.
+        assert_eq!(within_tails([3.0, 5.0].into_iter(), 1e-3), (0.0, 5.0));
+        assert_eq!(within_tails([-3.0, -1.0].into_iter(), 0.3), (-3.0, 0.0));
+        assert_eq!(within_tails(std::iter::empty(), 0.5), (0.0, 0.0));
+    }
+
+    #[test]
+    fn an_input_tail_gives_the_bulk_of_a_heavy_tailed_input_finer_codes() {
+        // Input 0: 1,999 values within ±1 and one at 50; the others a spread.
+        let rows: Vec<f32> = (0..2000)
+            .flat_map(|i| {
+                let x = if i == 7 {
+                    50.0
+                } else {
+                    ((i % 200) as f32 - 99.5) / 100.0
+                };
+                [
+                    x,
+                    ((i % 13) as f32 - 6.1) / 3.0,
+                    ((i % 17) as f32 - 8.3) / 4.0,
+                ]
+            })
             .collect();
-        assert_eq!(codes, [0, 62, 155, 248]);
+        let whole = quantise(&fixture(), &rows, 2, Rounding::Nearest, 0.0);
+        let tail = quantise(&fixture(), &rows, 2, Rounding::Nearest, 1e-3);
+        let code = |q: &Quantised, x: f32| q.input_codes.code(0, x).unwrap();
+        // Over the whole range a step is about 51/255 = 0.2; without the outlier, 2/255.
+        assert!(code(&whole, 0.0) - code(&whole, -0.1) <= 1);
+        assert!(code(&tail, 0.0) - code(&tail, -0.1) >= 12);
+        // The outlier saturates instead.
+        assert_eq!(code(&tail, 50.0), 255);
+        assert_eq!(code(&whole, 50.0), 255);
+        assert!(code(&tail, 2.0) == 255 && code(&whole, 2.0) < 20);
     }
 
     #[test]

@@ -191,6 +191,9 @@ pub struct Int8Report {
     /// The damping of the weights' refit to the integer inputs, chosen on the verify rows
     /// (`None`: every weight rounded to its nearest code).
     pub damping: Option<f64>,
+    /// The fraction of training rows left outside each input's code range on each side,
+    /// chosen on the verify rows (0: the whole range).
+    pub input_tail: f64,
     /// Unit of the differences.
     pub relative_to: String,
 }
@@ -645,7 +648,7 @@ impl Report {
         if let (Some(q), Some(m)) = (&self.int8, &self.metrics.int8) {
             s.push_str(&format!("  emitted int8 model: {}\n", describe(m)));
             s.push_str(&format!(
-                "  int8: {} of {} layers in integers; blob {} bytes against {} in f32 ({}); runtime equal to the integer reference bit for bit on {} rows; difference from f32 rms {:.1e}, max {:.1e} (tolerance {:.1e} rms, in {}){}\n",
+                "  int8: {} of {} layers in integers; blob {} bytes against {} in f32 ({}); runtime equal to the integer reference bit for bit on {} rows; difference from f32 rms {:.1e}, max {:.1e} (tolerance {:.1e} rms, in {}){}{}\n",
                 q.integer_layers,
                 q.layers,
                 q.blob_bytes,
@@ -662,7 +665,15 @@ impl Report {
                 q.damping.map_or(
                     "; weights rounded to their nearest codes (nearer f32 than a refit)".into(),
                     |d| format!("; weights refitted to the integer inputs, δ = {d:.0e}")
-                )
+                ),
+                if q.input_tail > 0.0 {
+                    format!(
+                        "; input codes over each input's training range less {:.2}% of the rows on each side",
+                        100.0 * q.input_tail
+                    )
+                } else {
+                    "; input codes over each input's whole training range".into()
+                }
             ));
         }
         let emitted = if self.int8.is_some() {

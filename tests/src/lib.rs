@@ -193,7 +193,13 @@ pub fn int8(net: &Network, seed: u64) -> Quantised {
                 .map(|(&i, (&m, &s))| (r[i] - m) / s)
         })
         .collect();
-    quantise(net, &standardised, net.layers.len(), Rounding::Refit(0.01))
+    quantise(
+        net,
+        &standardised,
+        net.layers.len(),
+        Rounding::Refit(0.01),
+        0.0,
+    )
 }
 
 /// Random raw feature vectors, entries uniform in `[−3, 3]`.
