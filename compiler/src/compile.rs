@@ -45,8 +45,9 @@ pub struct Options {
     pub quiet: bool,
     /// Also train the dense and magnitude-pruned baselines and report their metrics.
     pub baseline: bool,
-    /// Candidates trained at once (default: the cores available). The result does not
-    /// depend on it.
+    /// Threads at once (default: the cores available): the candidates, the two starts of
+    /// the network of every hidden node, the int8 input tails. The result does not depend
+    /// on it.
     pub jobs: Option<usize>,
 }
 
@@ -150,7 +151,7 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     let mut metrics = metrics(&data, &settings, &chosen, opts, &bars)?;
     let network = chosen.network.clone();
     let int8 = if spec.network.int8 {
-        let (q, difference) = quantise_within(&network, &data)?;
+        let (q, difference) = quantise_within(&network, &data, jobs)?;
         metrics.int8 = Some(SplitMetrics {
             validation: evaluate_quantised(&q, &data, Part::Validation),
             test: evaluate_quantised(&q, &data, Part::Test),
@@ -868,14 +869,19 @@ fn output_unit(data: &Dataset) -> (f64, f64, &'static str) {
 
 /// The integer network for `net`: every layer in int8 when its outputs stay within the
 /// tolerance (RMS) of the f32 network's on the verify rows, else the output layer kept in f32
-/// when that is within it; with its difference from f32. Each is rounded to the nearest
-/// codes and refitted at each of [`DAMPINGS`] ([`Rounding`]), and the one nearest f32 on
-/// those rows is kept. The tolerance is [`INT8_TOLERANCE`], and for regression at most
+/// when that is within it; with its difference from f32. Each is quantised with each of
+/// [`INPUT_TAILS`], rounded to the nearest codes and refitted at each of [`DAMPINGS`]
+/// ([`Rounding`]), `jobs` tails at a time, and the one nearest f32 on those rows is kept.
+/// The tolerance is [`INT8_TOLERANCE`], and for regression at most
 /// [`INT8_RELATIVE_TOLERANCE`] times the f32 network's own RMSE on those rows.
 ///
 /// # Errors
 /// [`Error::Int8`] when neither is.
-pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8Difference)> {
+pub fn quantise_within(
+    net: &Network,
+    data: &Dataset,
+    jobs: usize,
+) -> Result<(Quantised, Int8Difference)> {
     let (rows, table) = verify_rows(data);
     let f32_out = network_outputs(net, data, rows)?;
     let (mean, scale, unit) = output_unit(data);
@@ -913,8 +919,9 @@ pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8
     // Calibrated on the training rows, the same for every candidate.
     let calibration = data.train.select(&columns_of(net, data));
     for layers in (all.saturating_sub(1).max(1)..=all).rev() {
-        // Each input tail's roundings on a thread of its own; the nearest f32 is taken in
-        // the order of `INPUT_TAILS` and the roundings, whatever the threads' timing.
+        // The input tails' roundings `jobs` tails at a time, each on a thread of its own; the
+        // nearest f32 is taken in the order of `INPUT_TAILS` and the roundings, whatever the
+        // threads' timing.
         let per_tail = |tail: f64| {
             let mut nearest: Option<(Quantised, Int8Difference)> = None;
             for rounding in std::iter::once(Rounding::Nearest).chain(DAMPINGS.map(Rounding::Refit))
@@ -930,16 +937,20 @@ pub fn quantise_within(net: &Network, data: &Dataset) -> Result<(Quantised, Int8
             }
             nearest
         };
-        let tails: Vec<Option<(Quantised, Int8Difference)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = INPUT_TAILS
-                .iter()
-                .map(|&tail| scope.spawn(move || per_tail(tail)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
+        let mut tails: Vec<Option<(Quantised, Int8Difference)>> = Vec::new();
+        for some in INPUT_TAILS.chunks(jobs.max(1)) {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = some
+                    .iter()
+                    .map(|&tail| scope.spawn(move || per_tail(tail)))
+                    .collect();
+                tails.extend(
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+                );
+            });
+        }
         let mut nearest: Option<(Quantised, Int8Difference)> = None;
         for (q, d) in tails.into_iter().flatten() {
             if nearest.as_ref().is_none_or(|(_, n)| d.rms < n.rms) {

@@ -288,6 +288,7 @@ fn blobs_do_not_depend_on_the_thread_count() {
                 "--quiet",
                 "--jobs",
                 jobs,
+                "--int8",
                 "-o",
                 "t.postcard",
             ])
@@ -301,6 +302,13 @@ fn blobs_do_not_depend_on_the_thread_count() {
             String::from_utf8_lossy(&out.stderr)
         );
         blobs.push(std::fs::read(c.path("t.postcard")).unwrap());
+        // The stages that thread here ran: the candidates and the int8 input tails (the two
+        // starts of every hidden node: `auto_keeps_every_hidden_node_only_where_validation_says_so`).
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(c.path("t.report.json")).unwrap())
+                .unwrap();
+        assert_eq!(report["choice"]["candidates"].as_array().unwrap().len(), 2);
+        assert!(report["int8"]["input_tail"].is_f64(), "{}", report["int8"]);
     }
     assert_eq!(blobs[0], blobs[1], "one thread against two");
     assert_eq!(blobs[0], blobs[2], "one job against two threads");
@@ -480,6 +488,10 @@ fn auto_keeps_every_hidden_node_only_where_validation_says_so() {
     };
     let hidden = |r: &serde_json::Value| r["layers"][0]["outputs"][1].as_u64().unwrap();
     let auto = report("auto", &["--hidden-rule", "auto"]);
+    // The two starts train on two threads or one alike.
+    report("one-job", &["--hidden-rule", "auto", "--jobs", "1"]);
+    let blob = |name: &str| std::fs::read(dir.path().join(format!("{name}.postcard"))).unwrap();
+    assert_eq!(blob("auto"), blob("one-job"));
     let every = &auto["choice"]["every_hidden"];
     assert_eq!(every["chosen"], true, "{every}");
     // Both starts trained; the one kept has the lower validation loss, and its metrics.

@@ -28,7 +28,7 @@ pub struct Cmd {
     /// Also train the dense baseline and its magnitude-pruned twin (same node counts) and report both.
     #[arg(long)]
     pub baseline: bool,
-    /// Candidates trained at once (default: the cores available); the blob does not depend on it.
+    /// Threads at once (default: the cores available): the candidates, the two starts of the network of every hidden node, the int8 input tails; the blob does not depend on it.
     #[arg(long)]
     pub jobs: Option<usize>,
     /// `data.split`: the UCI split (0-based).

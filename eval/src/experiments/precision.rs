@@ -314,7 +314,7 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
         .filter(|&(_, &a)| a)
         .map(|(l, _)| l.weights.iter().filter(|&&w| w != 0.0).count() / 2)
         .sum();
-    let int8_change = quantise_within(net, data).ok().and_then(|(q, _)| {
+    let int8_change = quantise_within(net, data, 1).ok().and_then(|(q, _)| {
         let emitted = c.report.metrics.emitted.test?.rmse()?;
         Some(100.0 * (evaluate_quantised(&q, data, Part::Test)?.rmse()? / emitted - 1.0))
     });
