@@ -13,9 +13,10 @@
 //! identity: its largest magnitude / 127 around code 128; tanh and sigmoid fixed by the
 //! format), so every node uses its own full 8-bit range; the next layer folds these scales
 //! into its weights as above. Inputs are calibrated the same way, per input, on their
-//! training range (its least value at code 0, so an input's zero `z_i` is real; an input
-//! whose values lie on a lattice of at most 256 points gets a step on which each is a code),
-//! and that map, with the standardisation, becomes each input's integer code map
+//! training range less a tail of rows on each side ([`INPUT_TAILS`]; its least value at
+//! code 0, so an input's zero `z_i` is real; an input whose values lie on a lattice of at
+//! most 256 points gets its whole range and a step on which each is a code), and that map,
+//! with the standardisation, becomes each input's integer code map
 //! ([`InputCodes`]). A classifier's output layer requantises to logits in units of 2^−8
 //! for the format's integer softmax; when a node's logits need a coarser step, the output
 //! layer stays f32 and the layer before it dequantises.
