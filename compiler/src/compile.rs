@@ -248,8 +248,9 @@ pub fn every_hidden_wins(pruned: Option<Metrics>, every: Option<Metrics>) -> boo
 }
 
 /// `prune.hidden = "auto"`: trains the network of every hidden node on the inputs `chosen`
-/// kept ([`every_hidden`]; as long as the fine-tuning, every edge trained) from each
-/// [`Start`], the two on their own threads when `jobs` allows, takes the one of lower
+/// kept ([`every_hidden`]; every edge trained) from each [`Start`]: from the fit as long as
+/// the fine-tuning, afresh as long as the training and the fine-tuning together (as many
+/// steps in all as the fit's network had), the two on their own threads when `jobs` allows, takes the one of lower
 /// validation loss (the fit's on a tie), and keeps it instead of `chosen` when
 /// [`every_hidden_wins`] on the validation rows and its blob, at its largest
 /// ([`largest_blob`]), fits the spec's budget. The selection stays [`every_hidden`]'s
@@ -280,7 +281,13 @@ fn every_hidden_stage(
     let mut fresh_rng = Pcg64::seed_from_u64(s.seed.wrapping_add(4));
     let mut fresh = selection.network.clone();
     fresh.layers = Layer::fresh(&fresh.shape(), &mut fresh_rng);
-    let train = |start: &Network, rng: &mut Pcg64, label: &str| {
+    // The fit's network was trained for the training's epochs before these; afresh, the
+    // network gets as many steps in all: the training's epochs and then these.
+    let afresh = Schedule {
+        epochs: s.epochs + schedule.epochs,
+        ..schedule
+    };
+    let train = |start: &Network, schedule: Schedule, rng: &mut Pcg64, label: &str| {
         crate::tune::train_point(
             start,
             data,
@@ -293,9 +300,11 @@ fn every_hidden_stage(
     };
     let (from_fit, fresh) = if jobs > 1 {
         std::thread::scope(|scope| {
-            let fresh = scope.spawn(|| train(&fresh, &mut fresh_rng, "every hidden node, afresh"));
+            let fresh =
+                scope.spawn(|| train(&fresh, afresh, &mut fresh_rng, "every hidden node, afresh"));
             let from_fit = train(
                 &selection.network,
+                schedule,
                 &mut rng,
                 "every hidden node, from the fit",
             );
@@ -308,10 +317,11 @@ fn every_hidden_stage(
         (
             train(
                 &selection.network,
+                schedule,
                 &mut rng,
                 "every hidden node, from the fit",
             ),
-            train(&fresh, &mut fresh_rng, "every hidden node, afresh"),
+            train(&fresh, afresh, &mut fresh_rng, "every hidden node, afresh"),
         )
     };
     let mut starts = Vec::with_capacity(2);
