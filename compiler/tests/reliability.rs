@@ -373,6 +373,19 @@ fn user_sizes_are_bounded_before_allocating() {
     );
     c.fails_with(&["--epochs", "1000001"], &["`train.epochs`"]);
     c.fails_with(&["--batch", "100000000"], &["`train.batch`"]);
+    // A usage error, as clap reports every malformed flag: exit status 2, nothing written.
+    for jobs in ["0", "65536"] {
+        let out = c.compile(&["--jobs", jobs]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        for needle in ["--jobs", jobs, "1..=65535"] {
+            assert!(
+                err.contains(needle),
+                "error message lacks {needle:?}: {err}"
+            );
+        }
+        assert!(!c.path("m.postcard").exists());
+    }
 }
 
 #[cfg(unix)]

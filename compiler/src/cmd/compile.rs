@@ -28,9 +28,9 @@ pub struct Cmd {
     /// Also train the dense baseline and its magnitude-pruned twin (same node counts) and report both.
     #[arg(long)]
     pub baseline: bool,
-    /// Threads at once (default: the cores available): the candidates, the two starts of the network of every hidden node, the int8 input tails; the blob does not depend on it.
-    #[arg(long)]
-    pub jobs: Option<usize>,
+    /// Threads at once, 1 or more (default: the cores available): the candidates, the two starts of the network of every hidden node, the int8 input tails; the blob does not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// `data.split`: the UCI split (0-based).
     #[arg(long)]
     pub split: Option<i64>,
@@ -180,7 +180,7 @@ impl Cmd {
             &Options {
                 quiet: self.quiet,
                 baseline: self.baseline,
-                jobs: self.jobs,
+                jobs: self.jobs.map(usize::from),
             },
         )?;
         let json = serde_json::to_string_pretty(&c.report)
