@@ -250,10 +250,10 @@ pub fn every_hidden_wins(pruned: Option<Metrics>, every: Option<Metrics>) -> boo
 /// `prune.hidden = "auto"`: trains the network of every hidden node on the inputs `chosen`
 /// kept ([`every_hidden`]; every edge trained) from each [`Start`]: from the fit as long as
 /// the fine-tuning, afresh as long as the training and the fine-tuning together (as many
-/// steps in all as the fit's network had), the two on their own threads when `jobs` allows, takes the one of lower
-/// validation loss (the fit's on a tie), and keeps it instead of `chosen` when
-/// [`every_hidden_wins`] on the validation rows and its blob, at its largest
-/// ([`largest_blob`]), fits the spec's budget. The selection stays [`every_hidden`]'s
+/// steps in all as the fit's network had), the two on their own threads when `jobs`
+/// allows; takes the one of lower validation loss (the fit's on a tie), and keeps it instead
+/// of `chosen` when [`every_hidden_wins`] on the validation rows and its blob, at its
+/// largest ([`largest_blob`]), fits the spec's budget. The selection stays [`every_hidden`]'s
 /// whichever start is kept: the fit's values on the kept nodes, which the report scores as
 /// the network before fine-tuning and the slab posterior reads. `None` when `chosen`
 /// already keeps every hidden node or there are no validation rows.
