@@ -11,7 +11,7 @@ use crate::dataset::Dataset;
 use crate::network::Network;
 use crate::plan::Settings;
 use crate::train::{Bars, Schedule};
-use crate::tune::{Mask, train_point};
+use crate::tune::{Mask, held_out_noise, train_point};
 
 /// Both baselines.
 #[derive(Clone, Debug)]
@@ -55,7 +55,11 @@ pub fn baselines(data: &Dataset, s: &Settings, kept: &[usize], bars: &Bars) -> R
         &mut rng,
         &bars.bar(s.epochs, "magnitude"),
     )?;
-    Ok(Baselines { dense, magnitude })
+    // As the emitted network's: the noise of the validation rows.
+    Ok(Baselines {
+        dense: held_out_noise(dense, data)?,
+        magnitude: held_out_noise(magnitude, data)?,
+    })
 }
 
 /// Per node layer but the output, the `kept[l]` nodes (at least one) with the largest L2 norm

@@ -1,7 +1,7 @@
 //! `compile`, the pipeline: [`prepare`] → [`candidates`] → per candidate [`fit`] →
-//! [`select`] → [`finetune`] → [`evaluate`] → [`choose`] one → (every hidden node on its
-//! inputs, [`every_hidden_wins`]) → [`encode`] once → [`verify`] → [`Report`], each stage
-//! taking the previous one's value.
+//! [`select`] → [`finetune`] → [`held_out_noise`] → [`evaluate`] → [`choose`] one → (every
+//! hidden node on its inputs, [`every_hidden_wins`]) → [`encode`] once → [`verify`] →
+//! [`Report`], each stage taking the previous one's value.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,7 +35,7 @@ use crate::select::{Selection, Start, every_hidden, select};
 use crate::spec::{HiddenRule, Rule, Spec, Variances};
 use crate::train::Schedule;
 use crate::train::{Bars, Fit, fit};
-use crate::tune::{Mask, columns_of, finetune, train_variational};
+use crate::tune::{Mask, columns_of, finetune, held_out_noise, train_variational};
 use crate::{Error, Result};
 
 /// Switches of one compile that are not part of the model.
@@ -237,8 +237,11 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
 
 /// Whether the network of every hidden node on the kept inputs, with validation metrics
 /// `every`, replaces the PIP-pruned one, with `pruned`: when its loss (MSE, or error rate) is
-/// lower by more than its own standard error and its log-likelihood is no lower. The second
-/// condition keeps a wider network whose noise estimate overfits out.
+/// lower by more than its own standard error and its log-likelihood is no lower. With both
+/// networks' noise from the validation rows ([`held_out_noise`]) a regression's
+/// log-likelihood there is `−½ ln(2π·MSE) − ½`, so the second condition follows from the
+/// first; for a classifier it keeps out a network whose error rate is lower but whose
+/// probabilities are worse.
 pub fn every_hidden_wins(pruned: Option<Metrics>, every: Option<Metrics>) -> bool {
     let (Some(p), Some(e)) = (pruned, every) else {
         return false;
@@ -327,6 +330,7 @@ fn every_hidden_stage(
     let mut starts = Vec::with_capacity(2);
     let mut best: Option<(Start, Network, Option<Metrics>)> = None;
     for (start, network) in [(Start::Fit, from_fit?), (Start::Fresh, fresh?)] {
+        let network = held_out_noise(network, data)?;
         let validation = evaluate(&network, data, Part::Validation)?;
         starts.push(StartTried {
             start,
@@ -678,6 +682,7 @@ fn train_one(
         &mut rng,
         &bars.bar(s.finetune_epochs, &label(s, "fine-tune")),
     )?;
+    let network = held_out_noise(network, data)?;
     fit.rng = rng;
     let validation = evaluate(&network, data, Part::Validation)?;
     Ok(Trained {

@@ -2,13 +2,15 @@
 //! `mean NLL + Σ w²/(2σ0²n)` (the slab prior as L2), its learning rate annealed from the
 //! schedule's rate to 0 by a half cosine over the epochs, each step fused
 //! ([`crate::fused::Point`]). It fine-tunes the pruned network (MAP) and trains the dense
-//! baseline; [`train_variational`] fits the kept network's Gaussian posterior.
+//! baseline; [`train_variational`] fits the kept network's Gaussian posterior. A point
+//! network's noise `σ_ε` is then its validation rows' ([`held_out_noise`]).
 
 use rand_pcg::Pcg64;
 use spikeslab_runtime::Task;
 
 use crate::Result;
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Part};
+use crate::evaluate::network_outputs;
 use crate::fused::{Gaussian, Point};
 use crate::network::{Network, Variance};
 use crate::plan::Settings;
@@ -238,9 +240,107 @@ pub fn finetune(
     )
 }
 
+/// `net` with the regression noise `σ_ε` of its validation rows: `σ_ε² = mean (ŷ − y)²` on
+/// the standardised scale, the value that maximises their Gaussian likelihood given `net`'s
+/// predictions. The `σ_ε` trained with the weights fits the training rows' residuals, which
+/// are smaller than new rows' wherever the network fits its training rows closely, so it is
+/// overconfident there; the held-out rows' is not. Unchanged for a classifier or without
+/// validation rows; at least [`MIN_NOISE`].
+///
+/// # Errors
+/// A tensor error.
+pub fn held_out_noise(mut net: Network, data: &Dataset) -> Result<Network> {
+    let Some((rows, _)) = data.part(Part::Validation) else {
+        return Ok(net);
+    };
+    if net.task != Task::Regression {
+        return Ok(net);
+    }
+    let out = network_outputs(&net, data, rows)?;
+    let sq: f64 = out
+        .iter()
+        .zip(&rows.y)
+        .map(|(&p, &y)| (f64::from(p) - f64::from(y)).powi(2))
+        .sum();
+    let sd = (sq / out.len().max(1) as f64).sqrt();
+    net.noise = Some((sd as f32).max(MIN_NOISE));
+    Ok(net)
+}
+
+/// The least `σ_ε` [`held_out_noise`] gives, on the standardised scale: a network that fits
+/// its validation rows exactly still gets a density, not a point mass.
+pub const MIN_NOISE: f32 = 1e-6;
+
 #[cfg(test)]
 mod tests {
-    use super::annealed;
+    use std::path::Path;
+
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::dataset::prepare;
+    use crate::spec::Spec;
+
+    fn data(text: &str) -> Dataset {
+        let spec = Spec::parse(text, "t", Path::new("/")).unwrap();
+        prepare(&spec.data, 1).unwrap()
+    }
+
+    /// An untrained relu network of 8 hidden nodes on every input of `d`.
+    fn relu_net(d: &Dataset) -> Network {
+        let shape = crate::network::Shape {
+            widths: vec![d.columns.len(), 8, 1],
+            activation: spikeslab_runtime::Activation::Relu,
+        };
+        Network::init(d, &shape, &mut Pcg64::seed_from_u64(1))
+    }
+
+    #[test]
+    fn the_noise_is_the_validation_rows_rms_residual() {
+        let d = data("[data]\nsimulate = \"e3\"\nfeatures = 5\nrows = 300\n");
+        let mut net = relu_net(&d);
+        net.noise = Some(0.01);
+        let (rows, _) = d.part(Part::Validation).unwrap();
+        let out = network_outputs(&net, &d, rows).unwrap();
+        let mse = out
+            .iter()
+            .zip(&rows.y)
+            .map(|(&p, &y)| (f64::from(p) - f64::from(y)).powi(2))
+            .sum::<f64>()
+            / rows.len() as f64;
+        let tuned = held_out_noise(net.clone(), &d).unwrap();
+        let sd = f64::from(tuned.noise.unwrap());
+        assert!(
+            (sd - mse.sqrt()).abs() < 1e-6 * mse.sqrt(),
+            "{sd} against {}",
+            mse.sqrt()
+        );
+        // Only the noise changes.
+        assert_eq!(tuned.layers, net.layers);
+        // The validation log-likelihood is the best any noise gives: −½ ln(2π·MSE) − ½.
+        let ll = |n: &Network| {
+            crate::evaluate::evaluate(n, &d, Part::Validation)
+                .unwrap()
+                .unwrap()
+                .log_likelihood()
+        };
+        for factor in [0.9, 1.1] {
+            let mut other = tuned.clone();
+            other.noise = Some(tuned.noise.unwrap() * factor);
+            assert!(ll(&other) < ll(&tuned));
+        }
+    }
+
+    #[test]
+    fn a_classifier_or_no_validation_rows_keep_the_noise() {
+        let d = data("[data]\nsimulate = \"e3\"\nfeatures = 5\nrows = 300\nvalidation = 0\n");
+        let mut net = relu_net(&d);
+        net.noise = Some(0.25);
+        assert_eq!(held_out_noise(net.clone(), &d).unwrap().noise, Some(0.25));
+        let d = data("[data]\nsimulate = \"e3\"\nfeatures = 5\nrows = 300\n");
+        net.task = Task::Classification;
+        assert_eq!(held_out_noise(net, &d).unwrap().noise, Some(0.25));
+    }
 
     #[test]
     fn the_rate_falls_from_lr_by_a_half_cosine() {
