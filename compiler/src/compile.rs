@@ -301,31 +301,26 @@ fn every_hidden_stage(
             &bars.bar(schedule.epochs, label),
         )
     };
+    let mut from_fit = || {
+        train(
+            &selection.network,
+            schedule,
+            &mut rng,
+            "every hidden node, from the fit",
+        )
+    };
+    let mut from_scratch = || train(&fresh, afresh, &mut fresh_rng, "every hidden node, afresh");
     let (from_fit, fresh) = if jobs > 1 {
         std::thread::scope(|scope| {
-            let fresh =
-                scope.spawn(|| train(&fresh, afresh, &mut fresh_rng, "every hidden node, afresh"));
-            let from_fit = train(
-                &selection.network,
-                schedule,
-                &mut rng,
-                "every hidden node, from the fit",
-            );
+            let fresh = scope.spawn(from_scratch);
+            let from_fit = from_fit();
             let fresh = fresh
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
             (from_fit, fresh)
         })
     } else {
-        (
-            train(
-                &selection.network,
-                schedule,
-                &mut rng,
-                "every hidden node, from the fit",
-            ),
-            train(&fresh, afresh, &mut fresh_rng, "every hidden node, afresh"),
-        )
+        (from_fit(), from_scratch())
     };
     let mut starts = Vec::with_capacity(2);
     let mut best: Option<(Start, Network, Option<Metrics>)> = None;
@@ -882,6 +877,19 @@ fn output_unit(data: &Dataset) -> (f64, f64, &'static str) {
     }
 }
 
+/// The first of `candidates` whose outputs are nearest f32 (least RMS difference).
+fn nearest_f32(
+    candidates: impl Iterator<Item = (Quantised, Int8Difference)>,
+) -> Option<(Quantised, Int8Difference)> {
+    let mut nearest: Option<(Quantised, Int8Difference)> = None;
+    for (q, d) in candidates {
+        if nearest.as_ref().is_none_or(|(_, n)| d.rms < n.rms) {
+            nearest = Some((q, d));
+        }
+    }
+    nearest
+}
+
 /// The integer network for `net`: every layer in int8 when its outputs stay within the
 /// tolerance (RMS) of the f32 network's on the verify rows, else the output layer kept in f32
 /// when that is within it; with its difference from f32. Each is quantised with each of
@@ -938,19 +946,19 @@ pub fn quantise_within(
         // nearest f32 is taken in the order of `INPUT_TAILS` and the roundings, whatever the
         // threads' timing.
         let per_tail = |tail: f64| {
-            let mut nearest: Option<(Quantised, Int8Difference)> = None;
-            for rounding in std::iter::once(Rounding::Nearest).chain(DAMPINGS.map(Rounding::Refit))
-            {
-                let q = quantise(net, &calibration.x, layers, rounding, tail);
-                if q.layers.is_empty() {
-                    break;
-                }
-                let d = difference(&q, rounding, tail);
-                if nearest.as_ref().is_none_or(|(_, n)| d.rms < n.rms) {
-                    nearest = Some((q, d));
-                }
-            }
-            nearest
+            nearest_f32(
+                std::iter::once(Rounding::Nearest)
+                    .chain(DAMPINGS.map(Rounding::Refit))
+                    .map(|rounding| {
+                        let q = quantise(net, &calibration.x, layers, rounding, tail);
+                        (q, rounding)
+                    })
+                    .take_while(|(q, _)| !q.layers.is_empty())
+                    .map(|(q, rounding)| {
+                        let d = difference(&q, rounding, tail);
+                        (q, d)
+                    }),
+            )
         };
         let mut tails: Vec<Option<(Quantised, Int8Difference)>> = Vec::new();
         for some in INPUT_TAILS.chunks(jobs.max(1)) {
@@ -966,13 +974,9 @@ pub fn quantise_within(
                 );
             });
         }
-        let mut nearest: Option<(Quantised, Int8Difference)> = None;
-        for (q, d) in tails.into_iter().flatten() {
-            if nearest.as_ref().is_none_or(|(_, n)| d.rms < n.rms) {
-                nearest = Some((q, d));
-            }
-        }
-        let Some((q, d)) = nearest else { continue };
+        let Some((q, d)) = nearest_f32(tails.into_iter().flatten()) else {
+            continue;
+        };
         if d.rms <= tolerance {
             return Ok((q, d));
         }
