@@ -23,7 +23,8 @@ use crate::metrics::Metrics;
 use crate::network::{Layer, Network};
 use crate::plan::{Settings, candidates};
 use crate::posterior::{
-    POSTERIORS, calibrate, centred_at, coded, moments, monte_carlo_ll, probit_softmax, slab_moments,
+    POSTERIORS, calibrate, centred_at, coded, epistemic_limit, moments, monte_carlo_ll,
+    probit_softmax, slab_moments,
 };
 use crate::quantise::{INPUT_TAILS, Quantised, Rounding, quantise};
 use crate::report::{
@@ -160,10 +161,21 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     } else {
         None
     };
-    let info = Info {
+    // The moments the blob's predict_dist propagates: an int8 model's are those of its
+    // dequantised weights.
+    let dequantised = int8.as_ref().and_then(|(q, _)| q.dequantised());
+    let limit = uncertainty
+        .as_ref()
+        .and_then(|_| epistemic_limit(dequantised.as_ref().unwrap_or(&network), &data));
+    // A point model's blob has no epistemic sd to compare with the limit.
+    let point_info = Info {
         name: spec.name.clone(),
         metrics: blob_metrics(&metrics),
     };
+    let mut info = point_info.clone();
+    if let Some(l) = limit {
+        info.metrics.push((rt::EPISTEMIC_LIMIT.into(), l as f32));
+    }
     let f32_blob =
         encode(&network, &info, Packing::Smaller).map_err(|e| capacity_message(e, &network))?;
     let blob = match &int8 {
@@ -186,12 +198,11 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
     let verify = verify(&data, &network, &f32_blob)?;
     let uncertainty = uncertainty
         .map(|u| -> Result<UncertaintyReport> {
-            // The moments the blob's predict_dist propagates: an int8 model's are those of
-            // its dequantised weights.
-            let dequantised = int8.as_ref().and_then(|(q, _)| q.dequantised());
             let point = match &int8 {
-                Some((q, _)) => encode_quantised(&without_posterior(q), &info, Packing::Smaller)?,
-                None => encode(&without_variance(&network), &info, Packing::Smaller)?,
+                Some((q, _)) => {
+                    encode_quantised(&without_posterior(q), &point_info, Packing::Smaller)?
+                }
+                None => encode(&without_variance(&network), &point_info, Packing::Smaller)?,
             };
             Ok(UncertaintyReport {
                 verify: verify_dist(&data, dequantised.as_ref().unwrap_or(&network), &blob)?,
@@ -201,6 +212,7 @@ pub fn compile(spec: &Spec, opts: &Options) -> Result<Compiled> {
                     .transpose()?,
                 blob_bytes: blob.as_bytes().len(),
                 point_blob_bytes: point.as_bytes().len(),
+                epistemic_limit: limit,
                 ..u
             })
         })
@@ -373,7 +385,7 @@ fn every_hidden_stage(
 }
 
 /// The most bytes the blob of `net` can take once the later stages have run: with the spec's
-/// name, four metrics, and (with `network.uncertainty`) an f32 variance per stored weight
+/// name, four metrics, and (with `network.uncertainty`) the epistemic limit and an f32 variance per stored weight
 /// and bias, which 4-bit codes and int8 layers only make smaller. `None` when `net` does not
 /// encode.
 fn largest_blob(spec: &Spec, net: &Network) -> Option<usize> {
@@ -388,11 +400,14 @@ fn largest_blob(spec: &Spec, net: &Network) -> Option<usize> {
         }
     }
     let regression = net.task == Task::Regression;
-    let metrics = BLOB_METRICS
+    let mut metrics: Vec<(String, f32)> = BLOB_METRICS
         .iter()
         .flat_map(|&model| ["val", "test"].map(|split| (model, split)))
         .map(|(model, split)| (metric_name(model, split, regression), 0.0))
         .collect();
+    if spec.network.uncertainty {
+        metrics.push((rt::EPISTEMIC_LIMIT.into(), 0.0));
+    }
     let info = Info {
         name: spec.name.clone(),
         metrics,
@@ -512,6 +527,7 @@ fn posterior_stage(
         int8: None,
         blob_bytes: 0,
         point_blob_bytes: 0,
+        epistemic_limit: None,
     };
     Ok((
         Trained {

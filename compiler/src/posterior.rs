@@ -174,6 +174,41 @@ pub fn predictive(net: &Network, data: &Dataset, rows: &Rows) -> Predictive {
     }
 }
 
+/// A row's largest epistemic sd over its outputs, in the units `predict_dist` reports it:
+/// the target's for a regression (`√v·s`), the logits' for a classifier. `x` is the row's
+/// standardised read inputs.
+pub fn epistemic_sd(net: &Network, data: &Dataset, x: &[f32]) -> f64 {
+    let scale = match data.task {
+        Task::Regression => f64::from(data.target.1),
+        Task::Classification => 1.0,
+    };
+    moments(net, x)
+        .iter()
+        .map(|&(_, v)| v.max(0.0).sqrt() * scale)
+        .fold(0.0, f64::max)
+}
+
+/// Quantile of the validation rows' [`epistemic_sd`] that [`epistemic_limit`] takes.
+pub const EPISTEMIC_QUANTILE: f64 = 0.99;
+
+/// The epistemic sd above which `predict_dist`'s input is unlike the training data: the
+/// [`EPISTEMIC_QUANTILE`] (nearest rank) of the validation rows' [`epistemic_sd`], so about 1
+/// in 100 rows like them lie above it. The blob stores it as the metric
+/// [`spikeslab_runtime::EPISTEMIC_LIMIT`]. `None` without validation rows.
+pub fn epistemic_limit(net: &Network, data: &Dataset) -> Option<f64> {
+    let (rows, _) = data.part(Part::Validation)?;
+    let rows = rows.select(&columns_of(net, data));
+    let mut sds: Vec<f64> = rows
+        .x
+        .chunks(rows.d.max(1))
+        .take(rows.len())
+        .map(|x| epistemic_sd(net, data, x))
+        .collect();
+    sds.sort_by(f64::total_cmp);
+    let rank = (EPISTEMIC_QUANTILE * sds.len() as f64).ceil() as usize;
+    sds.get(rank.max(1) - 1).copied()
+}
+
 /// [`predictive`] on `part` of `data`; `None` when there are no such rows.
 pub fn predictive_on(net: &Network, data: &Dataset, part: Part) -> Option<Predictive> {
     let (rows, _) = data.part(part)?;
@@ -530,6 +565,58 @@ mod tests {
             moments(&t, &[1.0, 2.0, 3.0]),
         );
         assert!(large[0].1 > small[0].1);
+    }
+
+    #[test]
+    fn the_epistemic_limit_is_the_99th_percentile_of_the_validation_rows() {
+        use rand::SeedableRng;
+        let spec = "[data]\nsimulate = \"e3\"\nfeatures = 5\nrows = 1000\n";
+        let spec = crate::spec::Spec::parse(spec, "t", std::path::Path::new("/")).unwrap();
+        let data = crate::dataset::prepare(&spec.data, 1).unwrap();
+        let shape = crate::network::Shape {
+            widths: vec![data.columns.len(), 8, 1],
+            activation: Activation::Relu,
+        };
+        let mut net = Network::init(&data, &shape, &mut Pcg64::seed_from_u64(1));
+        assert_eq!(epistemic_limit(&net, &data), Some(0.0), "no variances");
+        for l in &mut net.layers {
+            l.variance = Some(Variance {
+                weights: vec![0.01; l.weights.len()],
+                bias: vec![0.01; l.bias.len()],
+                table: None,
+            });
+        }
+        let limit = epistemic_limit(&net, &data).unwrap();
+        let (rows, _) = data.part(Part::Validation).unwrap();
+        let rows = rows.select(&columns_of(&net, &data));
+        let sds: Vec<f64> = rows
+            .x
+            .chunks(rows.d)
+            .map(|x| epistemic_sd(&net, &data, x))
+            .collect();
+        // Nearest rank: at least 99% of the rows at or below it, fewer than 99% below it.
+        let n = sds.len() as f64;
+        let at_most = sds.iter().filter(|&&v| v <= limit).count() as f64;
+        let below = sds.iter().filter(|&&v| v < limit).count() as f64;
+        assert!(
+            at_most >= 0.99 * n && below < 0.99 * n,
+            "{at_most} {below} of {n}"
+        );
+        // On the target's scale: √v of the standardised output times its sd.
+        let x = &rows.x[..rows.d];
+        let v = moments(&net, x)[0].1;
+        assert!((epistemic_sd(&net, &data, x) - v.sqrt() * f64::from(data.target.1)).abs() < 1e-9);
+        // Inputs far from the training data pass it.
+        let far: Vec<f32> = x.iter().map(|v| v + 10.0).collect();
+        assert!(epistemic_sd(&net, &data, &far) > limit);
+        let none = crate::spec::Spec::parse(
+            "[data]\nsimulate = \"e3\"\nfeatures = 5\nrows = 300\nvalidation = 0\n",
+            "t",
+            std::path::Path::new("/"),
+        )
+        .unwrap();
+        let none = crate::dataset::prepare(&none.data, 1).unwrap();
+        assert_eq!(epistemic_limit(&net, &none), None);
     }
 
     #[test]

@@ -302,6 +302,10 @@ pub struct UncertaintyReport {
     pub blob_bytes: usize,
     /// Bytes of the same network's blob without them.
     pub point_blob_bytes: usize,
+    /// The epistemic sd above which an input counts as unlike the training data
+    /// ([`crate::posterior::epistemic_limit`]; the blob's metric
+    /// [`spikeslab_runtime::EPISTEMIC_LIMIT`]).
+    pub epistemic_limit: Option<f64>,
 }
 
 impl UncertaintyReport {
@@ -374,6 +378,11 @@ impl UncertaintyReport {
                 ));
             }
             s.push('\n');
+        }
+        if let Some(l) = self.epistemic_limit {
+            s.push_str(&format!(
+                "  unlike the training data above an epistemic sd of {l:.4} (the 99th percentile of the validation rows'; Model::epistemic_limit)\n"
+            ));
         }
         if let Some(v) = &self.verify {
             s.push_str(&format!(

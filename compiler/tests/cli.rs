@@ -220,12 +220,20 @@ fn uncertainty_with(csv: &str, flags: &[&str]) -> Case {
     );
     let text = String::from_utf8_lossy(&eval.stdout);
     assert!(
-        eval.status.success() && text.contains("predictive distribution (predict_dist)"),
+        eval.status.success()
+            && text.contains("predictive distribution (predict_dist)")
+            && text.contains("unlike the training data (an epistemic sd above the model's limit"),
         "{text}"
     );
     let pred = std::fs::read_to_string(c.path("pred.csv")).unwrap();
-    assert_eq!(pred.lines().next(), Some("y,y_mean,y_sd,y_epistemic_sd"));
+    assert_eq!(
+        pred.lines().next(),
+        Some("y,y_mean,y_sd,y_epistemic_sd,unfamiliar")
+    );
     assert_eq!(pred.lines().count(), 401);
+    // The training rows lie below the limit, but for about 1 in 100.
+    let flagged = pred.lines().skip(1).filter(|l| l.ends_with(",1")).count();
+    assert!(flagged <= 20, "{flagged} of 400 rows flagged");
     let bytes = std::fs::read(c.path("m.postcard")).unwrap();
     let blob = spikeslab_compiler::blob::BlobBytes::new(&bytes);
     let model = blob.model().unwrap();
@@ -240,6 +248,12 @@ fn uncertainty_with(csv: &str, flags: &[&str]) -> Case {
         far > 3.0 * near,
         "epistemic sd {near} inside, {far} far outside"
     );
+    let limit = model
+        .epistemic_limit()
+        .expect("the blob stores its epistemic limit");
+    assert!(near <= limit && far > limit, "{near} {far} against {limit}");
+    let reported = report["uncertainty"]["epistemic_limit"].as_f64().unwrap();
+    assert_eq!(reported as f32, limit);
     c
 }
 

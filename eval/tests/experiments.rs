@@ -99,7 +99,8 @@ fn e6_quick_pruned_is_close_to_dense_on_concrete() {
 
 /// The predictive distribution on one Boston split: moment propagation agrees with Monte
 /// Carlo over the same posterior, beats the point model's log-likelihood, covers about 90% of
-/// the test rows with its 90% intervals, widens on shifted inputs, and at most doubles the blob.
+/// the test rows with its 90% intervals, widens on shifted inputs and flags them as unlike the
+/// training data, and at most doubles the blob.
 #[test]
 fn e6_uncertainty_quick_is_calibrated_on_boston() {
     let (_dir, out) = output();
@@ -126,6 +127,10 @@ fn e6_uncertainty_quick_is_calibrated_on_boston() {
         r.coverage_90.mean
     );
     assert!(r.shift_epistemic_ratio.mean > 1.5, "{:?}", r);
+    // The epistemic limit (the validation rows' 99th percentile) flags few test rows as they
+    // are and many more moved by 3 sds.
+    let (as_is, moved) = (r.flagged.0.mean, r.flagged.1.mean);
+    assert!(as_is <= 0.1 && moved >= as_is + 0.3, "{:?}", r.flagged);
     assert!(
         r.blob_bytes.mean <= 2.0 * r.point_blob_bytes.mean,
         "{:?}",

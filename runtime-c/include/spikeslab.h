@@ -427,6 +427,17 @@ bool spikeslab_is_int8(const spikeslab_model_t *model);
 bool spikeslab_has_posterior(const spikeslab_model_t *model);
 
 /**
+ * The epistemic sd above which an input is unlike the training data (the 99th
+ * percentile of the validation rows' largest `sqrt(epistemic)`, which the compiler stores):
+ * firmware compares `sqrt(p.epistemic)` of [`spikeslab_predict_dist`]'s outputs with it.
+ * NaN when the model has no posterior or no limit, or is not loaded.
+ *
+ * # Safety
+ * As [`spikeslab_features`].
+ */
+float spikeslab_epistemic_limit(const spikeslab_model_t *model);
+
+/**
  * Number of stored weights (kept edges); 0 when not loaded.
  *
  * # Safety

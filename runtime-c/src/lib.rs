@@ -517,6 +517,21 @@ pub unsafe extern "C" fn spikeslab_has_posterior(model: *const spikeslab_model_t
     loaded(model).is_ok_and(Model::has_posterior)
 }
 
+/// The epistemic sd above which an input is unlike the training data (the 99th
+/// percentile of the validation rows' largest `sqrt(epistemic)`, which the compiler stores):
+/// firmware compares `sqrt(p.epistemic)` of [`spikeslab_predict_dist`]'s outputs with it.
+/// NaN when the model has no posterior or no limit, or is not loaded.
+///
+/// # Safety
+/// As [`spikeslab_features`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spikeslab_epistemic_limit(model: *const spikeslab_model_t) -> f32 {
+    loaded(model)
+        .ok()
+        .and_then(|m| m.epistemic_limit())
+        .unwrap_or(f32::NAN)
+}
+
 /// Number of stored weights (kept edges); 0 when not loaded.
 ///
 /// # Safety

@@ -60,6 +60,16 @@ fn predictions_equal_the_runtime_bit_for_bit() {
         unsafe {
             assert_eq!(spikeslab_is_int8(&*model), name == "demo-int8");
             assert_eq!(spikeslab_has_posterior(&*model), reference.has_posterior());
+            let limit = spikeslab_epistemic_limit(&*model);
+            match reference.epistemic_limit() {
+                Some(l) => assert_eq!(limit.to_bits(), l.to_bits(), "{name}"),
+                None => assert!(limit.is_nan(), "{name}"),
+            }
+            assert_eq!(
+                reference.epistemic_limit().is_some(),
+                name == "demo",
+                "{name}"
+            );
             assert!(!spikeslab_is_classifier(&*model));
             assert_eq!(spikeslab_weight_count(&*model), reference.weight_count());
         }

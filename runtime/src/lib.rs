@@ -32,8 +32,8 @@ pub use heapless;
 pub use int8::{input_coder, requantiser};
 pub use math::argmax;
 pub use model::{
-    CodeVariances, InputMap, Int8, Int8Posterior, Int8Weights, Layer, Model, Params, Parts,
-    Rescale, TABLE4, Variances, Weights, dense_index, table4_word,
+    CodeVariances, EPISTEMIC_LIMIT, InputMap, Int8, Int8Posterior, Int8Weights, Layer, Model,
+    Params, Parts, Rescale, TABLE4, Variances, Weights, dense_index, table4_word,
 };
 
 /// The CRC-32/ISO-HDLC of `bytes`, as a blob's last four bytes hold it (little-endian) for

@@ -593,7 +593,33 @@ impl<'a> Model<'a> {
     pub fn weight_count(&self) -> usize {
         self.parts.layers.iter().map(Layer::weight_count).sum()
     }
+
+    /// The value of the metric called `name` in the model's metadata (the first, should a
+    /// name repeat).
+    pub fn metric(&self, name: &str) -> Option<f32> {
+        self.parts
+            .meta
+            .metrics
+            .iter()
+            .find(|m| m.name.as_bytes() == name.as_bytes())
+            .map(|m| m.value)
+    }
+
+    /// The epistemic sd above which an input is unlike the training data: the 99th
+    /// percentile, over the validation rows, of each row's largest `√epistemic` from
+    /// [`Model::predict_dist`] (target units for a regression, logit units for a
+    /// classifier), stored by the compiler as the metric [`EPISTEMIC_LIMIT`]. About 1 in 100
+    /// inputs like the training data lie above it. `None` for a model without a posterior.
+    pub fn epistemic_limit(&self) -> Option<f32> {
+        self.has_posterior()
+            .then(|| self.metric(EPISTEMIC_LIMIT))
+            .flatten()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    }
 }
+
+/// The name of the metric that holds [`Model::epistemic_limit`].
+pub const EPISTEMIC_LIMIT: &str = "epistemic_sd_q99";
 
 impl Weights<'_> {
     /// Number of stored weights.

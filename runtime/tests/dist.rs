@@ -7,7 +7,7 @@ mod support;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64;
-use spikeslab_runtime::{Activation, Error, Prediction, Task, VarianceFormat};
+use spikeslab_runtime::{Activation, EPISTEMIC_LIMIT, Error, Prediction, Task, VarianceFormat};
 use support::{Net, Shape, Store, random_inputs};
 
 fn shape(task: Task, widths: &[usize], density: f64, activation: Activation) -> Shape {
@@ -208,6 +208,33 @@ fn predict_dist_refuses_what_it_cannot_do() {
     );
     assert!(model.predict_dist(&[f32::NAN; 9], &mut d).is_ok());
     assert!(d[0].mean.is_nan());
+}
+
+#[test]
+fn the_epistemic_limit_is_the_stored_metric_of_a_model_with_a_posterior() {
+    let s = shape(Task::Regression, &[7, 1], 1.0, Activation::Relu);
+    let mut point = Net::random(&s, 1, Store::Smaller);
+    point.metrics = vec![("emitted_val_rmse", 2.0), (EPISTEMIC_LIMIT, 0.25)];
+    let blob = point.blob().unwrap();
+    let model = blob.model().unwrap();
+    assert_eq!(model.metric("seed"), Some(1.0));
+    assert_eq!(model.metric(EPISTEMIC_LIMIT), Some(0.25));
+    assert_eq!(model.metric("epistemic_sd"), None);
+    // Without variances there is no epistemic sd to compare with it.
+    assert_eq!(model.epistemic_limit(), None);
+    let with = point.clone().with_variances(0.1, 2);
+    let blob = with.blob().unwrap();
+    assert_eq!(blob.model().unwrap().epistemic_limit(), Some(0.25));
+    for bad in [f32::NAN, f32::INFINITY, -1.0] {
+        let mut w = with.clone();
+        w.metrics = vec![(EPISTEMIC_LIMIT, bad)];
+        let blob = w.blob().unwrap();
+        assert_eq!(blob.model().unwrap().epistemic_limit(), None, "{bad}");
+    }
+    let mut without = with.clone();
+    without.metrics.clear();
+    let blob = without.blob().unwrap();
+    assert_eq!(blob.model().unwrap().epistemic_limit(), None);
 }
 
 #[test]

@@ -57,6 +57,7 @@ impl Cmd {
             .clone()
             .unwrap_or_else(|| text(model.meta().target));
         let (mut table, out, dist) = self.predict(&model, &target)?;
+        let limit = model.epistemic_limit();
         let k = model.outputs();
         let labels: Vec<String> = model.output_names().map(text).collect();
         let metrics = if model.task() == Task::Regression {
@@ -102,6 +103,9 @@ impl Cmd {
                 header.extend(labels.iter().map(|l| format!("{l}_mean")));
                 header.extend(labels.iter().map(|l| format!("{l}_sd")));
                 header.extend(labels.iter().map(|l| format!("{l}_epistemic_sd")));
+                if limit.is_some() {
+                    header.push("unfamiliar".into());
+                }
             }
             let _ = writeln!(s, "{}", header.join(","));
             for (i, row) in out.chunks(k).enumerate() {
@@ -111,6 +115,9 @@ impl Cmd {
                     cells.extend(d.iter().map(|p| p.mean.to_string()));
                     cells.extend(d.iter().map(|p| p.sd().to_string()));
                     cells.extend(d.iter().map(|p| p.epistemic.sqrt().to_string()));
+                    if let Some(l) = limit {
+                        cells.push(u8::from(unfamiliar(d, l)).to_string());
+                    }
                 }
                 let _ = writeln!(s, "{}", cells.join(","));
             }
@@ -119,9 +126,17 @@ impl Cmd {
             outputs.commit()?;
         }
         let rows = table.rows();
-        let predictive = dist
-            .as_ref()
-            .map(|d| predictive_line(d, &table.y, k, model.task()));
+        let predictive = dist.as_ref().map(|d| {
+            let mut line = predictive_line(d, &table.y, k, model.task());
+            if let Some(l) = limit {
+                let above = d.chunks(k.max(1)).filter(|r| unfamiliar(r, l)).count();
+                line.push_str(&format!(
+                    "unlike the training data (an epistemic sd above the model's limit {l:.4}): {above} of {rows} rows ({:.1}%)\n",
+                    100.0 * above as f64 / rows.max(1) as f64
+                ));
+            }
+            line
+        });
         say(&match metrics {
             Metrics::Regression {
                 rmse,
@@ -194,6 +209,12 @@ impl Cmd {
         }
         Ok((table, out, dist))
     }
+}
+
+/// Whether a row's predictive distribution is unlike the training data: an output's
+/// epistemic variance above `limit²`, as firmware tests it.
+fn unfamiliar(row: &[Prediction], limit: f32) -> bool {
+    row.iter().any(|p| p.epistemic > limit * limit)
 }
 
 /// The predictive distribution's figures on the rows: regression, its log-likelihood, the

@@ -284,6 +284,9 @@ pub struct UncertaintyRecord {
     pub point_accuracy: Stat,
     /// Mean logit sd with every input shifted by 3 training sds, over unshifted.
     pub shift_ratio: Stat,
+    /// Share of test rows whose largest logit sd is above the blob's epistemic limit: as
+    /// they are, and with every input shifted by 3 training sds.
+    pub flagged: (Stat, Stat),
     /// Splits where each posterior was chosen: variational, slab, MAP means.
     pub chosen: [usize; 3],
     /// Blob bytes with and without the variances.
@@ -296,7 +299,7 @@ pub struct UncertaintyRecord {
 }
 
 fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<UncertaintyRecord> {
-    let mut v: [Vec<f64>; 10] = Default::default();
+    let mut v: [Vec<f64>; 12] = Default::default();
     let mut chosen_counts = [0usize; 3];
     for seed in 1..=splits {
         let mut idx: Vec<usize> = (0..rows.1.len()).collect();
@@ -331,6 +334,8 @@ fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Uncer
             u.point_blob_bytes as f64,
             change,
             bytes,
+            super::uncertainty::flagged(&c, 0.0),
+            super::uncertainty::flagged(&c, super::uncertainty::SHIFT),
         ]
         .into_iter()
         .enumerate()
@@ -352,6 +357,7 @@ fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Uncer
         accuracy: Stat::of(&v[3]),
         point_accuracy: Stat::of(&v[4]),
         shift_ratio: Stat::of(&v[5]),
+        flagged: (Stat::of(&v[10]), Stat::of(&v[11])),
         chosen: chosen_counts,
         blob_bytes: (Stat::of(&v[6]), Stat::of(&v[7])),
         table4: (Stat::of(&v[8]), Stat::of(&v[9])),
@@ -393,6 +399,11 @@ pub fn e7_uncertainty(
                 r.accuracy.show(3),
                 r.point_accuracy.show(3),
                 format!("{:.2}", r.shift_ratio.mean),
+                format!(
+                    "{:.1}% / {:.1}%",
+                    100.0 * r.flagged.0.mean,
+                    100.0 * r.flagged.1.mean
+                ),
                 format!("{} / {} / {}", r.chosen[0], r.chosen[1], r.chosen[2]),
                 format!("{:.0} / {:.0}", r.blob_bytes.0.mean, r.blob_bytes.1.mean),
                 format!("{:+.4}, {:.0} B", r.table4.0.mean, r.table4.1.mean),
@@ -408,6 +419,7 @@ pub fn e7_uncertainty(
             "accuracy (predict_dist)",
             "point accuracy",
             "logit sd ×, inputs +3 sd",
+            "above the epistemic limit: as they are / +3 sd",
             "chosen: variational / slab / MAP means",
             "blob B / without variances",
             "variances in 4-bit codes: LL change, blob",

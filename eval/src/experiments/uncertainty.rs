@@ -3,7 +3,9 @@
 //! against the point model with `σ_ε` only, against Monte Carlo over the same posterior and
 //! against MC dropout's published figure; the coverage of the central 50% and 90% predictive
 //! intervals; and a shift test, the mean predictive sd on test rows whose inputs are moved by
-//! 3 training standard deviations over its value on the rows as they are.
+//! 3 training standard deviations over its value on the rows as they are, and the share of
+//! test rows, as they are and so moved, whose epistemic sd passes the blob's epistemic limit
+//! (the 99th percentile of the validation rows').
 
 use std::path::Path;
 
@@ -14,7 +16,9 @@ use spikeslab_compiler::blob::{Info, Packing, encode};
 use spikeslab_compiler::compile::Compiled;
 use spikeslab_compiler::dataset::Part;
 use spikeslab_compiler::network::Network;
-use spikeslab_compiler::posterior::{POSTERIORS, coded, moments, monte_carlo_ll, predictive_on};
+use spikeslab_compiler::posterior::{
+    POSTERIORS, coded, epistemic_sd, moments, monte_carlo_ll, predictive_on,
+};
 use spikeslab_compiler::tune::columns_of;
 
 use super::uci::{SetRuns, each_set, spec};
@@ -64,6 +68,9 @@ pub struct Record {
     pub shift_sd_ratio: Stat,
     /// The same for the epistemic sd alone.
     pub shift_epistemic_ratio: Stat,
+    /// Share of test rows whose epistemic sd is above the blob's epistemic limit: as they
+    /// are, and with every input shifted by [`SHIFT`] sds.
+    pub flagged: (Stat, Stat),
     /// Splits where each posterior was chosen: variational, slab, MAP means.
     pub chosen: [usize; 3],
     /// Blob bytes with the variances.
@@ -86,6 +93,7 @@ struct Split {
     rmse: f64,
     coverage: (f64, f64),
     shift: (f64, f64),
+    flagged: (f64, f64),
     chosen: usize,
     bytes: (f64, f64),
 }
@@ -117,6 +125,33 @@ pub fn mean_sds(c: &Compiled, shift: f32) -> (f64, f64) {
     }
     let n = rows.len().max(1) as f64;
     (sd / n, epi / n)
+}
+
+/// The share of test rows, every input moved by `shift` standard deviations, whose epistemic
+/// sd ([`epistemic_sd`], as `predict_dist` reports it) is above `c`'s epistemic limit (the
+/// blob's [`spikeslab_runtime::EPISTEMIC_LIMIT`]): the rows firmware would flag as unlike
+/// the training data. NaN without a limit or test rows.
+pub fn flagged(c: &Compiled, shift: f32) -> f64 {
+    let data = &c.data;
+    let limit = c
+        .report
+        .uncertainty
+        .as_ref()
+        .and_then(|u| u.epistemic_limit);
+    let (Some(limit), Some((rows, _))) = (limit, data.part(Part::Test)) else {
+        return f64::NAN;
+    };
+    let rows = rows.select(&columns_of(&c.network, data));
+    let above = rows
+        .x
+        .chunks(rows.d.max(1))
+        .take(rows.len())
+        .filter(|x| {
+            let moved: Vec<f32> = x.iter().map(|v| v + shift).collect();
+            epistemic_sd(&c.network, data, &moved) > limit
+        })
+        .count();
+    above as f64 / rows.len().max(1) as f64
 }
 
 /// The emitted network with its weights' variances as 4-bit codes (`network.variances =
@@ -188,6 +223,7 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
             chosen.coverage_90.unwrap_or(f64::NAN),
         ),
         shift: (moved / base, moved_epi / base_epi),
+        flagged: (flagged(&c, 0.0), flagged(&c, SHIFT)),
         chosen: POSTERIORS
             .iter()
             .position(|&p| p == u.posterior)
@@ -235,6 +271,7 @@ pub fn e6_uncertainty(
             coverage_90: stat(&|s| s.coverage.1),
             shift_sd_ratio: stat(&|s| s.shift.0),
             shift_epistemic_ratio: stat(&|s| s.shift.1),
+            flagged: (stat(&|s| s.flagged.0), stat(&|s| s.flagged.1)),
             chosen: [0, 1, 2].map(|i| runs.iter().filter(|s| s.chosen == i).count()),
             blob_bytes: stat(&|s| s.bytes.0),
             point_blob_bytes: stat(&|s| s.bytes.1),
@@ -263,6 +300,11 @@ pub fn e6_uncertainty(
                 "{:.2} ({:.1})",
                 rec.shift_sd_ratio.mean, rec.shift_epistemic_ratio.mean
             ),
+            format!(
+                "{:.1}% / {:.1}%",
+                100.0 * rec.flagged.0.mean,
+                100.0 * rec.flagged.1.mean
+            ),
             rec.rmse.show_significant(3),
             format!("{} / {} / {}", rec.chosen[0], rec.chosen[1], rec.chosen[2]),
             format!(
@@ -286,6 +328,7 @@ pub fn e6_uncertainty(
             "variances in 4-bit codes: LL change, blob",
             "50% / 90% intervals cover",
             "sd ×, inputs +3 sd (epistemic ×)",
+            "above the epistemic limit: as they are / +3 sd",
             "test RMSE",
             "chosen: variational / slab / MAP means",
             "blob B / without variances",

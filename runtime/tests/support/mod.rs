@@ -437,6 +437,8 @@ pub struct Net {
     pub pips: Vec<f32>,
     /// The model name.
     pub name: Vec<u8>,
+    /// Metrics stored after the first, `seed = 1`.
+    pub metrics: Vec<(&'static str, f32)>,
 }
 
 impl Net {
@@ -511,6 +513,7 @@ impl Net {
             names: stored,
             pips: Vec::new(),
             name: b"random".to_vec(),
+            metrics: Vec::new(),
         }
     }
 
@@ -631,6 +634,12 @@ impl Net {
             name: Text::new("seed"),
             value: 1.0,
         });
+        for &(name, value) in &self.metrics {
+            let _ = metrics.push(Metric {
+                name: Text::new(name),
+                value,
+            });
+        }
         Parts {
             task: self.task,
             features: self.features,
