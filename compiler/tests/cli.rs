@@ -200,6 +200,10 @@ fn uncertainty_with(csv: &str, flags: &[&str]) -> Case {
     let inspect = spikeslab(c.dir.path(), &["inspect", "m.postcard"]);
     let text = String::from_utf8_lossy(&inspect.stdout);
     assert!(text.contains("posterior variances: yes"), "{text}");
+    assert!(
+        text.contains("unlike the training data above an epistemic sd of"),
+        "{text}"
+    );
     assert_eq!(text.contains("int8"), int8, "{text}");
     let stored = if int8 || table4 {
         "variances as 4-bit codes into 16"

@@ -192,6 +192,12 @@ fn text(v: &Value) -> String {
             "posterior variances: yes (predict_dist gives each output's mean and variance; {} more bytes of stack)",
             spikeslab_runtime::DIST_BUFFER_BYTES
         );
+        if let Some(l) = v["metrics"][spikeslab_runtime::EPISTEMIC_LIMIT].as_f64() {
+            let _ = writeln!(
+                s,
+                "unlike the training data above an epistemic sd of {l:.4} (Model::epistemic_limit)"
+            );
+        }
     }
     if let Some(m) = v["metrics"].as_object().filter(|m| !m.is_empty()) {
         let list: Vec<String> = m
