@@ -1,6 +1,6 @@
 //! Any bytes: loading must return, and a model that loads must evaluate without panicking
 //! (`predict_dist` too, refusing only a model without a posterior), and hold exactly the
-//! names and noise sds it promises.
+//! names, metrics, noise sds and epistemic limit it promises.
 //!
 //! Each input is tried as it is and with a correct CRC-32 appended, so that mutations reach
 //! the structural checks behind the checksum. Seed the corpus with blob bodies (a blob
@@ -48,5 +48,15 @@ fn exercise(data: &[u8]) {
             }
         }
         assert!(model.noise_sd().iter().all(|&s| s > 0.0 && s.is_finite()));
+        // Every stored metric is found by its name; the epistemic limit only with a posterior,
+        // and only a usable one.
+        for m in &model.meta().metrics {
+            if let Ok(name) = m.name.as_str() {
+                assert!(model.metric(name).is_some());
+            }
+        }
+        if let Some(l) = model.epistemic_limit() {
+            assert!(model.has_posterior() && l >= 0.0 && l.is_finite());
+        }
     }
 }
