@@ -35,7 +35,8 @@ pub struct Prediction {
     pub mean: f32,
     /// The variance the weights' uncertainty gives (epistemic): regression, of the output on
     /// the target's scale; classification, of the class's logit. It grows on inputs unlike
-    /// the training data.
+    /// the training data: above [`Model::epistemic_limit`] squared, about 1 in 100 inputs
+    /// like them.
     pub epistemic: f32,
     /// Regression: `σ_ε²`, the variance of the noise around the output on the target's scale
     /// (aleatoric). 0 for classification.
