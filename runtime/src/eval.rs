@@ -69,10 +69,13 @@ impl Model<'_> {
         out: &mut [f32],
     ) -> Result<()> {
         self.check_len(features.len(), self.parts.features, out.len())?;
-        for (dst, &i) in scratch.a.iter_mut().zip(self.parts.inputs) {
-            *dst = features.get(usize::from(i)).copied().unwrap_or(f32::NAN);
+        // An int8 input map reads each input from `features` as it codes it.
+        if let InputMap::F32 { .. } = self.parts.input {
+            for (dst, &i) in scratch.a.iter_mut().zip(self.parts.inputs) {
+                *dst = features.get(usize::from(i)).copied().unwrap_or(f32::NAN);
+            }
         }
-        self.run(scratch, out);
+        self.run(scratch, Some(features), out);
         Ok(())
     }
 
@@ -87,7 +90,7 @@ impl Model<'_> {
         for (dst, &v) in scratch.a.iter_mut().zip(inputs) {
             *dst = v;
         }
-        self.run(&mut scratch, out);
+        self.run(&mut scratch, None, out);
         Ok(())
     }
 
@@ -114,8 +117,9 @@ impl Model<'_> {
         Ok(())
     }
 
-    /// Evaluates the layers on the read inputs in `scratch.a`.
-    fn run(&self, scratch: &mut Scratch, out: &mut [f32]) {
+    /// Evaluates the layers on the read inputs in `scratch.a`, or, for an int8 input map
+    /// with `features`, on `features[inputs[j]]`.
+    fn run(&self, scratch: &mut Scratch, features: Option<&[f32]>, out: &mut [f32]) {
         let p = &self.parts;
         let (mut x, mut y) = (&mut scratch.a, &mut scratch.b);
         let mut n = p.inputs.len();
@@ -129,7 +133,10 @@ impl Model<'_> {
                 ..
             } => {
                 let read = offset.get(..n).unwrap_or_default();
-                unread = !int8::input_codes(read, mult, shift, exp, x);
+                unread = !match features {
+                    Some(f) => int8::feature_codes(f, p.inputs, read, mult, shift, exp, x),
+                    None => int8::input_codes(read, mult, shift, exp, x),
+                };
             }
             InputMap::F32 { mean, scale } => {
                 for ((v, m), s) in x.iter_mut().zip(mean).zip(scale) {

@@ -175,16 +175,61 @@ pub fn input_codes(
     exp: &[i8],
     buf: &mut [f32; 256],
 ) -> bool {
-    let buf: &mut [i32; 256] = bytemuck::cast_mut(buf);
     let n = offset.len().min(exp.len()).min(mult.len()).min(shift.len());
     // Bit 8 of `e + 1` is set for e = 255 only.
     let mut top = 0;
     for j in 0..n.min(256) {
-        let (v, e) = input_value(buf[j] as u32, exp[j]);
+        let (c, e) = input_code_of(buf[j].to_bits(), j, offset, mult, shift, exp);
         top |= e + 1;
-        bytemuck::bytes_of_mut(buf)[j] = input_code_from(v, offset[j], mult[j], shift[j]);
+        bytemuck::bytes_of_mut(buf)[j] = c;
     }
     top & 0x100 == 0
+}
+
+/// [`input_codes`] reading input `j` from `features[inputs[j]]` (NaN past its end), where
+/// `predict` holds it, instead of from `buf`: 64-128-64-10 took 43,269 instructions on the
+/// M4F, 43,389 on the M3 and 109,044 on the M0, against 43,512, 43,430 and 109,226 with the
+/// read inputs gathered into `buf` first.
+#[inline(never)]
+pub fn feature_codes(
+    features: &[f32],
+    inputs: &[u16],
+    offset: &[i32],
+    mult: &[u16],
+    shift: &[u8],
+    exp: &[i8],
+    buf: &mut [f32; 256],
+) -> bool {
+    let n = offset.len().min(exp.len()).min(mult.len()).min(shift.len());
+    let n = n.min(inputs.len());
+    let mut top = 0;
+    // One index into all five arrays: enumerating `inputs` kept the other arrays' bounds
+    // checks (64-128-64-10 on the M4F 44,668 instructions against 43,269, on the M0 110,076
+    // against 109,044).
+    #[allow(clippy::needless_range_loop)]
+    for j in 0..n.min(256) {
+        let x = features
+            .get(usize::from(inputs[j]))
+            .map_or(f32::NAN.to_bits(), |v| v.to_bits());
+        let (c, e) = input_code_of(x, j, offset, mult, shift, exp);
+        top |= e + 1;
+        bytemuck::bytes_of_mut(buf)[j] = c;
+    }
+    top & 0x100 == 0
+}
+
+/// The code of input `j` whose f32 bits are `bits`, and its biased exponent.
+#[inline(always)]
+fn input_code_of(
+    bits: u32,
+    j: usize,
+    offset: &[i32],
+    mult: &[u16],
+    shift: &[u8],
+    exp: &[i8],
+) -> (u8, u32) {
+    let (v, e) = input_value(bits, exp[j]);
+    (input_code_from(v, offset[j], mult[j], shift[j]), e)
 }
 
 /// The stored map of an input whose code is `clamp(⌊(x − mean)·scale + ½⌋, 0, 255)` in real
@@ -748,7 +793,41 @@ mod tests {
                 let want = input_code(xs[j], offset[j], mult[j], shift[j], exp[j]);
                 assert_eq!(Some(got[j]), want, "input {j}: {}", xs[j]);
             }
+            // The same inputs read in place from a raw feature vector, in reverse order
+            // there with a feature between each two.
+            let mut features = vec![-7.5f32; 2 * n];
+            let inputs: Vec<u16> = (0..n).map(|j| (2 * (n - 1 - j)) as u16).collect();
+            for (j, &i) in inputs.iter().enumerate() {
+                features[usize::from(i)] = buf_value(&xs, bad, j, n);
+            }
+            let mut other = [1f32; 256];
+            let f = feature_codes(&features, &inputs, &offset, &mult, &shift, &exp, &mut other);
+            assert_eq!(f, finite);
+            assert_eq!(&bytemuck::bytes_of(&other)[..n], got);
         }
+    }
+
+    /// Input `j` of `xs` with `bad` in place of the middle one.
+    fn buf_value(xs: &[f32], bad: Option<f32>, j: usize, n: usize) -> f32 {
+        match bad {
+            Some(b) if j == n / 2 => b,
+            _ => xs[j],
+        }
+    }
+
+    #[test]
+    fn feature_codes_read_nan_past_the_features_end() {
+        let mut buf = [0f32; 256];
+        let finite = feature_codes(
+            &[1.0],
+            &[0, 3],
+            &[0, 0],
+            &[1 << 15; 2],
+            &[17; 2],
+            &[0; 2],
+            &mut buf,
+        );
+        assert!(!finite);
     }
 
     /// The input code as the format defines it, in i64 from the f32's value.
