@@ -385,9 +385,9 @@ fn every_hidden_stage(
 }
 
 /// The most bytes the blob of `net` can take once the later stages have run: with the spec's
-/// name, four metrics, and (with `network.uncertainty`) the epistemic limit and an f32 variance per stored weight
-/// and bias, which 4-bit codes and int8 layers only make smaller. `None` when `net` does not
-/// encode.
+/// name, four metrics, and (with `network.uncertainty`) the epistemic limit and an f32
+/// variance per stored weight and bias, which 4-bit codes and int8 layers only make smaller.
+/// `None` when `net` does not encode.
 fn largest_blob(spec: &Spec, net: &Network) -> Option<usize> {
     let mut net = net.clone();
     if spec.network.uncertainty {
