@@ -178,12 +178,16 @@ pub fn predictive(net: &Network, data: &Dataset, rows: &Rows) -> Predictive {
 /// the target's for a regression (`√v·s`), the logits' for a classifier. `x` is the row's
 /// standardised read inputs.
 pub fn epistemic_sd(net: &Network, data: &Dataset, x: &[f32]) -> f64 {
+    largest_epistemic_sd(&moments(net, x), data)
+}
+
+/// [`epistemic_sd`] from a row's output moments `out` ([`moments`]).
+pub fn largest_epistemic_sd(out: &[(f64, f64)], data: &Dataset) -> f64 {
     let scale = match data.task {
         Task::Regression => f64::from(data.target.1),
         Task::Classification => 1.0,
     };
-    moments(net, x)
-        .iter()
+    out.iter()
         .map(|&(_, v)| v.max(0.0).sqrt() * scale)
         .fold(0.0, f64::max)
 }

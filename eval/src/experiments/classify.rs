@@ -319,8 +319,8 @@ fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Uncer
             .find(|k| k.posterior == u.posterior)
             .and_then(|k| k.metrics.predictive_test)
             .ok_or_else(|| anyhow::anyhow!("no test rows"))?;
-        let (base, _) = super::uncertainty::mean_sds(&c, 0.0);
-        let (moved, _) = super::uncertainty::mean_sds(&c, super::uncertainty::SHIFT);
+        let base = super::uncertainty::shifted(&c, 0.0);
+        let moved = super::uncertainty::shifted(&c, super::uncertainty::SHIFT);
         let point = u.point.test;
         let (change, bytes) = super::uncertainty::table4(&c, chosen.log_likelihood, u.blob_bytes)?;
         for (k, x) in [
@@ -329,13 +329,13 @@ fn run_uncertainty(name: &str, rows: &Rows, splits: u64) -> anyhow::Result<Uncer
             u.monte_carlo.test.unwrap_or(f64::NAN),
             chosen.accuracy.unwrap_or(f64::NAN),
             point.and_then(|m| m.accuracy()).unwrap_or(f64::NAN),
-            moved / base,
+            moved.sd / base.sd,
             u.blob_bytes as f64,
             u.point_blob_bytes as f64,
             change,
             bytes,
-            super::uncertainty::flagged(&c, 0.0),
-            super::uncertainty::flagged(&c, super::uncertainty::SHIFT),
+            base.flagged,
+            moved.flagged,
         ]
         .into_iter()
         .enumerate()

@@ -17,7 +17,7 @@ use spikeslab_compiler::compile::Compiled;
 use spikeslab_compiler::dataset::Part;
 use spikeslab_compiler::network::Network;
 use spikeslab_compiler::posterior::{
-    POSTERIORS, coded, epistemic_sd, moments, monte_carlo_ll, predictive_on,
+    POSTERIORS, coded, largest_epistemic_sd, moments, monte_carlo_ll, predictive_on,
 };
 use spikeslab_compiler::tune::columns_of;
 
@@ -98,19 +98,41 @@ struct Split {
     bytes: (f64, f64),
 }
 
-/// Mean predictive sd and epistemic sd on the test rows moved by `shift` standard deviations
-/// in every input: regression on the target's scale; classification of the logits (averaged
-/// over the classes; no noise, so both are the same).
-pub fn mean_sds(c: &Compiled, shift: f32) -> (f64, f64) {
+/// The test rows with every input moved by `shift` standard deviations, through the emitted
+/// posterior's moments (each row's once).
+#[derive(Clone, Copy, Debug)]
+pub struct Shifted {
+    /// Mean predictive sd: regression on the target's scale; classification of the logits
+    /// (averaged over the classes; no noise, so the same as `epistemic`).
+    pub sd: f64,
+    /// Mean epistemic sd, likewise.
+    pub epistemic: f64,
+    /// The share of rows whose largest epistemic sd, as `predict_dist` reports it, is above
+    /// `c`'s epistemic limit (the blob's [`spikeslab_runtime::EPISTEMIC_LIMIT`]): the rows
+    /// firmware would flag as unlike the training data. NaN without a limit.
+    pub flagged: f64,
+}
+
+/// [`Shifted`] for `c`'s test rows moved by `shift`; NaN throughout without test rows.
+pub fn shifted(c: &Compiled, shift: f32) -> Shifted {
     let data = &c.data;
     let Some((rows, _)) = data.part(Part::Test) else {
-        return (f64::NAN, f64::NAN);
+        return Shifted {
+            sd: f64::NAN,
+            epistemic: f64::NAN,
+            flagged: f64::NAN,
+        };
     };
+    let limit = c
+        .report
+        .uncertainty
+        .as_ref()
+        .and_then(|u| u.epistemic_limit);
     let rows = rows.select(&columns_of(&c.network, data));
     let s = f64::from(data.target.1);
     let noise = f64::from(c.network.noise.unwrap_or(0.0));
-    let (mut sd, mut epi) = (0.0, 0.0);
-    for x in rows.x.chunks(rows.d.max(1)) {
+    let (mut sd, mut epi, mut above) = (0.0, 0.0, 0usize);
+    for x in rows.x.chunks(rows.d.max(1)).take(rows.len()) {
         let moved: Vec<f32> = x.iter().map(|v| v + shift).collect();
         let out = moments(&c.network, &moved);
         if data.task == spikeslab_runtime::Task::Regression {
@@ -122,36 +144,18 @@ pub fn mean_sds(c: &Compiled, shift: f32) -> (f64, f64) {
             sd += logit;
             epi += logit;
         }
+        above += usize::from(limit.is_some_and(|l| largest_epistemic_sd(&out, data) > l));
     }
     let n = rows.len().max(1) as f64;
-    (sd / n, epi / n)
-}
-
-/// The share of test rows, every input moved by `shift` standard deviations, whose epistemic
-/// sd ([`epistemic_sd`], as `predict_dist` reports it) is above `c`'s epistemic limit (the
-/// blob's [`spikeslab_runtime::EPISTEMIC_LIMIT`]): the rows firmware would flag as unlike
-/// the training data. NaN without a limit or test rows.
-pub fn flagged(c: &Compiled, shift: f32) -> f64 {
-    let data = &c.data;
-    let limit = c
-        .report
-        .uncertainty
-        .as_ref()
-        .and_then(|u| u.epistemic_limit);
-    let (Some(limit), Some((rows, _))) = (limit, data.part(Part::Test)) else {
-        return f64::NAN;
-    };
-    let rows = rows.select(&columns_of(&c.network, data));
-    let above = rows
-        .x
-        .chunks(rows.d.max(1))
-        .take(rows.len())
-        .filter(|x| {
-            let moved: Vec<f32> = x.iter().map(|v| v + shift).collect();
-            epistemic_sd(&c.network, data, &moved) > limit
-        })
-        .count();
-    above as f64 / rows.len().max(1) as f64
+    Shifted {
+        sd: sd / n,
+        epistemic: epi / n,
+        flagged: if limit.is_some() {
+            above as f64 / n
+        } else {
+            f64::NAN
+        },
+    }
 }
 
 /// The emitted network with its weights' variances as 4-bit codes (`network.variances =
@@ -194,8 +198,7 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
         .find(|k| k.posterior == u.posterior)
         .and_then(|k| k.metrics.predictive_test)
         .ok_or_else(|| anyhow::anyhow!("no test rows"))?;
-    let (base, base_epi) = mean_sds(&c, 0.0);
-    let (moved, moved_epi) = mean_sds(&c, SHIFT);
+    let (base, moved) = (shifted(&c, 0.0), shifted(&c, SHIFT));
     Ok(Split {
         ll: chosen.log_likelihood,
         table4: table4(&c, chosen.log_likelihood, u.blob_bytes)?,
@@ -222,8 +225,8 @@ fn run_split(dir: &Path, split: usize, hidden: usize) -> anyhow::Result<Split> {
             chosen.coverage_50.unwrap_or(f64::NAN),
             chosen.coverage_90.unwrap_or(f64::NAN),
         ),
-        shift: (moved / base, moved_epi / base_epi),
-        flagged: (flagged(&c, 0.0), flagged(&c, SHIFT)),
+        shift: (moved.sd / base.sd, moved.epistemic / base.epistemic),
+        flagged: (base.flagged, moved.flagged),
         chosen: POSTERIORS
             .iter()
             .position(|&p| p == u.posterior)
