@@ -323,6 +323,25 @@ pub(crate) fn fixture() -> Network {
     }
 }
 
+/// The data set of the `[data]` table `text` (seed 1), for unit tests.
+#[cfg(test)]
+pub(crate) fn test_data(text: &str) -> Dataset {
+    let spec = crate::spec::Spec::parse(text, "t", std::path::Path::new("/")).unwrap();
+    crate::dataset::prepare(&spec.data, 1).unwrap()
+}
+
+/// An untrained relu network of 8 hidden nodes on every input of `d` (seed 1), for unit
+/// tests.
+#[cfg(test)]
+pub(crate) fn untrained_relu(d: &Dataset) -> Network {
+    use rand::SeedableRng;
+    let shape = Shape {
+        widths: vec![d.columns.len(), 8, 1],
+        activation: Activation::Relu,
+    };
+    Network::init(d, &shape, &mut Pcg64::seed_from_u64(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

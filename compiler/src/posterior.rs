@@ -573,15 +573,9 @@ mod tests {
 
     #[test]
     fn the_epistemic_limit_is_the_99th_percentile_of_the_validation_rows() {
-        use rand::SeedableRng;
-        let spec = "[data]\nsimulate = \"e3\"\nfeatures = 5\nrows = 1000\n";
-        let spec = crate::spec::Spec::parse(spec, "t", std::path::Path::new("/")).unwrap();
-        let data = crate::dataset::prepare(&spec.data, 1).unwrap();
-        let shape = crate::network::Shape {
-            widths: vec![data.columns.len(), 8, 1],
-            activation: Activation::Relu,
-        };
-        let mut net = Network::init(&data, &shape, &mut Pcg64::seed_from_u64(1));
+        use crate::network::{test_data, untrained_relu};
+        let data = test_data("[data]\nsimulate = \"e3\"\nfeatures = 5\nrows = 1000\n");
+        let mut net = untrained_relu(&data);
         assert_eq!(epistemic_limit(&net, &data), Some(0.0), "no variances");
         for l in &mut net.layers {
             l.variance = Some(Variance {
@@ -613,13 +607,8 @@ mod tests {
         // Inputs far from the training data pass it.
         let far: Vec<f32> = x.iter().map(|v| v + 10.0).collect();
         assert!(epistemic_sd(&net, &data, &far) > limit);
-        let none = crate::spec::Spec::parse(
-            "[data]\nsimulate = \"e3\"\nfeatures = 5\nrows = 300\nvalidation = 0\n",
-            "t",
-            std::path::Path::new("/"),
-        )
-        .unwrap();
-        let none = crate::dataset::prepare(&none.data, 1).unwrap();
+        let none =
+            test_data("[data]\nsimulate = \"e3\"\nfeatures = 5\nrows = 300\nvalidation = 0\n");
         assert_eq!(epistemic_limit(&net, &none), None);
     }
 

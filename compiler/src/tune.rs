@@ -273,27 +273,8 @@ pub const MIN_NOISE: f32 = 1e-6;
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use rand::SeedableRng;
-
     use super::*;
-    use crate::dataset::prepare;
-    use crate::spec::Spec;
-
-    fn data(text: &str) -> Dataset {
-        let spec = Spec::parse(text, "t", Path::new("/")).unwrap();
-        prepare(&spec.data, 1).unwrap()
-    }
-
-    /// An untrained relu network of 8 hidden nodes on every input of `d`.
-    fn relu_net(d: &Dataset) -> Network {
-        let shape = crate::network::Shape {
-            widths: vec![d.columns.len(), 8, 1],
-            activation: spikeslab_runtime::Activation::Relu,
-        };
-        Network::init(d, &shape, &mut Pcg64::seed_from_u64(1))
-    }
+    use crate::network::{test_data as data, untrained_relu as relu_net};
 
     #[test]
     fn the_noise_is_the_validation_rows_rms_residual() {
