@@ -96,28 +96,28 @@ void spikeslab_panic_hook(void);
 /**
  * Bytes of a [`spikeslab_model_t`] on a target with 32-bit pointers (every Cortex-M).
  */
-#define SPIKESLAB_MODEL_BYTES 744
+#define SPIKESLAB_MODEL_BYTES 752
 #endif
 
 #if defined(SPIKESLAB_POINTER_64)
 /**
  * Bytes of a [`spikeslab_model_t`] on a target with 64-bit pointers (a host, for tests).
  */
-#define SPIKESLAB_MODEL_BYTES 1488
+#define SPIKESLAB_MODEL_BYTES 1496
 #endif
 
 #if defined(SPIKESLAB_POINTER_32)
 /**
  * `SPIKESLAB_MODEL_BYTES / 8`.
  */
-#define SPIKESLAB_MODEL_WORDS 93
+#define SPIKESLAB_MODEL_WORDS 94
 #endif
 
 #if defined(SPIKESLAB_POINTER_64)
 /**
  * `SPIKESLAB_MODEL_BYTES / 8`.
  */
-#define SPIKESLAB_MODEL_WORDS 186
+#define SPIKESLAB_MODEL_WORDS 187
 #endif
 
 /**

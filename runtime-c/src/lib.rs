@@ -49,16 +49,16 @@ pub const SPIKESLAB_SCRATCH_FLOATS: usize = 512;
 pub const SPIKESLAB_DIST_SCRATCH_FLOATS: usize = 1024;
 /// Bytes of a [`spikeslab_model_t`] on a target with 32-bit pointers (every Cortex-M).
 #[cfg(target_pointer_width = "32")]
-pub const SPIKESLAB_MODEL_BYTES: usize = 744;
+pub const SPIKESLAB_MODEL_BYTES: usize = 752;
 /// Bytes of a [`spikeslab_model_t`] on a target with 64-bit pointers (a host, for tests).
 #[cfg(target_pointer_width = "64")]
-pub const SPIKESLAB_MODEL_BYTES: usize = 1488;
+pub const SPIKESLAB_MODEL_BYTES: usize = 1496;
 /// `SPIKESLAB_MODEL_BYTES / 8`.
 #[cfg(target_pointer_width = "32")]
-pub const SPIKESLAB_MODEL_WORDS: usize = 93;
+pub const SPIKESLAB_MODEL_WORDS: usize = 94;
 /// `SPIKESLAB_MODEL_BYTES / 8`.
 #[cfg(target_pointer_width = "64")]
-pub const SPIKESLAB_MODEL_WORDS: usize = 186;
+pub const SPIKESLAB_MODEL_WORDS: usize = 187;
 /// Alignment of a [`spikeslab_model_t`], in bytes.
 pub const SPIKESLAB_MODEL_ALIGN: u32 = 8;
 

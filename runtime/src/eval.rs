@@ -147,8 +147,14 @@ impl Model<'_> {
         let Some((last, hidden)) = p.layers.split_last() else {
             return;
         };
+        let mut fused = self.fused;
         for layer in hidden {
-            layer.forward(x, n, y);
+            if FUSED && fused & 1 != 0 {
+                layer.forward_codes(x, n, y);
+            } else {
+                layer.forward(x, n, y);
+            }
+            fused >>= 1;
             n = layer.width();
             core::mem::swap(&mut x, &mut y);
         }
@@ -186,7 +192,29 @@ impl Model<'_> {
     }
 }
 
+/// Whether the layers that [`Layer::fuses`] take [`int8::dense_codes`]: where the core has
+/// the DSP extension (its `SMLAWB` is the requantisation's multiply), and on the host, so
+/// that host tests and the boards without it check each other's route bit for bit.
+pub const FUSED: bool = cfg!(any(not(target_arch = "arm"), target_feature = "dsp"));
+
 impl Layer<'_> {
+    /// [`Layer::forward`] of a layer that [`Layer::fuses`], by [`int8::dense_codes`].
+    fn forward_codes(&self, x: &Buf, n: usize, y: &mut Buf) {
+        if let Params::Int8(Int8 {
+            weights: Int8Weights::Dense(w),
+            bias,
+            rescale: Rescale::Requantise { mult, shift },
+            ..
+        }) = self.params
+        {
+            let a = bytemuck::bytes_of(x).get(..n).unwrap_or_default();
+            let out = bytemuck::bytes_of_mut(y)
+                .get_mut(..self.width())
+                .unwrap_or_default();
+            int8::dense_codes(self.activation, w, bias, a, mult, shift, out);
+        }
+    }
+
     /// `y[..width] = act(b + W · x[..n])`; an integer layer reads `x` as codes and writes
     /// codes (requantising) or f32 (dequantising).
     fn forward(&self, x: &Buf, n: usize, y: &mut Buf) {

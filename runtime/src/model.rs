@@ -346,6 +346,19 @@ pub struct Layer<'a> {
 }
 
 impl Layer<'_> {
+    /// Whether the layer is dense integer, its sums become codes, and its multipliers are
+    /// normalised: the layers [`crate::int8::dense_codes`] evaluates.
+    pub(crate) fn fuses(&self) -> bool {
+        matches!(
+            self.params,
+            Params::Int8(Int8 {
+                weights: Int8Weights::Dense(_),
+                rescale: Rescale::Requantise { mult, .. },
+                ..
+            }) if crate::int8::normalised(mult)
+        )
+    }
+
     /// Number of nodes.
     pub fn width(&self) -> usize {
         match self.params {
@@ -485,7 +498,13 @@ pub struct Parts<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model<'a> {
     pub(crate) parts: Parts<'a>,
+    /// Bit `l` set: layer `l` is a dense integer layer whose sums become codes and whose
+    /// multipliers are all normalised, so it takes [`crate::int8::dense_codes`] where
+    /// evaluation uses it (`FUSED` in `eval.rs`); found once here.
+    pub(crate) fused: u16,
 }
+
+const _: () = assert!(MAX_LAYERS <= 16, "Model::fused has a bit per layer");
 
 impl<'a> Model<'a> {
     /// Decodes and validates a blob, reading its numbers in place.
@@ -517,7 +536,13 @@ impl<'a> Model<'a> {
         }
         let parts = decode(blob.header, blob.data)?;
         crate::check::check(&parts, bytes)?;
-        Ok(Self { parts })
+        let fused = parts
+            .layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| crate::eval::FUSED && l.fuses())
+            .fold(0, |bits, (i, _)| bits | 1u16 << i);
+        Ok(Self { parts, fused })
     }
 
     /// The model's contents.
@@ -862,6 +887,34 @@ fn decode<'a>(h: Header<'a>, data: &'a [u8]) -> Result<Parts<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_dense_requantised_layers_with_normalised_multipliers_fuse() {
+        let (bias, codes, scale) = ([1, 2], [128u8; 6], [0.5f32; 2]);
+        let layer = |weights, rescale| Layer {
+            activation: Activation::Relu,
+            params: Params::Int8(Int8 {
+                bias: &bias,
+                weights,
+                rescale,
+                posterior: None,
+            }),
+        };
+        let dense = Int8Weights::Dense(&codes);
+        let requantise = |mult| Rescale::Requantise {
+            mult,
+            shift: &[20, 47],
+        };
+        assert!(layer(dense, requantise(&[32_768, 65_535])).fuses());
+        assert!(!layer(dense, requantise(&[32_768, 32_767])).fuses());
+        assert!(!layer(dense, Rescale::Dequantise(&scale)).fuses());
+        let sparse = Int8Weights::Sparse {
+            row_len: &[1, 1],
+            cols: &[0, 2],
+            values: &[5, -5],
+        };
+        assert!(!layer(sparse, requantise(&[32_768, 65_535])).fuses());
+    }
 
     #[test]
     fn table4_codes_are_nibbles_of_little_endian_words() {

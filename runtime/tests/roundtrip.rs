@@ -8,7 +8,8 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use spikeslab_runtime::{
-    Activation, Aligned as Flash, Error, MAX_NAME, Model, Names, Params, Task, Text, Weights,
+    Activation, Aligned as Flash, Error, Int8, Int8Weights, MAX_NAME, Model, Names, Params, Task,
+    Text, Weights,
 };
 use support::{Aligned, Net, Shape, Store, random_inputs};
 
@@ -89,6 +90,49 @@ proptest! {
             ma.predict(&x, &mut ya).map_err(fail)?;
             mb.predict(&x, &mut yb).map_err(fail)?;
             prop_assert_eq!(bits(&ya), bits(&yb));
+        }
+    }
+}
+
+#[test]
+fn a_dense_layer_with_a_multiplier_below_two_to_the_fifteen_gives_the_sparse_outputs() {
+    // Such a layer takes the general requantisation rather than the fused dense kernel,
+    // whose multiply assumes m ≥ 2^15; both must give the integer arithmetic's bits.
+    for (task, seed) in [(Task::Regression, 3), (Task::Classification, 4)] {
+        let shape = Shape {
+            task,
+            features: 9,
+            inputs: 7,
+            widths: vec![11, 6, 3],
+            density: 0.1,
+            activation: Activation::Relu,
+        };
+        let mut nets =
+            [Store::Smaller, Store::Dense].map(|store| Net::random(&shape, seed, store).int8(3));
+        for net in &mut nets {
+            for layer in &mut net.layers[..2] {
+                let q = layer.int8.as_mut().unwrap();
+                for o in [0, 5] {
+                    (q.mult[o], q.shift[o]) = (q.mult[o] >> 1, q.shift[o].max(18) - 1);
+                }
+                assert!(q.mult[0] < 1 << 15 && q.mult[5] < 1 << 15);
+            }
+        }
+        let [a, b] = nets.map(|n| n.blob().unwrap());
+        let (ma, mb) = (a.model().unwrap(), b.model().unwrap());
+        assert!(matches!(
+            mb.layers()[0].params,
+            Params::Int8(Int8 {
+                weights: Int8Weights::Dense(_),
+                ..
+            })
+        ));
+        let mut rng = Pcg64::seed_from_u64(seed);
+        for x in random_inputs(9, 20, &mut rng) {
+            let (mut ya, mut yb) = (vec![0.0; ma.outputs()], vec![0.0; mb.outputs()]);
+            ma.predict(&x, &mut ya).unwrap();
+            mb.predict(&x, &mut yb).unwrap();
+            assert_eq!(bits(&ya), bits(&yb), "{task:?}");
         }
     }
 }
