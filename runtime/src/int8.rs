@@ -31,7 +31,7 @@ fn requantise_normal(s: i32, m: u16, k1: u32) -> i32 {
 }
 
 /// Whether every multiplier is normalised (`m ≥ 2^15`), as [`requantiser`] makes them except
-/// for factors below `2^−32`: the condition of [`dense_codes`].
+/// for factors below `2^−32`: the condition of [`dense_relu_codes`].
 pub fn normalised(mult: &[u16]) -> bool {
     mult.iter().all(|&m| m >= 1 << 15)
 }
@@ -324,49 +324,26 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
     }
 }
 
-/// [`dense`] then [`codes`] in one pass, for a layer whose multipliers are all normalised
-/// ([`normalised`]; otherwise the bytes are meaningless, though every access stays in
-/// bounds): byte `o` of `out` becomes `code(act, requantise(s_o, mult[o], shift[o]))` for the
-/// sum `s_o` that [`dense`] gives, the same bytes (tested).
+/// [`dense`] then [`codes`] in one pass, for a relu layer whose multipliers are all
+/// normalised ([`normalised`]; otherwise the bytes are meaningless, though every access stays
+/// in bounds): byte `o` of `out` becomes `code(Relu, requantise(s_o, mult[o], shift[o]))` for
+/// the sum `s_o` that [`dense`] gives, the same bytes (tested).
 ///
 /// Each block's four sums are coded as soon as they are summed, with no store and reload of
 /// each sum and no loop of their own, and [`requantise_normal`]'s single multiply-accumulate.
 /// The four shifts of a block come as one word: with every shift in 17..=47, adding 15 to
 /// each byte carries into none, and `(byte + 15) mod 32 = shift − 17`, so each row's shift is
 /// one bit-field extraction. On the M4F, 64-128-64-10 took 42,497 instructions against
-/// 43,269 through [`dense`] and [`codes`] (and the `SMLAWB` alone, unfused, 42,929).
-pub fn dense_codes(
-    act: Activation,
-    w: &[u8],
-    bias: &[i32],
-    a: &[u8],
-    mult: &[u16],
-    shift: &[u8],
-    out: &mut [u8],
-) {
-    // One function per activation, each with `code`'s match folded away.
-    macro_rules! each {
-        ($($a:ident),*) => {
-            match act {
-                $(Activation::$a => {
-                    dense_coded(w, bias, a, mult, shift, out, |r| code(Activation::$a, r))
-                })*
-            }
-        };
-    }
-    each!(Relu, Identity, Tanh, Sigmoid);
-}
-
-/// [`dense_codes`] with the code map `f` of a requantised sum.
+/// 43,269 through [`dense`] and [`codes`] (and the `SMLAWB` alone, unfused, 42,929). Relu
+/// only: the function is 0.9 KiB of code on the M4F, and one for each activation took 3.9.
 #[inline(never)]
-fn dense_coded(
+pub fn dense_relu_codes(
     w: &[u8],
     bias: &[i32],
     a: &[u8],
     mult: &[u16],
     shift: &[u8],
     out: &mut [u8],
-    f: impl Fn(i32) -> u8,
 ) {
     // 1 to 256 inputs, the bound the block and row sums rely on; it also keeps
     // `chunks_exact`'s panic (a chunk size of 0) out of the firmware.
@@ -389,14 +366,20 @@ fn dense_coded(
         // Written out: at opt-level "s" a loop over the four stays a loop.
         let g = |j: usize| {
             let v = b[j].wrapping_add(s[j] as i32).wrapping_sub(offset);
-            f(requantise_normal(v, m[j], (k1 >> (8 * j)) & 31))
+            code(
+                Activation::Relu,
+                requantise_normal(v, m[j], (k1 >> (8 * j)) & 31),
+            )
         };
         *o = [g(0), g(1), g(2), g(3)];
     }
     let rows = tail.chunks_exact(n).zip(bt).zip(mt).zip(kt).zip(ot);
     for ((((row, &b), &m), &sh), o) in rows {
         let v = b.wrapping_add(row_sum(row, a) as i32).wrapping_sub(offset);
-        *o = f(requantise_normal(v, m, u32::from(sh).wrapping_add(15) & 31));
+        *o = code(
+            Activation::Relu,
+            requantise_normal(v, m, u32::from(sh).wrapping_add(15) & 31),
+        );
     }
 }
 
@@ -1159,13 +1142,7 @@ mod tests {
     }
 
     #[test]
-    fn dense_codes_equal_dense_then_codes() {
-        let acts = [
-            Activation::Relu,
-            Activation::Identity,
-            Activation::Tanh,
-            Activation::Sigmoid,
-        ];
+    fn dense_relu_codes_equal_dense_then_codes() {
         for &width in WIDTHS.iter().chain(&[64, 256]) {
             for &n in WIDTHS.iter().chain(&[255, 256]) {
                 let w: Vec<u8> = bytes(width as u64 * 7 + n as u64, width * n).collect();
@@ -1178,15 +1155,13 @@ mod tests {
                     .collect();
                 // Both ends of the shift's range, and between.
                 let shift: Vec<u8> = (0..width).map(|o| [17, 47, 23, 30][o % 4]).collect();
-                for act in acts {
-                    let mut sums = [0i32; 256];
-                    dense(&w, &bias, &a, &mut sums[..width]);
-                    codes(act, &mult, &shift, &mut sums);
-                    let want = &bytemuck::bytes_of(&sums)[..width];
-                    let mut got = vec![0u8; width];
-                    dense_codes(act, &w, &bias, &a, &mult, &shift, &mut got);
-                    assert_eq!(got, want, "{act:?}, {width}x{n}");
-                }
+                let mut sums = [0i32; 256];
+                dense(&w, &bias, &a, &mut sums[..width]);
+                codes(Activation::Relu, &mult, &shift, &mut sums);
+                let want = &bytemuck::bytes_of(&sums)[..width];
+                let mut got = vec![0u8; width];
+                dense_relu_codes(&w, &bias, &a, &mult, &shift, &mut got);
+                assert_eq!(got, want, "{width}x{n}");
             }
         }
     }

@@ -346,17 +346,18 @@ pub struct Layer<'a> {
 }
 
 impl Layer<'_> {
-    /// Whether the layer is dense integer, its sums become codes, and its multipliers are
-    /// normalised: the layers [`crate::int8::dense_codes`] evaluates.
+    /// Whether the layer is dense integer relu, its sums become codes, and its multipliers
+    /// are normalised: the layers [`crate::int8::dense_relu_codes`] evaluates.
     pub(crate) fn fuses(&self) -> bool {
-        matches!(
-            self.params,
-            Params::Int8(Int8 {
-                weights: Int8Weights::Dense(_),
-                rescale: Rescale::Requantise { mult, .. },
-                ..
-            }) if crate::int8::normalised(mult)
-        )
+        self.activation == Activation::Relu
+            && matches!(
+                self.params,
+                Params::Int8(Int8 {
+                    weights: Int8Weights::Dense(_),
+                    rescale: Rescale::Requantise { mult, .. },
+                    ..
+                }) if crate::int8::normalised(mult)
+            )
     }
 
     /// Number of nodes.
@@ -498,9 +499,8 @@ pub struct Parts<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model<'a> {
     pub(crate) parts: Parts<'a>,
-    /// Bit `l` set: layer `l` is a dense integer layer whose sums become codes and whose
-    /// multipliers are all normalised, so it takes [`crate::int8::dense_codes`] where
-    /// evaluation uses it (`FUSED` in `eval.rs`); found once here.
+    /// Bit `l` set: layer `l` [`Layer::fuses`], so it takes [`crate::int8::dense_relu_codes`]
+    /// where evaluation uses it (`FUSED` in `eval.rs`); found once here.
     pub(crate) fused: u16,
 }
 
@@ -889,7 +889,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_dense_requantised_layers_with_normalised_multipliers_fuse() {
+    fn only_dense_requantised_relu_layers_with_normalised_multipliers_fuse() {
         let (bias, codes, scale) = ([1, 2], [128u8; 6], [0.5f32; 2]);
         let layer = |weights, rescale| Layer {
             activation: Activation::Relu,
@@ -906,6 +906,11 @@ mod tests {
             shift: &[20, 47],
         };
         assert!(layer(dense, requantise(&[32_768, 65_535])).fuses());
+        let tanh = Layer {
+            activation: Activation::Tanh,
+            ..layer(dense, requantise(&[32_768, 65_535]))
+        };
+        assert!(!tanh.fuses());
         assert!(!layer(dense, requantise(&[32_768, 32_767])).fuses());
         assert!(!layer(dense, Rescale::Dequantise(&scale)).fuses());
         let sparse = Int8Weights::Sparse {
