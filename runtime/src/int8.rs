@@ -1104,13 +1104,7 @@ mod tests {
 
     #[test]
     fn normalised_requantisation_equals_the_general_one() {
-        let mut state = 5u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 32) as u32
-        };
+        let random: Vec<u8> = bytes(5, 6 * 20_000).collect();
         let edges = [
             0,
             1,
@@ -1128,8 +1122,9 @@ mod tests {
                     assert_eq!(requantise_normal(s, m, k1), requantise(s, m, shift));
                 }
             }
-            for _ in 0..20_000 {
-                let (s, m) = (next() as i32, 32_768 | next() as u16);
+            for b in random.chunks_exact(6) {
+                let s = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                let m = 32_768 | u16::from_le_bytes([b[4], b[5]]);
                 assert_eq!(
                     requantise_normal(s, m, k1),
                     requantise(s, m, shift),
