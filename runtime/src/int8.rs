@@ -287,7 +287,7 @@ pub fn input_coder(mean: f64, scale: f64) -> Option<(i32, u16, u8, i8)> {
 /// `out.len()` the layer's.
 ///
 /// The `−128·Σa` is one subtraction per row, from `Σa` summed once. The sums of a block of
-/// four rows come from [`block`], whose shape suits the core (see there).
+/// four rows come from [`block_sums`], whose shape suits the core (see there).
 pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
     let n = a.len();
     if n == 0 {
@@ -312,7 +312,7 @@ pub fn dense(w: &[u8], bias: &[i32], a: &[u8], out: &mut [i32]) {
             // A loop: written out, it leaves the inlined block fewer registers, and its
             // loop spills two values more per step (board-profile: 24 instructions per four
             // multiply-adds against 21).
-            let s = block(w, a);
+            let s = block_sums(w, a);
             for ((ok, &sk), &bk) in o.iter_mut().zip(&s).zip(b) {
                 *ok = bk.wrapping_add(sk as i32).wrapping_sub(offset);
             }
@@ -394,17 +394,8 @@ fn code_total(a: &[u8]) -> u32 {
     }
 }
 
-/// The four sums of a block ([`block`]'s), returned.
-#[inline(always)]
-fn block_sums(w: &[u8], a: &[u8]) -> [u32; 4] {
-    if cfg!(all(target_arch = "arm", target_feature = "thumb2")) {
-        block_pairs::<{ !cfg!(target_feature = "dsp") }>(w, a)
-    } else {
-        block_bytes(w, a)
-    }
-}
-
-/// `o[k] = b[k] + s[k] − offset` for the four sums `s` of each block of `w` ([`block`]).
+/// `o[k] = b[k] + s[k] − offset` for the four sums `s` of each block of `w`
+/// ([`block_into`]).
 ///
 /// On ARMv7-M without the DSP extension (Cortex-M3), inlined into [`dense`] with a call per
 /// block, so that the two-input loop keeps its registers (with the loop over blocks beside
@@ -423,7 +414,7 @@ fn all_blocks(w: &[u8], a: &[u8], b: &[[i32; 4]], offset: i32, o: &mut [[i32; 4]
         return;
     }
     for ((w, b), o) in w.chunks_exact(4 * a.len()).zip(b).zip(o) {
-        block(w, a, b, offset, o);
+        block_into(w, a, b, offset, o);
     }
 }
 
@@ -516,29 +507,33 @@ fn code_sum(a: &[u8]) -> u32 {
 /// each of the four rows. Measured against two inputs per step (board-bench): that saved 2%
 /// on the M0's 64-128-64-10 but cost 2–5% on 8-50-1, as the extra live values spill (seven
 /// free low registers); two passes of two rows spill as much (24 instructions per four
-/// multiply-adds against 21).
-#[cfg(not(all(target_arch = "arm", target_feature = "thumb2")))]
+/// multiply-adds against 21). On ARMv7-M and later (Cortex-M3, M4, M7, M33), two rows per
+/// multiply-add ([`block_pairs`]).
 #[inline(always)]
-fn block(w: &[u8], a: &[u8]) -> [u32; 4] {
-    block_bytes(w, a)
+fn block_sums(w: &[u8], a: &[u8]) -> [u32; 4] {
+    if cfg!(all(target_arch = "arm", target_feature = "thumb2")) {
+        block_pairs::<{ !cfg!(target_feature = "dsp") }>(w, a)
+    } else {
+        block_bytes(w, a)
+    }
 }
 
-/// [`block`] on ARMv7-M and later (Cortex-M3, M4, M7, M33), two rows per multiply-add: see
-/// [`block_pairs`]. It writes the outputs itself (returned, the sums go through the stack);
+/// [`block_sums`] on ARMv7-M and later, written into the outputs `o[k] = b[k] + s[k] −
+/// offset`. It writes the outputs itself (returned, the sums go through the stack);
 /// on the M3 it is a function of its own, so that its loop gets the registers whatever
 /// [`dense`] keeps live, and with the DSP extension it is inlined into [`all_blocks`].
 #[cfg(all(target_arch = "arm", target_feature = "thumb2"))]
 #[cfg_attr(not(target_feature = "dsp"), inline(never))]
 #[cfg_attr(target_feature = "dsp", inline(always))]
-fn block(w: &[u8], a: &[u8], b: &[i32; 4], offset: i32, o: &mut [i32; 4]) {
-    let s = block_pairs::<{ !cfg!(target_feature = "dsp") }>(w, a);
+fn block_into(w: &[u8], a: &[u8], b: &[i32; 4], offset: i32, o: &mut [i32; 4]) {
+    let s = block_sums(w, a);
     o[0] = b[0].wrapping_add(s[0] as i32).wrapping_sub(offset);
     o[1] = b[1].wrapping_add(s[1] as i32).wrapping_sub(offset);
     o[2] = b[2].wrapping_add(s[2] as i32).wrapping_sub(offset);
     o[3] = b[3].wrapping_add(s[3] as i32).wrapping_sub(offset);
 }
 
-/// [`block`], one code at a time (ARMv6-M has no 32×32→64 multiply-add).
+/// [`block_sums`], one code at a time (ARMv6-M has no 32×32→64 multiply-add).
 #[inline(always)]
 fn block_bytes(w: &[u8], a: &[u8]) -> [u32; 4] {
     let mut s = [0u32; 4];
@@ -552,7 +547,7 @@ fn block_bytes(w: &[u8], a: &[u8]) -> [u32; 4] {
     s
 }
 
-/// [`block`], two rows per 32×32→64-bit multiply-add (`UMLAL`): with the four codes of an
+/// [`block_sums`], two rows per 32×32→64-bit multiply-add (`UMLAL`): with the four codes of an
 /// input as the word `u0 + u1·2^8 + u2·2^16 + u3·2^24`, `word & 0xFF0000FF = u0 + u3·2^24`
 /// and `rotr(word, 16) & 0xFF0000FF = u2 + u1·2^24`, so the 64-bit sums are `S0 + S3·2^24`
 /// and `S2 + S1·2^24`. Each row's sum is below `256·255² < 2^24` (at most 256 inputs), so
