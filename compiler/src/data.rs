@@ -287,7 +287,12 @@ fn check_header(path: &Path, header: &[String]) -> Result<()> {
 fn parse_cell(cell: &str) -> std::result::Result<f32, String> {
     match cell.parse::<f64>() {
         Ok(v) if v.is_finite() && v.abs() < f64::from(f32::MAX) => Ok(v as f32),
-        Ok(v) => Err(format!("`{v}` is not a finite number")),
+        Ok(v) if v.is_nan() => Err(format!("`{}` is not a finite number", text::excerpt(cell))),
+        Ok(_) => Err(format!(
+            "`{}` is not a finite number in f32 (whose range is ±{:e})",
+            text::excerpt(cell),
+            f32::MAX
+        )),
         Err(_) if cell.is_empty() => Err("the cell is empty".into()),
         Err(_) => Err(format!("`{}` is not a number", text::excerpt(cell))),
     }
@@ -334,9 +339,10 @@ pub fn read_uci(dir: &Path, split: usize) -> Result<(Table, Table)> {
                                 Error::data(
                                     &path,
                                     format!(
-                                        "line {}, field {}: `{c}` is not a finite number",
+                                        "line {}, field {}: `{}` is not a finite number",
                                         i + 1,
-                                        j + 1
+                                        j + 1,
+                                        text::excerpt(c)
                                     ),
                                 )
                             })
@@ -489,6 +495,16 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("not a finite number")
+        );
+        // Beyond f32's range: the cell as written, and the range.
+        let (_f, p) = csv("a,y\n1,2\n1e39,2\n");
+        let e = read_csv(&p, "y").unwrap_err().to_string();
+        assert!(
+            e.contains("line 3, column 1 (`a`)")
+                && e.contains(
+                    "`1e39` is not a finite number in f32 (whose range is ±3.4028235e38)"
+                ),
+            "{e}"
         );
         let (_f, p) = csv("a,y\n1,2\n1,2,3\n");
         let e = read_csv(&p, "y").unwrap_err().to_string();
