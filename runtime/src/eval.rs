@@ -300,6 +300,9 @@ fn dense(w: &[f32], bias: &[f32], x: &[f32], y: &mut [f32]) {
     for ((block, out), &b) in blocks.by_ref().zip(yc).zip(bc) {
         let mut s = b;
         let (wc, wt) = block.as_chunks::<16>();
+        // The same sums, from `vldm` loads (`asm` feature, cores with an FPU).
+        #[cfg(all(feature = "asm", target_arch = "arm", target_feature = "fpregs"))]
+        let wc = crate::asm::block_f32(wc, xc, &mut s);
         for (w, &[x0, x1, x2, x3]) in wc.iter().zip(xc) {
             s[0] += w[0] * x0;
             s[1] += w[1] * x0;

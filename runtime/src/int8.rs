@@ -555,7 +555,9 @@ fn block_into(w: &[u8], a: &[u8], b: &[i32; 4], offset: i32, o: &mut [i32; 4]) {
     o[3] = b[3].wrapping_add(s[3] as i32).wrapping_sub(offset);
 }
 
-/// [`block_sums`], one code at a time (ARMv6-M has no 32×32→64 multiply-add).
+/// [`block_sums`], one code at a time (ARMv6-M has no 32×32→64 multiply-add). With the
+/// `asm` feature, ARMv6-M takes the same sums from `asm::block_bytes`.
+#[cfg(not(all(feature = "asm", target_arch = "arm", not(target_feature = "thumb2"))))]
 #[inline(always)]
 fn block_bytes(w: &[u8], a: &[u8]) -> [u32; 4] {
     let mut s = [0u32; 4];
@@ -568,6 +570,9 @@ fn block_bytes(w: &[u8], a: &[u8]) -> [u32; 4] {
     }
     s
 }
+
+#[cfg(all(feature = "asm", target_arch = "arm", not(target_feature = "thumb2")))]
+use crate::asm::block_bytes;
 
 /// [`block_sums`], two rows per 32×32→64-bit multiply-add (`UMLAL`): with the four codes of an
 /// input as the word `u0 + u1·2^8 + u2·2^16 + u3·2^24`, `word & 0xFF0000FF = u0 + u3·2^24`

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
+// `unsafe` only in `asm`'s two loops, and only with the `asm` feature.
+#![cfg_attr(not(feature = "asm"), forbid(unsafe_code))]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -9,6 +11,8 @@
 extern crate std;
 
 mod arena;
+#[cfg(all(feature = "asm", target_arch = "arm"))]
+mod asm;
 mod check;
 mod dist;
 mod encode;

@@ -259,12 +259,28 @@ pub struct Firmware {
 /// # Panics
 /// When the toolchain is missing (with what to install) or the build fails.
 pub fn build(board: Board, model: &Path, bin: &str) -> Firmware {
+    build_with(board, model, bin, None)
+}
+
+/// [`build`] with the board's cargo `feature` (e.g. `asm`, the runtime's hand-written loops),
+/// in a target folder of its own (`target/boards/<board>-<feature>`), so that the two builds
+/// do not rebuild each other.
+///
+/// # Panics
+/// As [`build`].
+pub fn build_with(board: Board, model: &Path, bin: &str, feature: Option<&str>) -> Firmware {
     let _guard = lock_board(board.name);
     let dir = root().join("boards").join(board.name);
-    let target_dir = root().join("target").join("boards").join(board.name);
+    let folder = match feature {
+        Some(f) => format!("{}-{f}", board.name),
+        None => board.name.to_string(),
+    };
+    let target_dir = root().join("target").join("boards").join(folder);
     let out = tool("/usr/bin/cargo")
         .current_dir(&dir)
-        .args(["build", "--release", "--bin", bin, "--target-dir"])
+        .args(["build", "--release", "--bin", bin])
+        .args(feature.map(|f| ["--features", f]).into_iter().flatten())
+        .arg("--target-dir")
         .arg(&target_dir)
         .env("RUSTC", "/usr/bin/rustc")
         .env("RUSTDOC", "/usr/bin/rustdoc")

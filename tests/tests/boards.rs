@@ -6,63 +6,73 @@
 
 use std::path::Path;
 
-use spikeslab_tests::board::{QEMU_BOARDS, build, panic_symbols, profile, root, run};
+use spikeslab_tests::board::{QEMU_BOARDS, build, build_with, panic_symbols, profile, root, run};
 use spikeslab_tests::{fixture_models, golden_demo};
 
-fn check_board(board: usize, model: &Path, expected: &[String]) {
+fn check_board(board: usize, model: &Path, expected: &[String], feature: Option<&str>) {
     let b = QEMU_BOARDS[board];
-    run(b, &build(b, model, b.name)).assert_matches(b, model, expected);
+    run(b, &build_with(b, model, b.name, feature)).assert_matches(b, model, expected);
 }
 
-fn golden_demos(board: usize) {
+fn golden_demos(board: usize, feature: Option<&str>) {
     for name in ["demo", "demo-int8"] {
-        golden(board, name);
+        let (model, expected) = golden_demo(name);
+        check_board(board, &model, &expected, feature);
     }
-}
-
-fn golden(board: usize, name: &str) {
-    let (model, expected) = golden_demo(name);
-    check_board(board, &model, &expected);
 }
 
 /// Classification with tanh (sparse first layer), regression with sigmoid (dense), a dense
 /// relu classifier with a width that is not a multiple of four; each in f32, in 8-bit
 /// integers, and in f32 with posterior variances (`predict_dist`'s outputs too).
-fn fixtures(board: usize) {
+fn fixtures(board: usize, feature: Option<&str>) {
     let dir = tempfile::tempdir_in(root().join("target")).unwrap();
     for (model, expected) in fixture_models(dir.path()) {
-        check_board(board, &model, &expected);
+        check_board(board, &model, &expected, feature);
     }
 }
 
 #[test]
 fn cortex_m4f_mps2_an386_demo_is_golden() {
-    golden_demos(0);
+    golden_demos(0, None);
 }
 
 #[test]
 fn cortex_m3_lm3s6965_demo_is_golden() {
-    golden_demos(1);
+    golden_demos(1, None);
 }
 
 #[test]
 fn cortex_m0_microbit_demo_is_golden() {
-    golden_demos(2);
+    golden_demos(2, None);
 }
 
 #[test]
 fn cortex_m4f_mps2_an386_matches_host() {
-    fixtures(0);
+    fixtures(0, None);
 }
 
 #[test]
 fn cortex_m3_lm3s6965_matches_host() {
-    fixtures(1);
+    fixtures(1, None);
 }
 
 #[test]
 fn cortex_m0_microbit_matches_host() {
-    fixtures(2);
+    fixtures(2, None);
+}
+
+/// With the runtime's `asm` feature, the two cores it changes (the M4F's f32 blocks, the M0's
+/// integer blocks) give the same bits as the host, for the demos and every fixture.
+#[test]
+fn cortex_m4f_mps2_an386_with_asm_matches_host() {
+    golden_demos(0, Some("asm"));
+    fixtures(0, Some("asm"));
+}
+
+#[test]
+fn cortex_m0_microbit_with_asm_matches_host() {
+    golden_demos(2, Some("asm"));
+    fixtures(2, Some("asm"));
 }
 
 /// The per-address profile (`boards/tools/qemu-pcprofile.c`) of the int8 demo on the M0 adds
@@ -100,5 +110,9 @@ fn no_firmware_links_a_panic() {
             let panics = panic_symbols(&build(b, &model, bin).elf);
             assert!(panics.is_empty(), "{} `{bin}` links {panics:?}", b.name);
         }
+    }
+    for b in [QEMU_BOARDS[0], QEMU_BOARDS[2]] {
+        let panics = panic_symbols(&build_with(b, &model, b.name, Some("asm")).elf);
+        assert!(panics.is_empty(), "{} with `asm` links {panics:?}", b.name);
     }
 }

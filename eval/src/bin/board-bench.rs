@@ -2,9 +2,9 @@
 //! static RAM, peak stack (painted), exact instructions per inference (QEMU plugin) and per
 //! retained multiply-add, for the demo and three reference shapes, each in f32 and int8; then
 //! the runtime's own code size, the speed-up that pruning and int8 give, blob bytes per
-//! weight, and `predict_dist`'s instructions against `predict`'s with the flash the
-//! variances add; then the C boards against the Rust boards on the same machines, and the
-//! C package's sizes.
+//! weight; the M4F and M0 again with the runtime's `asm` feature; `predict_dist`'s
+//! instructions against `predict`'s with the flash the variances add; then the C boards
+//! against the Rust boards on the same machines, and the C package's sizes.
 //!
 //! `cargo run --release -p spikeslab-eval --bin board-bench [-- --c]` (`--c`: the C part only)
 
@@ -15,7 +15,7 @@ use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Task};
 use spikeslab_tests::board::{
-    Board, C_BOARDS, QEMU_BOARDS, build, build_c, c_package, root, run, rust_twin,
+    Board, C_BOARDS, QEMU_BOARDS, build, build_c, build_with, c_package, root, run, rust_twin,
 };
 use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network, with_variances};
 
@@ -139,6 +139,7 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut dense_vs_pruned = Vec::new();
+    let mut all_counts = Vec::new();
     for board in QEMU_BOARDS {
         let mut counts = Vec::new();
         for m in &models {
@@ -171,6 +172,7 @@ fn main() {
             counts[2] as f64 / counts[3] as f64,
             counts[0] as f64 / counts[4] as f64,
         ));
+        all_counts.push(counts);
     }
     println!();
     for (board, pruned, int8) in dense_vs_pruned {
@@ -187,8 +189,9 @@ fn main() {
             int8.blob as f64 / int8.macs as f64
         );
     }
-    runtime_code_size(QEMU_BOARDS[0], &models[0]);
-    runtime_code_size(QEMU_BOARDS[2], &models[4]);
+    runtime_code_size(QEMU_BOARDS[0], &models[0], None);
+    runtime_code_size(QEMU_BOARDS[2], &models[4], None);
+    with_asm(&models, &all_counts);
     predictive(&dir, &models);
     c_api(&models);
 }
@@ -394,16 +397,60 @@ fn demo_point_bytes() -> usize {
         .expect("the demo carries its posterior") as usize
 }
 
-/// Flash of `size-probe` (load + predict once) minus `empty` (same startup and data).
-fn runtime_code_size(board: Board, m: &Model) {
-    let probe = build(board, &m.path, "size-probe");
-    let empty = build(board, &m.path, "empty");
+/// The M4F and M0 boards built with the runtime's `asm` feature (its hand-written f32 and
+/// ARMv6-M integer block loops; `counts` are the same models' instructions without it, one
+/// row per board of [`QEMU_BOARDS`]): instructions per inference and per multiply-add, and the
+/// runtime's code.
+fn with_asm(models: &[Model], counts: &[Vec<u64>]) {
+    println!(
+        "\nwith the runtime's `asm` feature (the boards' `--features asm`):\n\n| board | model | instructions / inference | without `asm` | instructions / MAC |"
+    );
+    println!("|---|---|---|---|---|");
+    for (i, board) in [(0, QEMU_BOARDS[0]), (2, QEMU_BOARDS[2])] {
+        let mut asm = Vec::new();
+        for (m, &before) in models.iter().zip(&counts[i]) {
+            let fw = build_with(board, &m.path, board.name, Some("asm"));
+            let r = run(board, &fw);
+            assert_eq!(
+                r.status, 0,
+                "{} failed on {}:\n{}",
+                board.name, m.label, r.log
+            );
+            let insns = r.instructions.expect("instruction count");
+            asm.push(insns);
+            println!(
+                "| {} ({}) | {} | {} | {} | {:.2} |",
+                board.name,
+                board.core,
+                m.label,
+                insns,
+                before,
+                insns as f64 / m.macs as f64
+            );
+        }
+        println!(
+            "\non {} ({}) with `asm`: the int8 demo {:.1}x fewer instructions than the f32 demo",
+            board.name,
+            board.core,
+            asm[0] as f64 / asm[4] as f64
+        );
+    }
+    runtime_code_size(QEMU_BOARDS[0], &models[0], Some("asm"));
+    runtime_code_size(QEMU_BOARDS[2], &models[4], Some("asm"));
+}
+
+/// Flash of `size-probe` (load + predict once) minus `empty` (same startup and data), built
+/// with the board's cargo `feature`.
+fn runtime_code_size(board: Board, m: &Model, feature: Option<&str>) {
+    let probe = build_with(board, &m.path, "size-probe", feature);
+    let empty = build_with(board, &m.path, "empty", feature);
     let r = run(board, &probe);
     assert_eq!(r.status, 0, "size-probe failed:\n{}", r.log);
     println!(
-        "\nruntime code on {} ({}), opt-level s, LTO: {} bytes (load + validate + predict once: firmware {} B of flash without the blob and inputs; the same firmware without the runtime {} B)",
+        "\nruntime code on {} ({}){}, opt-level s, LTO: {} bytes (load + validate + predict once: firmware {} B of flash without the blob and inputs; the same firmware without the runtime {} B)",
         board.name,
         board.core,
+        feature.map_or(String::new(), |f| format!(" with `{f}`")),
         probe.flash - empty.flash,
         probe.flash as usize - m.blob - m.inputs,
         empty.flash as usize - m.blob - m.inputs
