@@ -78,11 +78,7 @@ pub fn block_bytes(w: &[u8], a: &[u8]) -> [u32; 4] {
 /// `k` steps.
 #[cfg(target_feature = "fpregs")]
 #[inline(always)]
-pub fn block_f32<'w>(
-    w: &'w [[f32; 16]],
-    x: &[[f32; 4]],
-    s: &mut [f32; 4],
-) -> &'w [[f32; 16]] {
+pub fn block_f32<'w>(w: &'w [[f32; 16]], x: &[[f32; 4]], s: &mut [f32; 4]) -> &'w [[f32; 16]] {
     let k = w.len().min(x.len());
     if k == 0 {
         return w;
