@@ -15,7 +15,8 @@ use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Task};
 use spikeslab_tests::board::{
-    Board, C_BOARDS, QEMU_BOARDS, build, build_c, build_with, c_package, root, run, rust_twin,
+    Board, C_BOARDS, Firmware, QEMU_BOARDS, Run, build, build_c, build_with, c_package, root, run,
+    rust_twin,
 };
 use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network, with_variances};
 
@@ -143,14 +144,7 @@ fn main() {
     for board in QEMU_BOARDS {
         let mut counts = Vec::new();
         for m in &models {
-            let fw = build(board, &m.path, board.name);
-            let r = run(board, &fw);
-            assert_eq!(
-                r.status, 0,
-                "{} failed on {}:\n{}",
-                board.name, m.label, r.log
-            );
-            let insns = r.instructions.expect("instruction count");
+            let (fw, r, insns) = measure(board, m, None);
             counts.push(insns);
             println!(
                 "| {} ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
@@ -397,6 +391,20 @@ fn demo_point_bytes() -> usize {
         .expect("the demo carries its posterior") as usize
 }
 
+/// Builds `board`'s program with `m` embedded (and the cargo `feature`), runs it, and
+/// returns the firmware, the run and its instructions per inference.
+fn measure(board: Board, m: &Model, feature: Option<&str>) -> (Firmware, Run, u64) {
+    let fw = build_with(board, &m.path, board.name, feature);
+    let r = run(board, &fw);
+    assert_eq!(
+        r.status, 0,
+        "{} failed on {}:\n{}",
+        board.name, m.label, r.log
+    );
+    let insns = r.instructions.expect("instruction count");
+    (fw, r, insns)
+}
+
 /// The M4F and M0 boards built with the runtime's `asm` feature (its hand-written f32 and
 /// ARMv6-M integer block loops; `counts` are the same models' instructions without it, one
 /// row per board of [`QEMU_BOARDS`]): instructions per inference and per multiply-add, and the
@@ -409,14 +417,7 @@ fn with_asm(models: &[Model], counts: &[Vec<u64>]) {
     for (i, board) in [(0, QEMU_BOARDS[0]), (2, QEMU_BOARDS[2])] {
         let mut asm = Vec::new();
         for (m, &before) in models.iter().zip(&counts[i]) {
-            let fw = build_with(board, &m.path, board.name, Some("asm"));
-            let r = run(board, &fw);
-            assert_eq!(
-                r.status, 0,
-                "{} failed on {}:\n{}",
-                board.name, m.label, r.log
-            );
-            let insns = r.instructions.expect("instruction count");
+            let insns = measure(board, m, Some("asm")).2;
             asm.push(insns);
             println!(
                 "| {} ({}) | {} | {} | {} | {:.2} |",
