@@ -43,6 +43,10 @@ pub const QEMU_BOARDS: [Board; 3] = [
     },
 ];
 
+/// The indices in [`QEMU_BOARDS`] of the boards whose code the runtime's `asm` feature
+/// changes: the M4F (f32 blocks) and the M0 (integer blocks).
+pub const ASM_BOARDS: [usize; 2] = [0, 2];
+
 /// The C boards under `boards/` (plain C, `make`, Debian's `gcc-arm-none-eabi` and newlib),
 /// which use the C API's static library; `target` is the library's.
 pub const C_BOARDS: [Board; 2] = [

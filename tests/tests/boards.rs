@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use spikeslab_tests::board::{QEMU_BOARDS, build, build_with, panic_symbols, profile, root, run};
+use spikeslab_tests::board::{
+    ASM_BOARDS, QEMU_BOARDS, build, build_with, panic_symbols, profile, root, run,
+};
 use spikeslab_tests::{fixture_models, golden_demo};
 
 fn check_board(board: usize, model: &Path, expected: &[String], feature: Option<&str>) {
@@ -65,14 +67,14 @@ fn cortex_m0_microbit_matches_host() {
 /// integer blocks) give the same bits as the host, for the demos and every fixture.
 #[test]
 fn cortex_m4f_mps2_an386_with_asm_matches_host() {
-    golden_demos(0, Some("asm"));
-    fixtures(0, Some("asm"));
+    golden_demos(ASM_BOARDS[0], Some("asm"));
+    fixtures(ASM_BOARDS[0], Some("asm"));
 }
 
 #[test]
 fn cortex_m0_microbit_with_asm_matches_host() {
-    golden_demos(2, Some("asm"));
-    fixtures(2, Some("asm"));
+    golden_demos(ASM_BOARDS[1], Some("asm"));
+    fixtures(ASM_BOARDS[1], Some("asm"));
 }
 
 /// The per-address profile (`boards/tools/qemu-pcprofile.c`) of the int8 demo on the M0 adds
@@ -111,7 +113,7 @@ fn no_firmware_links_a_panic() {
             assert!(panics.is_empty(), "{} `{bin}` links {panics:?}", b.name);
         }
     }
-    for b in [QEMU_BOARDS[0], QEMU_BOARDS[2]] {
+    for b in ASM_BOARDS.map(|i| QEMU_BOARDS[i]) {
         let panics = panic_symbols(&build_with(b, &model, b.name, Some("asm")).elf);
         assert!(panics.is_empty(), "{} with `asm` links {panics:?}", b.name);
     }

@@ -15,8 +15,8 @@ use rand_pcg::Pcg64;
 use spikeslab_compiler::blob::BlobBytes;
 use spikeslab_runtime::{Activation, Task};
 use spikeslab_tests::board::{
-    Board, C_BOARDS, Firmware, QEMU_BOARDS, Run, build, build_c, build_with, c_package, root, run,
-    rust_twin,
+    ASM_BOARDS, Board, C_BOARDS, Firmware, QEMU_BOARDS, Run, build, build_c, build_with, c_package,
+    root, run, rust_twin,
 };
 use spikeslab_tests::{Arch, ToBlob, random_inputs, random_network, with_variances};
 
@@ -414,7 +414,8 @@ fn with_asm(models: &[Model], counts: &[Vec<u64>]) {
         "\nwith the runtime's `asm` feature (the boards' `--features asm`):\n\n| board | model | instructions / inference | without `asm` | instructions / MAC |"
     );
     println!("|---|---|---|---|---|");
-    for (i, board) in [(0, QEMU_BOARDS[0]), (2, QEMU_BOARDS[2])] {
+    for i in ASM_BOARDS {
+        let board = QEMU_BOARDS[i];
         let mut asm = Vec::new();
         for (m, &before) in models.iter().zip(&counts[i]) {
             let insns = measure(board, m, Some("asm")).2;
